@@ -1,0 +1,54 @@
+"""``create_app(settings)``: the ASGI app, with a lifespan that opens the database and starts workers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from rastercat import __version__
+from rastercat.api.errors import install_error_handlers
+from rastercat.api.state import AppState
+from rastercat.config import Settings
+
+CATALOG_PREFIX = "/metadata/v1/catalog"
+METADATA_PREFIX = "/metadata/v1"
+RASTER_PREFIX = "/raster/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = AppState.open(settings)
+        app.state.rc = state
+        from rastercat.api.background import start_background, stop_background
+
+        start_background(state)
+        try:
+            yield
+        finally:
+            stop_background(state)
+            state.close()
+
+    app = FastAPI(title="rastercat", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+
+    from rastercat.api.routes import catalog, system
+
+    app.include_router(catalog.router, prefix=CATALOG_PREFIX, tags=["catalog"])
+    app.include_router(system.router)
+    _include_optional(app)
+    return app
+
+
+def _include_optional(app: FastAPI) -> None:
+    """Routers of services that are built in their own modules."""
+    from rastercat.api.routes import metadata, raster, uploads
+
+    app.include_router(uploads.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
+    app.include_router(uploads.put_router, tags=["uploads"])
+    app.include_router(metadata.router, prefix=METADATA_PREFIX, tags=["metadata"])
+    app.include_router(raster.router, prefix=RASTER_PREFIX, tags=["raster"])

@@ -1,0 +1,84 @@
+"""The one table mapping the exception tree to HTTP status codes, and the handlers that use it."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rastercat.errors import (
+    Conflict,
+    Forbidden,
+    IngestError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RastercatError,
+    RateLimited,
+    ServiceError,
+    StoreError,
+    Unauthenticated,
+)
+
+log = logging.getLogger("rastercat.api")
+
+STATUS_CODES: dict[type[RastercatError], int] = {
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    RateLimited: 429,
+    IngestError: 400,
+    StoreError: 503,
+    ServiceError: 500,
+}
+
+
+def status_for(exc: RastercatError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500
+
+
+def error_body(status: int, title: str, detail: str, pointer: str | None = None) -> dict:
+    err: dict = {"status": str(status), "title": title, "detail": detail}
+    if pointer:
+        err["source"] = {"pointer": pointer}
+    return {"errors": [err]}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RastercatError)
+    async def _domain(_: Request, exc: RastercatError) -> JSONResponse:
+        status = status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(
+            error_body(status, type(exc).__name__, exc.message, exc.field), status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        pointer = None
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path"))
+            pointer = pointer or loc
+            parts.append(f"'{loc}': {err['msg']}" if loc else err["msg"])
+        return JSONResponse(error_body(400, "InvalidInput", "; ".join(parts), pointer), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.status_code, "HTTPError", str(exc.detail)), exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body(500, "ServiceError", "internal server error"), 500)

@@ -1,0 +1,45 @@
+"""Everything one app instance holds, built in the lifespan from the settings (nothing at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.catalog.service import CatalogService
+from rastercat.catalog.tokens import load_or_create_secret
+from rastercat.catalog.users import UserService
+from rastercat.config import Settings
+from rastercat.store.sql.engine import make_engine, migrate
+from rastercat.store.sql.repo import Repo
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: sa.Engine
+    repo: Repo
+    secret: bytes
+    users: UserService
+    catalog: CatalogService
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings) -> AppState:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        repo = Repo(engine)
+        secret = load_or_create_secret(settings.secret_path)
+        return cls(
+            settings=settings,
+            engine=engine,
+            repo=repo,
+            secret=secret,
+            users=UserService(repo, secret),
+            catalog=CatalogService(repo, settings),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The catalog's domain: principals and permissions, validation, and the service layer (use-cases)."""

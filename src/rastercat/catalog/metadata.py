@@ -1,0 +1,417 @@
+"""The Metadata service's use-cases: search, summary, and lookups of images, products and bands.
+
+Search narrows candidates in SQL (products, date, and a spatial index: an R*Tree over lon, lat and
+acquisition time on SQLite), then checks exactly in Python (polygon intersection, property filters,
+and the caller's read permission), streaming rows in batches.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.catalog.principal import Principal, can_read, namespace_of
+from rastercat.catalog.query import compile_expr
+from rastercat.catalog.validation import parse_datetime
+from rastercat.errors import InvalidInput, NotFound
+from rastercat.store.sql.repo import Repo, t
+
+MAX_PAGE = 10_000
+BATCH = 2_000
+
+
+def parse_geom(value: Any) -> Any:
+    """A shapely geometry from a JSON string, a GeoJSON dict or WKT (lon/lat)."""
+    from shapely import wkt
+    from shapely.geometry import shape
+
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            s = value.strip()
+            value = json.loads(s) if s.startswith("{") else wkt.loads(s)
+        if isinstance(value, dict):
+            if value.get("type") == "Feature":
+                value = value["geometry"]
+            elif value.get("type") == "FeatureCollection":
+                from shapely.ops import unary_union
+
+                return unary_union([shape(f["geometry"]) for f in value["features"]])
+            value = shape(value)
+    except Exception as exc:  # shapely and json raise many types for bad input
+        raise InvalidInput(f"'geom' is not a valid GeoJSON or WKT geometry: {exc}", field="geom") from None
+    if value.is_empty:
+        raise InvalidInput("'geom' is empty", field="geom")
+    if not value.is_valid:
+        value = value.buffer(0)
+    return value
+
+
+def _ts(value: Any, name: str) -> float | None:
+    iso = parse_datetime(value, name)
+    return None if iso is None else datetime.fromisoformat(iso).timestamp()
+
+
+def _token(offset: int, query_hash: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset, "q": query_hash}).encode()).decode()
+
+
+def _untoken(token: str, query_hash: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = int(data["o"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("'continuation_token' is not valid", field="continuation_token") from None
+    if data.get("q") != query_hash:
+        raise InvalidInput("'continuation_token' belongs to another query", field="continuation_token")
+    return offset
+
+
+class MetadataService:
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+    # products & bands --------------------------------------------------------------------------
+    def readable_products(self, p: Principal) -> list[dict[str, Any]]:
+        rows = self.repo.all(t.products, order_by=[t.products.c.id])
+        return [r for r in rows if can_read(p, r)]
+
+    def get_product(self, p: Principal, pid: str) -> dict[str, Any]:
+        row = self.repo.one(t.products, id=pid)
+        if row is None or not can_read(p, row):
+            raise NotFound(f"product {pid!r} not found")
+        return row
+
+    def search_products(self, p: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = self.readable_products(p)
+        owner = body.get("owner")
+        if owner:
+            principal = f"user:{namespace_of(str(owner))}"
+            rows = [r for r in rows if principal in r["owners"] or owner in r["owners"]]
+        text = body.get("text")
+        if text:
+            needle = str(text).lower()
+            rows = [
+                r for r in rows
+                if needle in r["id"].lower()
+                or needle in str(r["attrs"].get("title", "")).lower()
+                or needle in str(r["attrs"].get("description", "")).lower()
+            ]  # fmt: skip
+        wanted = body.get("bands")
+        if wanted:
+            have: dict[str, set[str]] = {}
+            for b in self.repo.all(t.bands, t.bands.c.product_uid.in_([r["uid"] for r in rows])):
+                have.setdefault(b["product_uid"], set()).add(b["name"])
+            rows = [r for r in rows if set(wanted) <= have.get(r["uid"], set())]
+        return self._window(rows, body)
+
+    def _window(self, rows: list[Any], body: dict[str, Any]) -> list[Any]:
+        offset = body.get("offset") or 0
+        limit = body.get("limit")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidInput("'limit' must be a non-negative integer", field="limit")
+        return rows[offset : None if limit is None else offset + limit]
+
+    def _readable_bands(self, p: Principal, *clauses: Any) -> list[dict[str, Any]]:
+        stmt = (
+            sa.select(t.bands, t.products.c.owners.label("p_owners"), t.products.c.readers.label("p_readers"),
+                      t.products.c.writers.label("p_writers"))
+            .select_from(t.bands.join(t.products, t.bands.c.product_uid == t.products.c.uid))
+            .where(*clauses)
+            .order_by(t.bands.c.pk)
+        )  # fmt: skip
+        with self.repo.tx() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        return [r for r in rows if self._visible(p, r)]
+
+    def search_bands(self, p: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+        clauses = []
+        products = body.get("products")
+        if products:
+            clauses.append(t.bands.c.product_id.in_([products] if isinstance(products, str) else products))
+        rows = self._readable_bands(p, *clauses)
+        owner = body.get("owner")
+        if owner:
+            principal = f"user:{namespace_of(str(owner))}"
+            rows = [r for r in rows if principal in r["owners"]]
+        return self._window(rows, body)
+
+    def bands_of_product(self, p: Principal, pid: str) -> list[dict[str, Any]]:
+        self.get_product(p, pid)
+        return self._readable_bands(p, t.bands.c.product_id == pid)
+
+    def get_band(self, p: Principal, band_id: str) -> dict[str, Any]:
+        rows = self._readable_bands(p, t.bands.c.id == band_id)
+        if not rows:
+            raise NotFound(f"band {band_id!r} not found")
+        return rows[0]
+
+    # images ------------------------------------------------------------------------------------
+    def _image_rows(self, *clauses: Any, order_by: Any = None, limit: int | None = None,
+                    offset: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+        stmt = (
+            sa.select(t.images, t.products.c.owners.label("p_owners"), t.products.c.readers.label("p_readers"),
+                      t.products.c.writers.label("p_writers"))
+            .select_from(t.images.join(t.products, t.images.c.product_uid == t.products.c.uid))
+            .where(*clauses)
+        )  # fmt: skip
+        if order_by is not None:
+            stmt = stmt.order_by(*order_by)
+        if limit is not None:
+            stmt = stmt.limit(limit).offset(offset)
+        with self.repo.tx() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    @staticmethod
+    def _visible(p: Principal, row: dict[str, Any]) -> bool:
+        product_acl = {"owners": row["p_owners"], "readers": row["p_readers"], "writers": row["p_writers"]}
+        return can_read(p, product_acl) and can_read(p, row)
+
+    def get_image(self, p: Principal, image_id: str) -> dict[str, Any]:
+        rows = self._image_rows(t.images.c.id == image_id)
+        if not rows or not self._visible(p, rows[0]):
+            raise NotFound(f"image {image_id!r} not found")
+        return rows[0]
+
+    def get_images(self, p: Principal, ids: list[str], ignore_not_found: bool) -> list[dict[str, Any]]:
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise InvalidInput("'ids' must be a list of image ids", field="ids")
+        found = {r["id"]: r for r in self._image_rows(t.images.c.id.in_(ids)) if self._visible(p, r)}
+        missing = [i for i in ids if i not in found]
+        if missing and not ignore_not_found:
+            raise NotFound(f"image(s) not found: {', '.join(missing[:10])}")
+        return [found[i] for i in ids if i in found]
+
+    # search ------------------------------------------------------------------------------------
+    def _candidates(self, p: Principal, body: dict[str, Any]) -> tuple[list[Any], Any, dict[str, Any]]:
+        """SQL clauses, the exact geometry and the python-side filters of a search body."""
+        clauses: list[Any] = []
+        products = body.get("products") or body.get("product")
+        if products:
+            if isinstance(products, str):
+                products = [products]
+            readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
+            clauses.append(t.images.c.product_uid.in_([readable[x] for x in products if x in readable]))
+        date_field = body.get("date") or "acquired"
+        start = _ts(body.get("start_datetime") or body.get("start_time"), "start_datetime")
+        end = _ts(body.get("end_datetime") or body.get("end_time"), "end_datetime")
+        if start is not None and end is not None and start > end:
+            raise InvalidInput("'start_datetime' is after 'end_datetime'", field="start_datetime")
+        geom = parse_geom(body.get("geom"))
+        if date_field == "acquired":
+            if start is not None:
+                clauses.append(t.images.c.acquired >= start)
+            if end is not None:
+                clauses.append(t.images.c.acquired <= end)
+        if geom is not None:
+            minx, miny, maxx, maxy = geom.bounds
+            if self.repo.has_rtree:
+                lo = start if date_field == "acquired" and start is not None else -1e18
+                hi = end if date_field == "acquired" and end is not None else 1e18
+                clauses.append(
+                    t.images.c.pk.in_(
+                        sa.text(
+                            "SELECT pk FROM images_rtree WHERE minx <= :qmaxx AND maxx >= :qminx "
+                            "AND miny <= :qmaxy AND maxy >= :qminy AND mint <= :qhi AND maxt >= :qlo"
+                        ).bindparams(qminx=minx, qminy=miny, qmaxx=maxx, qmaxy=maxy, qlo=lo, qhi=hi)
+                    )
+                )
+            else:
+                clauses += [t.images.c.minx <= maxx, t.images.c.maxx >= minx,
+                            t.images.c.miny <= maxy, t.images.c.maxy >= miny]  # fmt: skip
+        post: dict[str, Any] = {
+            "geom": geom,
+            "date_field": date_field if date_field != "acquired" else None,
+            "start": start,
+            "end": end,
+        }
+        preds: list[Any] = []
+        for key, op in (("cloud_fraction", "lte"), ("cloud_fraction_0", "lte"), ("fill_fraction", "gte")):
+            if body.get(key) is not None:
+                preds.append({"range": {key: {op: body[key]}}})
+        sat_ids = body.get("sat_ids") or body.get("sat_id")
+        if sat_ids:
+            preds.append({"in": {"sat_id": [sat_ids] if isinstance(sat_ids, str) else list(sat_ids)}})
+        if body.get("query_expr"):
+            preds.append(body["query_expr"])
+        post["pred"] = compile_expr({"and": preds}) if preds else None
+        return clauses, geom, post
+
+    def _matches(self, p: Principal, row: dict[str, Any], post: dict[str, Any]) -> bool:
+        if not self._visible(p, row):
+            return False
+        attrs = {**row["attrs"], "id": row["id"], "key": row["key"], "product": row["product_id"]}
+        if post["date_field"]:
+            value = attrs.get(post["date_field"])
+            if value is None:
+                return False
+            try:
+                when = _ts(value, post["date_field"])
+            except InvalidInput:
+                return False
+            if when is None or (post["start"] is not None and when < post["start"]) or (
+                post["end"] is not None and when > post["end"]
+            ):
+                return False
+        if post["geom"] is not None:
+            g = attrs.get("geometry")
+            if not g:
+                return False
+            from shapely.geometry import shape
+
+            if not shape(g).intersects(post["geom"]):
+                return False
+        pred = post["pred"]
+        return pred is None or pred(attrs)
+
+    def iter_matches(self, p: Principal, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        clauses, _, post = self._candidates(p, body)
+        sort_field = body.get("sort_field")
+        desc = body.get("sort_order") == "desc"
+        acq = t.images.c.acquired.desc() if desc else t.images.c.acquired.asc()
+        order_by = [acq, t.images.c.pk.desc() if desc else t.images.c.pk] if sort_field in (None, "acquired") else [t.images.c.pk]
+        offset = 0
+        while True:
+            rows = self._image_rows(*clauses, order_by=order_by, limit=BATCH, offset=offset)
+            for row in rows:
+                if self._matches(p, row, post):
+                    yield row
+            if len(rows) < BATCH:
+                return
+            offset += BATCH
+
+    def search(self, p: Principal, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        limit = body.get("limit", 100)
+        if not isinstance(limit, int) or not 0 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"'limit' must be an integer from 0 to {MAX_PAGE}", field="limit")
+        order = body.get("sort_order") or "asc"
+        if order not in ("asc", "desc"):
+            raise InvalidInput("'sort_order' must be 'asc' or 'desc'", field="sort_order")
+        query_hash = hashlib.sha1(
+            json.dumps({k: v for k, v in body.items() if k != "continuation_token"}, sort_keys=True,
+                       default=str).encode()  # fmt: skip
+        ).hexdigest()[:16]
+        offset = body.get("offset") or 0
+        if body.get("continuation_token"):
+            offset = _untoken(body["continuation_token"], query_hash)
+        sort_field = body.get("sort_field")
+        seed = body.get("random_seed")
+        if sort_field not in (None, "acquired") or seed:
+            rows = list(self.iter_matches(p, body))
+            if seed:
+                random.Random(str(seed)).shuffle(rows)
+            else:
+                rows.sort(key=lambda r: _sort_key(r, str(sort_field)), reverse=order == "desc")
+            page = rows[offset : offset + limit + 1]
+        else:
+            page = []
+            for i, row in enumerate(self.iter_matches(p, body)):
+                if i >= offset:
+                    page.append(row)
+                if len(page) > limit:
+                    break
+        more = len(page) > limit
+        return page[:limit], _token(offset + limit, query_hash) if more else None
+
+    def summary(self, p: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        interval = body.get("interval") or body.get("part")
+        rows = list(self.iter_matches(p, body))
+        out: dict[str, Any] = {
+            "count": len(rows),
+            "bytes": sum(_bytes(r) for r in rows),
+            "products": sorted({r["product_id"] for r in rows}),
+        }
+        if body.get("pixels"):
+            out["pixels"] = sum(_pixels(r) for r in rows)
+        if interval:
+            out["items"] = _histogram(rows, interval, bool(body.get("pixels")), body.get("date") or "acquired")
+        return out
+
+
+def _sort_key(row: dict[str, Any], field: str) -> tuple[int, Any]:
+    value = row["attrs"].get(field, row.get(field))
+    if value is None:
+        return (1, "")
+    return (0, value if isinstance(value, int | float) else str(value))
+
+
+def _bytes(row: dict[str, Any]) -> int:
+    return int(sum(x for x in (row["attrs"].get("file_sizes") or []) if isinstance(x, int)))
+
+
+def _pixels(row: dict[str, Any]) -> int:
+    size = row["attrs"].get("raster_size") or [0, 0]
+    return int(size[0]) * int(size[1]) * max(1, len(row.get("band_names") or []))
+
+
+_TRUNC = {
+    "year": "year", "y": "year", "quarter": "quarter", "month": "month", "M": "month",
+    "week": "week", "q": "week", "day": "day", "d": "day", "hour": "hour", "h": "hour",
+    "minute": "minute", "m": "minute",
+}  # fmt: skip
+
+
+def _bucket(dt: datetime, unit: str) -> datetime:
+    from datetime import timedelta
+
+    if unit == "year":
+        return dt.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    if unit == "quarter":
+        return dt.replace(month=(dt.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    if unit == "month":
+        return dt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if unit == "week":
+        day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+        return day - timedelta(days=day.weekday())
+    if unit == "day":
+        return dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "hour":
+        return dt.replace(minute=0, second=0, microsecond=0)
+    return dt.replace(second=0, microsecond=0)
+
+
+def _histogram(rows: list[dict[str, Any]], interval: str, pixels: bool, date_field: str) -> list[dict]:
+    if interval == "product":
+        counts: Counter[str] = Counter()
+        sizes: Counter[str] = Counter()
+        pix: Counter[str] = Counter()
+        for r in rows:
+            counts[r["product_id"]] += 1
+            sizes[r["product_id"]] += _bytes(r)
+            pix[r["product_id"]] += _pixels(r)
+        return [
+            {"product": k, "count": counts[k], "bytes": sizes[k], **({"pixels": pix[k]} if pixels else {})}
+            for k in sorted(counts)
+        ]
+    unit = _TRUNC.get(interval)
+    if unit is None:
+        raise InvalidInput(
+            "'interval' must be one of year, quarter, month, week, day, hour, minute or product",
+            field="interval",
+        )
+    buckets: dict[datetime, dict[str, int]] = {}
+    for r in rows:
+        value = r["attrs"].get(date_field)
+        if not value:
+            continue
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+        b = buckets.setdefault(_bucket(dt, unit), {"count": 0, "bytes": 0, "pixels": 0})
+        b["count"] += 1
+        b["bytes"] += _bytes(r)
+        b["pixels"] += _pixels(r)
+    return [
+        {"date": k.replace(tzinfo=None).isoformat(), "timestamp": int(k.timestamp()), "count": v["count"],
+         "bytes": v["bytes"], **({"pixels": v["pixels"]} if pixels else {})}  # fmt: skip
+        for k, v in sorted(buckets.items())
+    ]

@@ -1,0 +1,363 @@
+"""The catalog's use-cases: products, bands and images, each behind the one permission check.
+
+No HTTP and no SQL text here: the service speaks to :class:`~rastercat.store.sql.repo.Repo` and raises
+the domain errors of :mod:`rastercat.errors`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.catalog.principal import Principal, check_access, normalize_acl
+from rastercat.catalog.validation import (
+    BandAttrs,
+    ImageAttrs,
+    ProductAttrs,
+    check_band_consistency,
+    check_band_name,
+    check_extra_properties,
+    check_key,
+    check_product_id,
+    validate_attrs,
+)
+from rastercat.config import Settings
+from rastercat.errors import Conflict, InvalidInput, NotFound
+from rastercat.store.sql.repo import Repo, t, utcnow
+
+ACL_FIELDS = {"owners": "owners", "read": "readers", "writers": "writers"}
+
+
+def split_acl(attrs: dict[str, Any]) -> dict[str, list[str]]:
+    """Pop ACL attributes out of ``attrs`` into column values (normalized)."""
+    return {col: normalize_acl(attrs.pop(name), name) for name, col in ACL_FIELDS.items() if name in attrs}
+
+
+def sub_key(parent_id: str, value: str) -> str:
+    """Band and image routes accept the bare name/key or the full id."""
+    return value[len(parent_id) + 1 :] if value.startswith(parent_id + ":") else value
+
+
+class CatalogService:
+    def __init__(self, repo: Repo, settings: Settings) -> None:
+        self.repo = repo
+        self.settings = settings
+
+    # products --------------------------------------------------------------------------------
+    def _product(self, conn: sa.Connection, p: Principal, pid: str, level: str) -> dict[str, Any]:
+        row = self.repo.one(t.products, conn, id=pid)
+        check_access(p, row, level, f"product {pid!r}")
+        assert row is not None
+        return row
+
+    def full_product_id(self, p: Principal, product_id: str) -> str:
+        check_product_id(product_id)
+        if product_id.startswith(p.namespace + ":") or (p.org and product_id.startswith(p.org + ":")):
+            return product_id
+        return f"{p.namespace}:{product_id}"
+
+    def create_product(self, p: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        body = dict(body)
+        raw_id = body.pop("id", None)
+        if raw_id is None:
+            raise InvalidInput("missing required product field: id", field="id")
+        attrs = validate_attrs(ProductAttrs, body, "product")
+        for required in ("title", "description"):
+            if not attrs.get(required):
+                raise InvalidInput(f"missing required product field: {required}", field=required)
+        pid = self.full_product_id(p, str(raw_id))
+        acl = split_acl(attrs)
+        owners = acl.get("owners") or []
+        if p.user_principal not in owners:
+            owners = [p.user_principal, *owners]
+        now = utcnow()
+        with self.repo.tx() as conn:
+            if self.repo.one(t.products, conn, id=pid) is not None:
+                raise Conflict(f"product {pid!r} already exists")
+            self.repo.insert(
+                t.products,
+                {
+                    "id": pid,
+                    "uid": uuid.uuid4().hex,
+                    "namespace": p.namespace,
+                    "attrs": attrs,
+                    "owners": owners,
+                    "readers": acl.get("readers", []),
+                    "writers": acl.get("writers", []),
+                    "created": now,
+                    "modified": now,
+                },
+                conn,
+            )
+            return self._product(conn, p, pid, "read")
+
+    def get_product(self, p: Principal, pid: str) -> dict[str, Any]:
+        with self.repo.tx() as conn:
+            return self._product(conn, p, pid, "read")
+
+    def update_product(
+        self, p: Principal, pid: str, body: dict[str, Any], *, replace: bool, set_global: bool
+    ) -> dict[str, Any]:
+        body = dict(body)
+        if body.pop("id", pid) not in (pid, sub_key(pid, pid)):
+            raise InvalidInput("the product id cannot be changed", field="id")
+        attrs = validate_attrs(ProductAttrs, body, "product")
+        if replace:
+            for required in ("title", "description"):
+                if not attrs.get(required):
+                    raise InvalidInput(f"missing required product field: {required}", field=required)
+        acl = split_acl(attrs)
+        with self.repo.tx() as conn:
+            row = self._product(conn, p, pid, "own" if acl or set_global else "write")
+            new_attrs = attrs if replace else {**row["attrs"], **attrs}
+            values: dict[str, Any] = {"attrs": new_attrs, "modified": utcnow(), **acl}
+            if "owners" in values and not values["owners"]:
+                raise InvalidInput("a product needs at least one owner", field="owners")
+            self.repo.update(t.products, row["pk"], values, conn)
+            if set_global:
+                self.repo.insert(
+                    t.permission_jobs,
+                    {"product_uid": row["uid"], "status": "PENDING", "created": utcnow(), "updated": utcnow()},
+                    conn,
+                )
+            return self._product(conn, p, pid, "read")
+
+    def delete_product(self, p: Principal, pid: str, *, cascade: bool) -> str | None:
+        """Delete a product. With ``cascade`` its bands, images and files go in a background task
+        whose id is returned; the product itself disappears at once."""
+        with self.repo.tx() as conn:
+            row = self._product(conn, p, pid, "own")
+            n_bands = self.repo.count(t.bands, t.bands.c.product_uid == row["uid"], conn=conn)
+            n_images = self.repo.count(t.images, t.images.c.product_uid == row["uid"], conn=conn)
+            pending = self.repo.count(
+                t.uploads,
+                t.uploads.c.product_uid == row["uid"],
+                t.uploads.c.status.in_(("UPLOADING", "WAITING", "PENDING", "RUNNING")),
+                conn=conn,
+            )
+            if (n_bands or n_images or pending) and not cascade:
+                raise Conflict(
+                    f"product {pid!r} still has {n_bands} band(s) and {n_images} image(s): "
+                    "remove them first, or delete with cascade=True"
+                )
+            self.repo.delete(t.products, row["pk"], conn)
+            if not cascade:
+                conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == row["uid"]))
+                return None
+            task_id = f"{secrets.token_urlsafe(16)}:{row['pk']}"
+            now = utcnow()
+            self.repo.insert(
+                t.deletion_tasks,
+                {
+                    "id": task_id,
+                    "product_uid": row["uid"],
+                    "product_id": pid,
+                    "owner_pk": p.user_pk,
+                    "status": "PENDING",
+                    "total": n_bands + n_images,
+                    "deleted": 0,
+                    "errors": [],
+                    "created": now,
+                    "updated": now,
+                },
+                conn,
+            )
+            return task_id
+
+    def deletion_status(self, p: Principal, task_id: str) -> dict[str, Any]:
+        row = self.repo.one(t.deletion_tasks, id=task_id)
+        if row is None or (row["owner_pk"] != p.user_pk and not p.is_admin):
+            raise NotFound(f"deletion task {task_id!r} not found")
+        return row
+
+    # bands -----------------------------------------------------------------------------------
+    def _band(self, conn: sa.Connection, p: Principal, pid: str, name: str, level: str) -> tuple[dict, dict]:
+        product = self._product(conn, p, pid, "read")
+        key = sub_key(pid, name)
+        row = self.repo.one(t.bands, conn, product_uid=product["uid"], name=key)
+        check_access(p, row, level, f"band {key!r} of product {pid!r}")
+        assert row is not None
+        return product, row
+
+    def create_band(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
+        body = dict(body)
+        name = check_band_name(body.pop("name", None) or body.pop("id", None))
+        body.pop("id", None)
+        attrs = validate_attrs(BandAttrs, body, "band")
+        acl = split_acl(attrs)
+        attrs.setdefault("srcfile", 0)
+        attrs.setdefault("jpx_layer", 0)
+        check_band_consistency(attrs)
+        if attrs.get("colormap") is not None:
+            attrs.setdefault("color", "Palette")
+        now = utcnow()
+        with self.repo.tx() as conn:
+            product = self._product(conn, p, pid, "write")
+            if self.repo.one(t.bands, conn, product_uid=product["uid"], name=name) is not None:
+                raise Conflict(f"band {name!r} already exists in product {pid!r}")
+            self.repo.insert(
+                t.bands,
+                {
+                    "id": f"{pid}:{name}",
+                    "product_uid": product["uid"],
+                    "product_id": pid,
+                    "name": name,
+                    "attrs": attrs,
+                    "owners": acl.get("owners") or product["owners"],
+                    "readers": acl.get("readers", product["readers"]),
+                    "writers": acl.get("writers", product["writers"]),
+                    "created": now,
+                    "modified": now,
+                },
+                conn,
+            )
+            return self._band(conn, p, pid, name, "read")[1]
+
+    def get_band(self, p: Principal, pid: str, name: str) -> dict[str, Any]:
+        with self.repo.tx() as conn:
+            return self._band(conn, p, pid, name, "read")[1]
+
+    def list_bands(self, p: Principal, pid: str) -> list[dict[str, Any]]:
+        from rastercat.catalog.principal import can_read
+
+        with self.repo.tx() as conn:
+            product = self._product(conn, p, pid, "read")
+            rows = self.repo.all(
+                t.bands, t.bands.c.product_uid == product["uid"], order_by=[t.bands.c.pk], conn=conn
+            )
+        return [r for r in rows if can_read(p, r)]
+
+    def update_band(
+        self, p: Principal, pid: str, name: str, body: dict[str, Any], *, replace: bool
+    ) -> dict[str, Any]:
+        body = dict(body)
+        body.pop("name", None)
+        body.pop("id", None)
+        attrs = validate_attrs(BandAttrs, body, "band")
+        acl = split_acl(attrs)
+        with self.repo.tx() as conn:
+            _, row = self._band(conn, p, pid, name, "own" if acl else "write")
+            merged = dict(attrs) if replace else {**row["attrs"], **attrs}
+            merged.setdefault("srcfile", 0)
+            merged.setdefault("jpx_layer", 0)
+            check_band_consistency(merged)
+            if attrs.get("colormap") is not None and "color" not in attrs:
+                merged["color"] = "Palette"
+            self.repo.update(t.bands, row["pk"], {"attrs": merged, "modified": utcnow(), **acl}, conn)
+            return self._band(conn, p, pid, name, "read")[1]
+
+    def delete_band(self, p: Principal, pid: str, name: str) -> None:
+        with self.repo.tx() as conn:
+            _, row = self._band(conn, p, pid, name, "write")
+            self.repo.delete(t.bands, row["pk"], conn)
+
+    # images (metadata) -----------------------------------------------------------------------
+    def _image(self, conn: sa.Connection, p: Principal, pid: str, key: str, level: str) -> tuple[dict, dict]:
+        product = self._product(conn, p, pid, "read")
+        key = sub_key(pid, key)
+        row = self.repo.one(t.images, conn, product_uid=product["uid"], key=key)
+        check_access(p, row, level, f"image {key!r} of product {pid!r}")
+        assert row is not None
+        return product, row
+
+    def _image_attrs(self, body: dict[str, Any]) -> dict[str, Any]:
+        attrs = validate_attrs(ImageAttrs, body, "image")
+        check_extra_properties(attrs.get("extra_properties"), self.settings.limits.max_extra_properties)
+        return attrs
+
+    def create_image(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
+        body = dict(body)
+        key = body.pop("id", None) or body.pop("key", None)
+        body.pop("key", None)
+        key = check_key(sub_key(pid, str(key)) if key else "", "image id")
+        attrs = self._image_attrs(body)
+        acl = split_acl(attrs)
+        now = utcnow()
+        with self.repo.tx() as conn:
+            product = self._product(conn, p, pid, "write")
+            if self.repo.one(t.images, conn, product_uid=product["uid"], key=key) is not None:
+                raise Conflict(f"image {key!r} already exists in product {pid!r}")
+            values = image_row_values(attrs)
+            pk = self.repo.insert(
+                t.images,
+                {
+                    "id": f"{pid}:{key}",
+                    "product_uid": product["uid"],
+                    "product_id": pid,
+                    "key": key,
+                    "owners": acl.get("owners") or product["owners"],
+                    "readers": acl.get("readers", product["readers"]),
+                    "writers": acl.get("writers", product["writers"]),
+                    "created": now,
+                    "modified": now,
+                    **values,
+                },
+                conn,
+            )
+            self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
+            return self._image(conn, p, pid, key, "read")[1]
+
+    def get_image(self, p: Principal, pid: str, key: str) -> dict[str, Any]:
+        with self.repo.tx() as conn:
+            return self._image(conn, p, pid, key, "read")[1]
+
+    def update_image(
+        self, p: Principal, pid: str, key: str, body: dict[str, Any], *, replace: bool
+    ) -> dict[str, Any]:
+        body = dict(body)
+        body.pop("id", None)
+        attrs = self._image_attrs(body)
+        acl = split_acl(attrs)
+        with self.repo.tx() as conn:
+            _, row = self._image(conn, p, pid, key, "own" if acl else "write")
+            if replace:
+                # Replacing keeps what ingest inferred about the pixels: only user attributes go.
+                kept = {k: row["attrs"][k] for k in INFERRED if k in row["attrs"]}
+                merged = {**kept, **attrs}
+            else:
+                merged = {**row["attrs"], **attrs}
+            values = image_row_values(merged)
+            self.repo.update(t.images, row["pk"], {**values, "modified": utcnow(), **acl}, conn)
+            self.repo.index_image(conn, row["pk"], bbox_of(values), values.get("acquired"))
+            return self._image(conn, p, pid, key, "read")[1]
+
+    def delete_image(self, p: Principal, pid: str, key: str) -> str | None:
+        """Remove the image record; returns the storage key of its file for the caller to delete."""
+        with self.repo.tx() as conn:
+            _, row = self._image(conn, p, pid, key, "write")
+            self.repo.delete(t.images, row["pk"], conn)
+            self.repo.unindex_image(conn, row["pk"])
+            return row["storage_key"]
+
+
+INFERRED = (
+    "key", "proj4", "wkt", "cs_code", "geotrans", "descartes_version", "geometry", "raster_size", "bucket",
+    "directory", "processed", "files", "file_sizes", "file_md5s", "identifier", "product",
+)  # fmt: skip
+
+
+def image_row_values(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Column values derived from image attributes: searchable date and bbox."""
+    from datetime import datetime
+
+    values: dict[str, Any] = {"attrs": attrs, "acquired": None}
+    if attrs.get("acquired"):
+        values["acquired"] = datetime.fromisoformat(attrs["acquired"]).timestamp()
+    geom = attrs.get("geometry")
+    if geom:
+        from shapely.geometry import shape
+
+        minx, miny, maxx, maxy = shape(geom).bounds
+        values.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+    else:
+        values.update(minx=None, miny=None, maxx=None, maxy=None)
+    return values
+
+
+def bbox_of(values: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    if values.get("minx") is None:
+        return None
+    return (values["minx"], values["miny"], values["maxx"], values["maxy"])

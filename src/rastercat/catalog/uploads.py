@@ -1,0 +1,307 @@
+"""Uploads: the signed two-step protocol (§2.7), the job records, and upload results (§2.8)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.catalog.principal import Principal
+from rastercat.catalog.service import CatalogService, sub_key
+from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
+from rastercat.catalog.validation import ImageAttrs, check_key, parse_datetime, validate_attrs
+from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from rastercat.store.objects import ObjectStore
+from rastercat.store.sql.repo import Repo, t, utcnow
+
+RESAMPLERS = (
+    "nearest", "average", "gauss", "cubic", "cubicspline", "lanczos", "average_mp", "average_magphase",
+    "mode",
+)  # fmt: skip
+ACTIVE = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
+STATUSES = ("UPLOADING", "WAITING", "PENDING", "RUNNING", "SUCCESS", "FAILURE")
+
+
+def _crs_ok(value: str) -> bool:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(value)
+    except CRSError:
+        return False
+    return True
+
+
+def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict[str, Any]:
+    """Validate step 1's body; returns the job parameters. Errors are 400s, before any byte is sent."""
+    body = dict(body)
+    controls = body.pop("process_controls", None) or {}
+    if not isinstance(controls, dict):
+        raise InvalidInput("'process_controls' must be an object", field="process_controls")
+    upload_type = controls.get("upload_type", "file")
+    if upload_type not in ("file", "ndarray"):
+        raise InvalidInput("'process_controls.upload_type' must be 'file' or 'ndarray'", field="upload_type")
+    unknown = set(controls) - {"upload_type", "multi_file", "overviews", "overview_resampler"}
+    if unknown:
+        raise InvalidInput(f"unknown process_controls attribute(s): {', '.join(sorted(unknown))}")
+    params: dict[str, Any] = {"upload_type": upload_type, "file_name": key}
+    image_id = body.pop("image_id", None)
+    geotrans = body.pop("geotrans", None) if upload_type == "ndarray" else None
+    proj4 = body.pop("proj4", None) if upload_type == "ndarray" else None
+    wkt = body.pop("wkt_srs", None)
+    if upload_type == "ndarray":
+        if geotrans is None or (proj4 is None and wkt is None):
+            raise InvalidInput("an ndarray upload needs 'geotrans' and 'proj4' or 'wkt_srs'", field="geotrans")
+        if (
+            not isinstance(geotrans, list)
+            or len(geotrans) != 6
+            or not all(isinstance(x, int | float) for x in geotrans)
+            or geotrans[1] == 0
+            or geotrans[5] == 0
+        ):
+            raise InvalidInput("'geotrans' must be 6 numbers with non-zero pixel sizes", field="geotrans")
+        crs = wkt or proj4
+        if not isinstance(crs, str) or not _crs_ok(crs):
+            raise InvalidInput("'wkt_srs'/'proj4' is not a coordinate reference system", field="wkt_srs")
+        params.update(geotrans=[float(x) for x in geotrans], crs=crs)
+        overviews = controls.get("overviews")
+        if overviews is not None:
+            if (
+                not isinstance(overviews, list)
+                or len(overviews) > 16
+                or not all(isinstance(o, int) and o >= 2 for o in overviews)
+            ):
+                raise InvalidInput(
+                    "'overviews' must be a list of at most 16 integer factors >= 2", field="overviews"
+                )
+            params["overviews"] = sorted(set(overviews))
+        resampler = controls.get("overview_resampler")
+        if resampler is not None:
+            if resampler not in RESAMPLERS:
+                raise InvalidInput(
+                    f"'overview_resampler' must be one of {', '.join(RESAMPLERS)}",
+                    field="overview_resampler",
+                )
+            params["overview_resampler"] = resampler
+        image_key = image_id or key
+    else:
+        image_key = image_id or os.path.splitext(key)[0]
+    multi = controls.get("multi_file")
+    if multi is not None:
+        if (
+            not isinstance(multi, dict)
+            or not isinstance(multi.get("image_files"), list)
+            or not multi["image_files"]
+            or not all(isinstance(f, str) for f in multi["image_files"])
+            or not multi.get("image_id")
+        ):
+            raise InvalidInput(
+                "'multi_file' needs 'image_files' (the file names in srcfile order) and 'image_id'",
+                field="multi_file",
+            )
+        if key not in multi["image_files"]:
+            raise InvalidInput(f"{key!r} is not listed in multi_file.image_files", field="multi_file")
+        if len(set(multi["image_files"])) != len(multi["image_files"]):
+            raise InvalidInput("multi_file.image_files has duplicate names", field="multi_file")
+        params["multi_file"] = {"image_files": list(multi["image_files"]), "image_id": str(multi["image_id"])}
+        image_key = str(multi["image_id"])
+    check_key(str(image_key), "image id")
+    metadata = validate_attrs(ImageAttrs, body, "image")
+    from rastercat.catalog.validation import check_extra_properties
+
+    check_extra_properties(metadata.get("extra_properties"), max_extra)
+    params["metadata"] = metadata
+    params["image_key"] = str(image_key)
+    return params
+
+
+class UploadService:
+    def __init__(self, repo: Repo, catalog: CatalogService, objects: ObjectStore, secret: bytes,
+                 incoming: Path, ttl: int, max_bytes: int) -> None:  # fmt: skip
+        self.repo = repo
+        self.catalog = catalog
+        self.objects = objects
+        self.secret = secret
+        self.incoming = incoming
+        self.ttl = ttl
+        self.max_bytes = max_bytes
+
+    def begin(self, p: Principal, pid: str, key: str, body: dict[str, Any], base_url: str) -> str:
+        """Step 1: record the upload and return its capability URL."""
+        check_key(key, "upload file name")
+        params = parse_upload_request(key, body, self.catalog.settings.limits.max_extra_properties)
+        now = utcnow()
+        uid = uuid.uuid4().hex
+        with self.repo.tx() as conn:
+            product = self.catalog._product(conn, p, pid, "write")
+            self.repo.insert(
+                t.uploads,
+                {
+                    "uid": uid,
+                    "product_uid": product["uid"],
+                    "product_id": pid,
+                    "upload_id": key,
+                    "image_key": params["image_key"],
+                    "group_key": params["image_key"] if "multi_file" in params else None,
+                    "owner_pk": p.user_pk,
+                    "status": "UPLOADING",
+                    "attempts": 0,
+                    "params": params,
+                    "log": "",
+                    "created": now,
+                    "updated": now,
+                },
+                conn,
+            )
+        token = mint_upload_token(self.secret, uid, self.ttl)
+        return f"{base_url.rstrip('/')}/uploads/{token}"
+
+    def check_put(self, token: str, content_length: int | None) -> dict[str, Any]:
+        uid = verify_upload_token(self.secret, token)
+        row = self.repo.one(t.uploads, uid=uid)
+        if row is None:
+            raise NotFound("this upload no longer exists")
+        if row["status"] != "UPLOADING":
+            raise Conflict("this upload URL has already been used: request a new one")
+        if content_length is not None and content_length > self.max_bytes:
+            raise PayloadTooLarge(
+                f"the upload is {content_length} bytes; the limit is {self.max_bytes} bytes"
+            )
+        return row
+
+    async def receive(self, row: dict[str, Any], chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+        """Step 2: stream the body to a temporary file, then store it and queue the job."""
+        import anyio
+
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        tmp = self.incoming / f"{row['uid']}.part"
+        size = 0
+        try:
+            async with await anyio.open_file(tmp, "wb") as f:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PayloadTooLarge(f"the upload is larger than the limit of {self.max_bytes} bytes")
+                    await f.write(chunk)
+            if size == 0:
+                raise InvalidInput("the upload is empty")
+            return await anyio.to_thread.run_sync(self._stored, row, tmp, size)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _stored(self, row: dict[str, Any], tmp: Path, size: int) -> dict[str, Any]:
+        key = f"uploads/{row['uid']}/{row['upload_id']}"
+        self.objects.put_file(tmp, key)
+        try:
+            with self.repo.tx() as conn:
+                current = self.repo.one(t.uploads, conn, uid=row["uid"])
+                if current is None or current["status"] != "UPLOADING":
+                    raise Conflict("this upload URL has already been used: request a new one")
+                product = self.repo.one(t.products, conn, uid=row["product_uid"])
+                if product is None:
+                    raise NotFound("the product of this upload was deleted")
+                values = {"file_key": key, "file_size": size, "updated": utcnow(), "status": "PENDING"}
+                multi = row["params"].get("multi_file")
+                if multi:
+                    values["status"] = self._multi_status(conn, row, multi)
+                self.repo.update(t.uploads, row["pk"], values, conn)
+        except Exception:
+            self.objects.delete(key)
+            raise
+        return {**row, **values}
+
+    def _multi_status(self, conn: sa.Connection, row: dict[str, Any], multi: dict[str, Any]) -> str:
+        """The last file of a multi-file scene to arrive makes the job PENDING; the others wait."""
+        waiting = self.repo.all(
+            t.uploads,
+            t.uploads.c.product_uid == row["product_uid"],
+            t.uploads.c.group_key == row["group_key"],
+            t.uploads.c.status == "WAITING",
+            conn=conn,
+        )
+        have = {w["upload_id"] for w in waiting} | {row["upload_id"]}
+        return "PENDING" if set(multi["image_files"]) <= have else "WAITING"
+
+    # results -----------------------------------------------------------------------------------
+    def results(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self.repo.tx() as conn:
+            product = self.catalog._product(conn, p, pid, "read")
+        limit = body.get("limit", 100)
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidInput("'limit' must be an integer from 1 to 1000", field="limit")
+        clauses = [t.uploads.c.product_uid == product["uid"]]
+        status = body.get("status")
+        if status is not None:
+            if str(status).upper() not in STATUSES:
+                raise InvalidInput(f"'status' must be one of {', '.join(STATUSES)}", field="status")
+            clauses.append(t.uploads.c.status == str(status).upper())
+        for name in ("created", "updated"):
+            if body.get(name) is not None:
+                when = datetime.fromisoformat(parse_datetime(body[name], name) or "")
+                clauses.append(t.uploads.c[name] >= when)
+        offset = body.get("offset") or 0
+        token = body.get("continuation_token")
+        if token:
+            try:
+                offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInput("'continuation_token' is not valid", field="continuation_token") from None
+        rows = self.repo.all(
+            t.uploads, *clauses, order_by=[t.uploads.c.pk], limit=limit + 1, offset=offset
+        )
+        more = len(rows) > limit
+        next_token = (
+            base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode() if more else None
+        )
+        return {"data": [upload_doc(r) for r in rows[:limit]], "meta": {"continuation_token": next_token}}
+
+    def result(self, p: Principal, pid: str, upload_id: str) -> dict[str, Any]:
+        with self.repo.tx() as conn:
+            product = self.catalog._product(conn, p, pid, "read")
+        upload_id = sub_key(pid, upload_id)
+        candidates = {upload_id, upload_id.removesuffix(".tif")}
+        rows = self.repo.all(
+            t.uploads,
+            t.uploads.c.product_uid == product["uid"],
+            sa.or_(t.uploads.c.upload_id.in_(candidates), t.uploads.c.uid == upload_id),
+            order_by=[t.uploads.c.pk.desc()],
+            limit=1,
+        )
+        if not rows:
+            raise NotFound(f"upload {upload_id!r} not found in product {pid!r}")
+        return {"data": upload_doc(rows[0], full=True)}
+
+
+def upload_doc(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
+
+    def _iso(dt: datetime | None) -> str | None:
+        if dt is None:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC).isoformat()
+
+    attrs: dict[str, Any] = {
+        "status": row["status"],
+        "created": _iso(row["created"]),
+        "updated": _iso(row["updated"]),
+        "attempts": row["attempts"],
+        "image_id": f"{row['product_id']}:{row['image_key']}",
+        "upload_uid": row["uid"],
+        "file_size": row["file_size"],
+        "exception_name": row["exception_name"],
+        "failure_type": row["failure_type"],
+        "peak_memory_usage": 0,
+        "runtime": row["runtime"],
+    }
+    if full:
+        attrs.update(labels=[row["product_id"], row["image_key"]], logs=row["log"], stacktrace=None)
+    return {"id": row["upload_id"], "type": "upload", "attributes": attrs}

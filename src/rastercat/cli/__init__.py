@@ -1,0 +1,1 @@
+"""The ``rastercat`` command line: a click group."""

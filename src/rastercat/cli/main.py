@@ -1,0 +1,21 @@
+"""The ``rastercat`` click group; commands live in their own modules."""
+
+from __future__ import annotations
+
+import click
+
+from rastercat import __version__
+from rastercat.cli.admin import groups, token, users
+from rastercat.cli.serve import serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="rastercat")
+def cli() -> None:
+    """rastercat: a self-hosted raster catalog."""
+
+
+cli.add_command(serve)
+cli.add_command(users)
+cli.add_command(groups)
+cli.add_command(token)

@@ -1,0 +1,48 @@
+"""``rastercat serve``: the API, the viewer and the ingest workers in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rastercat.cli.options import data_dir_option
+
+LOCAL_USER = "local"
+
+
+@click.command()
+@click.option("--host", default=None, envvar="RASTERCAT_HOST", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, envvar="RASTERCAT_PORT", help="Port (default 8765).")
+@data_dir_option
+@click.option("--workers", type=int, default=None, help="Ingest workers (default: the CPU count).")
+@click.option("--no-workers", is_flag=True, help="Serve the API only (workers run elsewhere).")
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None,
+          no_workers: bool, log_level: str) -> None:  # fmt: skip
+    """Start rastercat: catalog, metadata, raster, tiles, viewer and ingest workers."""
+    import uvicorn
+
+    from rastercat.api.app import create_app
+    from rastercat.api.state import AppState
+    from rastercat.client.auth import save_credentials
+    from rastercat.config import load_settings
+
+    settings = load_settings(host=host, port=port, data_dir=data_dir)
+    if workers is not None:
+        settings.ingest.workers = workers
+    if no_workers:
+        settings.start_workers = False
+    url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
+    # First start: schema, secret and a local user whose token the SDK on this machine finds.
+    state = AppState.open(settings)
+    try:
+        state.users.ensure_user(LOCAL_USER)
+        local_token = state.users.mint_token(LOCAL_USER)
+    finally:
+        state.close()
+    cred = save_credentials(url, local_token, settings.data_dir / "local-credentials.json")
+    saved = save_credentials(url, local_token)
+    click.echo(f"rastercat serving at {url}  (data: {settings.data_dir})")
+    click.echo(f"local user '{LOCAL_USER}': token saved to {saved} and {cred}")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)

@@ -1,0 +1,89 @@
+"""Settings, read from ``RASTERCAT_*`` environment variables (nested groups use ``__``).
+
+Nothing here is built at import time: call :func:`load_settings` (or construct :class:`Settings`)
+where settings are needed and pass the object down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rastercat", appauthor=False))
+
+
+class Limits(BaseModel):
+    """Caps that protect the server from hostile or careless requests."""
+
+    max_upload_bytes: int = 20 * 2**30
+    """Largest accepted upload body (413 above)."""
+    max_image_pixels: int = 40_000 * 40_000
+    """Largest declared width x height of an uploaded raster."""
+    max_image_side: int = 200_000 // 2
+    """Largest declared width or height of an uploaded raster."""
+    max_decoded_bytes: int = 16 * 2**30
+    """Largest declared width x height x bands x itemsize of an uploaded raster."""
+    max_output_bytes: int = 48 * 2**20
+    """Largest requested output (width x height x bands x itemsize) of a raster read."""
+    max_output_side: int = 32_768
+    """Largest requested output width or height of a raster read."""
+    max_extra_properties: int = 10
+
+
+class IngestSettings(BaseModel):
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    """In-process ingest workers started by ``rastercat serve``."""
+    queue: str = "local"
+    """``local`` (in-process workers polling the job table) or ``celery``."""
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    max_attempts: int = 3
+    poll_interval: float = 0.2
+    compression: str = "ZSTD"
+    compression_level: int = 1
+
+
+class Settings(BaseSettings):
+    """Everything the server needs; one instance per app."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RASTERCAT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8765
+    database_url: str | None = None
+    """Defaults to a SQLite file in ``data_dir``."""
+    storage_url: str | None = None
+    """Defaults to ``file://<data_dir>/objects``."""
+    public_url: str | None = None
+    """Base URL clients use to reach this server (upload URLs); defaults to the request's own."""
+    upload_url_ttl: int = 3600
+    start_workers: bool = True
+    limits: Limits = Field(default_factory=Limits)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'catalog.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "objects").as_uri()
+
+    @property
+    def secret_path(self) -> Path:
+        return self.data_dir / "secret.key"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (from CLI flags) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

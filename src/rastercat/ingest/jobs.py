@@ -1,0 +1,341 @@
+"""The job table side of ingest: claim a job, run the pipeline, finalize the image (record last).
+
+The job row in the database is the truth: a job is claimed with a lease, and finalizing is idempotent
+(a job delivered twice yields one image).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat import __version__
+from rastercat.catalog.service import image_row_values
+from rastercat.config import Settings
+from rastercat.errors import IngestError
+from rastercat.store.objects import ObjectStore
+from rastercat.store.sql.repo import Repo, t, utcnow
+
+log = logging.getLogger("rastercat.ingest")
+
+LEASE_SECONDS = 3600.0
+INGEST_VERSION = f"rastercat-ingest-{__version__}"
+
+
+class JobRunner:
+    def __init__(self, repo: Repo, objects: ObjectStore, settings: Settings) -> None:
+        self.repo = repo
+        self.objects = objects
+        self.settings = settings
+        self.work_root = settings.data_dir / "work"
+
+    # claiming ------------------------------------------------------------------------------------
+    def requeue_running(self) -> int:
+        """At start-up of the embedded server no other worker exists: RUNNING jobs were interrupted."""
+        with self.repo.tx() as conn:
+            result = conn.execute(
+                sa.update(t.uploads)
+                .where(t.uploads.c.status == "RUNNING")
+                .values(status="PENDING", lease_until=None, updated=utcnow())
+            )
+            return int(result.rowcount or 0)
+
+    def claim(self, uid: str | None = None) -> dict[str, Any] | None:
+        now = time.time()
+        with self.repo.tx() as conn:
+            stmt = sa.select(t.uploads).where(
+                sa.or_(
+                    t.uploads.c.status == "PENDING",
+                    sa.and_(t.uploads.c.status == "RUNNING", t.uploads.c.lease_until < now),
+                )
+            )
+            if uid is not None:
+                stmt = stmt.where(t.uploads.c.uid == uid)
+            row = conn.execute(
+                stmt.order_by(t.uploads.c.pk).limit(1).with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            job = dict(row._mapping)
+            job["attempts"] += 1
+            self.repo.update(
+                t.uploads,
+                job["pk"],
+                {
+                    "status": "RUNNING",
+                    "attempts": job["attempts"],
+                    "lease_until": now + LEASE_SECONDS,
+                    "updated": utcnow(),
+                },  # fmt: skip
+                conn,
+            )
+            return job
+
+    # running -------------------------------------------------------------------------------------
+    def run(self, job: dict[str, Any]) -> str:
+        """Process one claimed job to SUCCESS or FAILURE (or back to PENDING to retry)."""
+        lines: list[str] = []
+
+        def note(msg: str) -> None:
+            stamp = datetime.now(UTC).strftime("%H:%M:%S")
+            lines.append(f"{stamp} {msg}")
+
+        started = time.monotonic()
+        work_dir = self.work_root / job["uid"]
+        cog_key = f"products/{job['product_uid']}/{job['uid']}.tif"
+        note(
+            f"attempt {job['attempts']}: processing {job['upload_id']} into image {job['image_key']!r}"
+        )
+        try:
+            result = self._process(job, work_dir, note)
+            self.objects.put_file(result["cog_path"], cog_key)
+            replaced = self._finalize(job, result, cog_key, note, time.monotonic() - started, lines)
+            if replaced and replaced != cog_key:
+                self.objects.delete(replaced)
+            self._drop_raw(job)
+            return "SUCCESS"
+        except IngestError as exc:
+            note(f"FAILED: {exc.message}")
+            self._fail(job, exc.failure_type, type(exc).__name__, lines, time.monotonic() - started)
+            self.objects.delete(cog_key)
+            self._drop_raw(job)
+            return "FAILURE"
+        except Exception as exc:
+            log.exception("ingest of %s failed unexpectedly", job["uid"])
+            note(f"internal error: {type(exc).__name__}: {exc}")
+            self.objects.delete(cog_key)
+            if job["attempts"] < self.settings.ingest.max_attempts:
+                self._retry(job, lines)
+                return "PENDING"
+            lines.append(traceback.format_exc(limit=5))
+            self._fail(job, "internal", type(exc).__name__, lines, time.monotonic() - started)
+            self._drop_raw(job)
+            return "FAILURE"
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _group(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        if not job["group_key"]:
+            return [job]
+        rows = self.repo.all(
+            t.uploads,
+            t.uploads.c.product_uid == job["product_uid"],
+            t.uploads.c.group_key == job["group_key"],
+            t.uploads.c.status.in_(("WAITING", "RUNNING", "PENDING")),
+            order_by=[t.uploads.c.pk],
+        )
+        by_name = {r["upload_id"]: r for r in rows}
+        by_name[job["upload_id"]] = job
+        files = job["params"]["multi_file"]["image_files"]
+        missing = [f for f in files if f not in by_name]
+        if missing:
+            raise IngestError(f"multi-file scene is missing file(s): {', '.join(missing)}")
+        return [by_name[f] for f in files]
+
+    def _process(
+        self, job: dict[str, Any], work_dir: Path, note: Callable[[str], None]
+    ) -> dict[str, Any]:
+        from rastercat.ingest.pipeline import process
+        from rastercat.ingest.types import BandSpec, IngestRequest
+
+        product = self.repo.one(t.products, uid=job["product_uid"])
+        if product is None:
+            raise IngestError("the product was deleted before this upload was processed")
+        bands = self.repo.all(
+            t.bands, t.bands.c.product_uid == job["product_uid"], order_by=[t.bands.c.pk]
+        )
+        if not bands:
+            raise IngestError(f"product {product['id']!r} has no bands: add bands before uploading")
+        specs = tuple(
+            BandSpec(
+                name=b["name"],
+                srcband=int(b["attrs"]["srcband"]),
+                srcfile=int(b["attrs"].get("srcfile") or 0),
+                jpx_layer=int(b["attrs"].get("jpx_layer") or 0),
+                dtype=b["attrs"]["dtype"],
+                nbits=b["attrs"].get("nbits"),
+                type=b["attrs"].get("type", "spectral"),
+                nodata=b["attrs"].get("nodata"),
+                color=b["attrs"].get("color"),
+            )
+            for b in bands
+        )
+        members = self._group(job)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        files = tuple(self.objects.fetch(m["file_key"], work_dir) for m in members)
+        params = job["params"]
+        request = IngestRequest(
+            upload_type=params["upload_type"],
+            files=files,
+            bands=specs,
+            geotrans=tuple(params["geotrans"]) if params.get("geotrans") else None,
+            crs=params.get("crs"),
+            overviews=tuple(params["overviews"]) if params.get("overviews") else None,
+            overview_resampler=params.get("overview_resampler"),
+            compression=self.settings.ingest.compression,
+            compression_level=self.settings.ingest.compression_level,
+        )
+        res = process(request, work_dir, self.settings.limits, log=note)
+        return {
+            "cog_path": res.cog_path,
+            "band_names": list(res.band_names),
+            "attributes": dict(res.attributes),
+            "product": product,
+            "members": members,
+        }
+
+    def _finalize(self, job: dict[str, Any], result: dict[str, Any], cog_key: str,
+                  note: Callable[[str], None], runtime: float, lines: list[str]) -> str | None:  # fmt: skip
+        inferred = result["attributes"]
+        product = result["product"]
+        user = dict(job["params"].get("metadata") or {})
+        now = datetime.now(UTC)
+        acquired = user.pop("acquired", None) or inferred.get("acquired")
+        if user.get("acquired") is None and acquired is None:
+            acquired = (
+                job["created"]
+                .replace(tzinfo=job["created"].tzinfo or UTC)
+                .astimezone(UTC)
+                .isoformat()
+            )
+            note("no acquisition date given and none in the file: using the upload time; "
+                 "set 'acquired' with change_image")  # fmt: skip
+        elif "acquired" not in (job["params"].get("metadata") or {}) and inferred.get("acquired"):
+            note(f"acquired {acquired} from the file's TIFF datetime tag")
+        md5 = inferred.get("cog_md5") or job["uid"]
+        platform = {
+            "key": job["image_key"],
+            "product": product["id"],
+            "proj4": inferred.get("proj4"),
+            "wkt": inferred.get("wkt"),
+            "geotrans": inferred.get("geotrans"),
+            "geometry": inferred.get("geometry"),
+            "raster_size": inferred.get("raster_size"),
+            "descartes_version": INGEST_VERSION,
+            "bucket": f"rastercat-{product['namespace']}-products",
+            "directory": f"{product['id']}/",
+            "processed": now.isoformat(),
+            "files": [f"{md5}.tif"],
+            "file_sizes": [inferred.get("cog_size")],
+            "file_md5s": [md5],
+            "identifier": f"{product['id']}/{job['upload_id']}",
+            "acquired": acquired,
+        }
+        if inferred.get("cs_code"):
+            platform["cs_code"] = inferred["cs_code"]
+        if inferred.get("bits_per_pixel") is not None:
+            platform["bits_per_pixel"] = inferred["bits_per_pixel"]
+        with self.repo.tx() as conn:
+            current = self.repo.one(t.uploads, conn, uid=job["uid"])
+            if current is None or current["status"] != "RUNNING":
+                raise IngestError("this upload was cancelled (its product was deleted)")
+            if self.repo.one(t.products, conn, uid=product["uid"]) is None:
+                raise IngestError("the product was deleted while this upload was processed")
+            existing = self.repo.one(
+                t.images, conn, product_uid=product["uid"], key=job["image_key"]
+            )
+            base = dict(existing["attrs"]) if existing else {}
+            attrs = {k: v for k, v in {**base, **user, **platform}.items() if v is not None}
+            values = image_row_values(attrs)
+            values.update(storage_key=cog_key, band_names=result["band_names"], modified=now)
+            if existing:
+                self.repo.update(t.images, existing["pk"], values, conn)
+                pk = existing["pk"]
+                note(f"replaced the pixels of image {existing['id']!r}")
+            else:
+                pk = self.repo.insert(
+                    t.images,
+                    {
+                        "id": f"{product['id']}:{job['image_key']}",
+                        "product_uid": product["uid"],
+                        "product_id": product["id"],
+                        "key": job["image_key"],
+                        "owners": product["owners"],
+                        "readers": product["readers"],
+                        "writers": product["writers"],
+                        "created": now,
+                        **values,
+                    },
+                    conn,
+                )
+            from rastercat.catalog.service import bbox_of
+
+            self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
+            note(f"SUCCESS: image {product['id']}:{job['image_key']} is ready")
+            member_pks = [m["pk"] for m in result["members"]]
+            conn.execute(
+                sa.update(t.uploads)
+                .where(t.uploads.c.pk.in_(member_pks))
+                .values(
+                    status="SUCCESS",
+                    log="\n".join(lines),
+                    runtime=runtime,
+                    lease_until=None,
+                    updated=utcnow(),
+                    failure_type=None,
+                    exception_name=None,
+                )  # fmt: skip
+            )
+            return existing["storage_key"] if existing else None
+
+    def _fail(
+        self, job: dict[str, Any], failure_type: str, name: str, lines: list[str], runtime: float
+    ) -> None:
+        with self.repo.tx() as conn:
+            clauses = [t.uploads.c.pk == job["pk"]]
+            if job["group_key"]:
+                clauses = [
+                    t.uploads.c.product_uid == job["product_uid"],
+                    t.uploads.c.group_key == job["group_key"],
+                    t.uploads.c.status.in_(("WAITING", "RUNNING")),
+                ]
+            conn.execute(
+                sa.update(t.uploads)
+                .where(*clauses)
+                .values(
+                    status="FAILURE",
+                    log="\n".join(lines),
+                    failure_type=failure_type,
+                    exception_name=name,
+                    runtime=runtime,
+                    lease_until=None,
+                    updated=utcnow(),
+                )  # fmt: skip
+            )
+
+    def _retry(self, job: dict[str, Any], lines: list[str]) -> None:
+        with self.repo.tx() as conn:
+            self.repo.update(
+                t.uploads,
+                job["pk"],
+                {
+                    "status": "PENDING",
+                    "log": "\n".join(lines),
+                    "lease_until": None,
+                    "updated": utcnow(),
+                },
+                conn,
+            )
+
+    def _drop_raw(self, job: dict[str, Any]) -> None:
+        for member in self._members_for_cleanup(job):
+            if member.get("file_key"):
+                self.objects.delete(member["file_key"])
+
+    def _members_for_cleanup(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        if not job["group_key"]:
+            return [job]
+        return self.repo.all(
+            t.uploads,
+            t.uploads.c.product_uid == job["product_uid"],
+            t.uploads.c.group_key == job["group_key"],
+            t.uploads.c.status.in_(("SUCCESS", "FAILURE")),
+        )

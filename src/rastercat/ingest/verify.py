@@ -1,0 +1,93 @@
+"""Prove that a written COG is complete before anyone is told it exists.
+
+``rio_cogeo.cog_validate`` checks the layout but says "valid" for a truncated file and for one
+whose tiles were never written (offset and size 0), which is what a killed writer leaves. So every
+tile of every IFD is also checked against the file size, and every pixel is decoded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Interleaving
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+from rio_cogeo import cog_validate
+
+from rastercat.errors import IngestError
+from rastercat.ingest.gdal_env import ingest_env
+
+READ_CHUNK_BYTES = 64 * 2**20
+"""Decoded bytes per read while checking pixels."""
+
+
+def _check_blocks(ds: rasterio.DatasetReader, file_size: int, level: str) -> None:
+    bh, bw = ds.block_shapes[0]
+    nx = (ds.width + bw - 1) // bw
+    ny = (ds.height + bh - 1) // bh
+    # Pixel-interleaved files share one tile per position for all bands.
+    bands = range(1, ds.count + 1) if ds.interleaving == Interleaving.band else [1]
+    for bidx in bands:
+        for j in range(ny):
+            for i in range(nx):
+                off = ds.get_tag_item(f"BLOCK_OFFSET_{i}_{j}", "TIFF", bidx=bidx)
+                size = ds.get_tag_item(f"BLOCK_SIZE_{i}_{j}", "TIFF", bidx=bidx)
+                if not off or not size or int(off) <= 0 or int(size) <= 0:
+                    raise IngestError(
+                        f"COG check failed: {level} band {bidx} tile ({i}, {j}) was never written"
+                    )
+                if int(off) + int(size) > file_size:
+                    raise IngestError(
+                        f"COG check failed: {level} band {bidx} tile ({i}, {j}) ends at byte "
+                        f"{int(off) + int(size)}, past the end of the file ({file_size} bytes)"
+                    )
+
+
+def _read_all(ds: rasterio.DatasetReader) -> None:
+    """Decode every pixel of the full-resolution image once, in block-aligned windows."""
+    bh, bw = ds.block_shapes[0]
+    itemsize = ds.count * max(np.dtype(dt).itemsize for dt in ds.dtypes)
+    cols = max(bw, (READ_CHUNK_BYTES // max(bh * itemsize * bw, 1)) * bw)
+    for r0 in range(0, ds.height, bh):
+        for c0 in range(0, ds.width, cols):
+            win = Window(c0, r0, min(cols, ds.width - c0), min(bh, ds.height - r0))
+            ds.read(window=win)
+
+
+def file_md5(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(8 * 2**20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_cog(path: Path) -> None:
+    """Raise IngestError unless ``path`` is a complete, valid, fully readable COG."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise IngestError(f"COG check failed: {path.name} is missing or empty")
+    file_size = path.stat().st_size
+    with ingest_env():
+        try:
+            valid, errors, _warnings = cog_validate(str(path), quiet=True)
+        except Exception as exc:  # rio-cogeo raises many kinds on a broken file
+            raise IngestError(f"COG check failed: {path.name} cannot be validated ({exc})") from exc
+        if not valid:
+            raise IngestError(
+                f"COG check failed: {path.name} is not a valid COG: {'; '.join(errors)}"
+            )
+        try:
+            with rasterio.open(path, driver="GTiff") as ds:
+                _check_blocks(ds, file_size, "full resolution")
+                n_overviews = len(ds.overviews(1))
+            for level in range(n_overviews):
+                with rasterio.open(path, driver="GTiff", overview_level=level) as ovr:
+                    _check_blocks(ovr, file_size, f"overview {level + 1}")
+            with rasterio.open(path, driver="GTiff") as ds:
+                _read_all(ds)
+        except RasterioError as exc:
+            raise IngestError(f"COG check failed: {path.name} is unreadable ({exc})") from exc

@@ -1,0 +1,1 @@
+"""Storage backends: the catalog database (``sql``), object storage (``objects``), job delivery (``queue``)."""

@@ -1,0 +1,1 @@
+"""The catalog database through SQLAlchemy Core: SQLite (embedded default) or PostgreSQL."""

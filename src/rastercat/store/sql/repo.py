@@ -1,0 +1,115 @@
+"""SQL repository of the catalog: rows in, rows out (plain dicts); no permissions, no HTTP.
+
+Driver errors are translated to the domain tree in exactly one place, :func:`translate_errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.errors import Conflict, StoreError
+from rastercat.store.sql import tables as t
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise Conflict("an object with this id already exists") from exc
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"the catalog database failed: {exc.orig}") from exc
+
+
+def _row(row: sa.Row[Any] | None) -> dict[str, Any] | None:
+    return None if row is None else dict(row._mapping)
+
+
+class Repo:
+    """Thin data access over one engine. Every method runs in its own transaction unless a
+    connection is passed in."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[sa.Connection]:
+        with translate_errors(), self.engine.begin() as conn:
+            yield conn
+
+    # generic helpers ---------------------------------------------------------------------
+    def one(self, table: sa.Table, conn: sa.Connection | None = None, **where: Any) -> dict | None:
+        stmt = sa.select(table).where(*(table.c[k] == v for k, v in where.items()))
+        if conn is not None:
+            return _row(conn.execute(stmt).first())
+        with self.tx() as c:
+            return _row(c.execute(stmt).first())
+
+    def all(
+        self,
+        table: sa.Table,
+        *clauses: Any,
+        order_by: Sequence[Any] = (),
+        limit: int | None = None,
+        offset: int | None = None,
+        conn: sa.Connection | None = None,
+    ) -> list[dict[str, Any]]:
+        stmt = sa.select(table).where(*clauses).order_by(*order_by)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        if conn is not None:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+        with self.tx() as c:
+            return [dict(r._mapping) for r in c.execute(stmt)]
+
+    def insert(self, table: sa.Table, values: dict[str, Any], conn: sa.Connection) -> int:
+        result = conn.execute(sa.insert(table).values(**values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def update(self, table: sa.Table, pk: int, values: dict[str, Any], conn: sa.Connection) -> None:
+        conn.execute(sa.update(table).where(table.c.pk == pk).values(**values))
+
+    def delete(self, table: sa.Table, pk: int, conn: sa.Connection) -> None:
+        conn.execute(sa.delete(table).where(table.c.pk == pk))
+
+    def count(self, table: sa.Table, *clauses: Any, conn: sa.Connection | None = None) -> int:
+        stmt = sa.select(sa.func.count()).select_from(table).where(*clauses)
+        if conn is not None:
+            return int(conn.execute(stmt).scalar_one())
+        with self.tx() as c:
+            return int(c.execute(stmt).scalar_one())
+
+    # spatial index ------------------------------------------------------------------------
+    @property
+    def has_rtree(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def index_image(self, conn: sa.Connection, pk: int, bbox: tuple | None, acquired: float | None) -> None:
+        if not self.has_rtree:
+            return
+        conn.exec_driver_sql("DELETE FROM images_rtree WHERE pk = ?", (pk,))
+        if bbox is None:
+            return
+        when = acquired if acquired is not None else 0.0
+        conn.exec_driver_sql(
+            "INSERT INTO images_rtree (pk, minx, maxx, miny, maxy, mint, maxt) VALUES (?,?,?,?,?,?,?)",
+            (pk, bbox[0], bbox[2], bbox[1], bbox[3], when, when),
+        )
+
+    def unindex_image(self, conn: sa.Connection, pk: int) -> None:
+        if self.has_rtree:
+            conn.exec_driver_sql("DELETE FROM images_rtree WHERE pk = ?", (pk,))
+
+
+__all__ = ["Repo", "t", "translate_errors", "utcnow"]

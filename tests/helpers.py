@@ -1,0 +1,53 @@
+"""Helpers shared by tests: polling with a deadline, and small real rasters."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.05, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def write_geotiff(
+    path: Path,
+    data: np.ndarray,
+    *,
+    crs: str = "EPSG:32643",
+    transform: tuple[float, ...] = (391395.0, 15.0, 0.0, 5596530.0, 0.0, -15.0),
+    nodata: float | None = None,
+    tags: dict[str, str] | None = None,
+) -> Path:
+    """Write a GeoTIFF with rasterio; ``data`` is (bands, rows, cols) or (rows, cols)."""
+    import rasterio
+    from affine import Affine
+
+    arr = data if data.ndim == 3 else data[np.newaxis]
+    profile = {
+        "driver": "GTiff",
+        "width": arr.shape[2],
+        "height": arr.shape[1],
+        "count": arr.shape[0],
+        "dtype": arr.dtype.name,
+        "crs": crs,
+        "transform": Affine.from_gdal(*transform),
+    }
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(arr)
+        if tags:
+            dst.update_tags(**tags)
+    return path

@@ -37,7 +37,9 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.app = create_app(self.settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -56,7 +58,9 @@ class LiveServer:
         if self._thread is not None:
             self._thread.join(30)
 
-    def token(self, name: str = "alice", groups: tuple[str, ...] = (), org: str | None = None) -> str:
+    def token(
+        self, name: str = "alice", groups: tuple[str, ...] = (), org: str | None = None
+    ) -> str:
         users = self.state.users
         try:
             user = users.get_user(name)

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 
-def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.05, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Any, timeout: float = 60, interval: float = 0.05, what: str = "condition"
+) -> Any:
     """Poll until ``predicate()`` returns something truthy, or fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:

@@ -34,13 +34,20 @@ def test_no_token(live_server):
 
 
 def test_bad_signature(live_server):
-    token = jwt.encode({"sub": "alice", "exp": time.time() + 999}, b"not-the-secret", algorithm="HS256")
+    token = jwt.encode(
+        {"sub": "alice", "exp": time.time() + 999}, b"not-the-secret", algorithm="HS256"
+    )
     r = _get(live_server, token)
     assert r.status_code == 401 and "signature" in error_detail(r)
 
 
 def test_alg_none(live_server):
-    token = _b64({"alg": "none", "typ": "JWT"}) + "." + _b64({"sub": "alice", "exp": time.time() + 999}) + "."
+    token = (
+        _b64({"alg": "none", "typ": "JWT"})
+        + "."
+        + _b64({"sub": "alice", "exp": time.time() + 999})
+        + "."
+    )
     r = _get(live_server, token)
     assert r.status_code == 401
     assert "algorithm" in error_detail(r) or "not valid" in error_detail(r)
@@ -69,7 +76,10 @@ def test_not_a_jwt(live_server):
 
 
 def test_bearer_prefix_is_accepted(live_server):
-    r = httpx.get(f"{live_server.url}/whoami", headers={"Authorization": "Bearer " + live_server.token("alice")})
+    r = httpx.get(
+        f"{live_server.url}/whoami",
+        headers={"Authorization": "Bearer " + live_server.token("alice")},
+    )
     assert r.status_code == 200 and r.json()["name"] == "alice"
 
 
@@ -88,7 +98,9 @@ def test_other_users_objects_are_404(alice, bob, product, band):
     assert bob.get(f"{CAT}/products/{product}").status_code == 404
     assert bob.get(f"{CAT}/products/{product}/bands/blue").status_code == 404
     assert bob.patch(f"{CAT}/products/{product}", json={"notes": "x"}).status_code == 404
-    assert bob.post(f"{CAT}/products/{product}/bands", json={**BLUE, "name": "red"}).status_code == 404
+    assert (
+        bob.post(f"{CAT}/products/{product}/bands", json={**BLUE, "name": "red"}).status_code == 404
+    )
     assert bob.delete(f"{CAT}/products/{product}", params={"cascade": "True"}).status_code == 404
     assert bob.post(f"{CAT}/products/{product}/images/upload/x.tif", json={}).status_code == 404
     assert alice.get(f"{CAT}/products/{product}").status_code == 200

@@ -37,7 +37,9 @@ def test_extra_properties_are_limited(alice, product):
     r = alice.post(f"{CAT}/products/{product}/images", json={"id": "b", "extra_properties": extra})
     assert r.status_code == 400
     assert "extra_properties" in error_detail(r)
-    r = alice.post(f"{CAT}/products/{product}/images", json={"id": "b", "extra_properties": {"a": [1]}})
+    r = alice.post(
+        f"{CAT}/products/{product}/images", json={"id": "b", "extra_properties": {"a": [1]}}
+    )
     assert r.status_code == 400
 
 

@@ -23,7 +23,9 @@ def test_add_product_returns_namespaced_id(alice, unique):
 
 def test_already_namespaced_id_is_not_prefixed_twice(alice, unique):
     ns = hashlib.sha1(b"alice").hexdigest()
-    r = alice.post(f"{CAT}/products", json={"id": f"{ns}:x{unique}", "title": "T", "description": "D"})
+    r = alice.post(
+        f"{CAT}/products", json={"id": f"{ns}:x{unique}", "title": "T", "description": "D"}
+    )
     assert r.json()["data"]["id"] == f"{ns}:x{unique}"
 
 

@@ -50,7 +50,10 @@ def test_band_validation(alice, product, change, field):
 def test_band_change_validation_keeps_band(alice, product, band):
     r = alice.patch(f"{CAT}/products/{product}/bands/blue", json={"dtype": "Float16"})
     assert r.status_code == 400
-    assert alice.get(f"{CAT}/products/{product}/bands/blue").json()["data"]["attributes"]["dtype"] == "UInt16"
+    assert (
+        alice.get(f"{CAT}/products/{product}/bands/blue").json()["data"]["attributes"]["dtype"]
+        == "UInt16"
+    )
     r = alice.patch(f"{CAT}/products/{product}/bands/blue", json={"nbits": 40})
     assert r.status_code == 400 and "nbits" in error_detail(r)
 
@@ -68,7 +71,10 @@ def test_band_change_validation_keeps_band(alice, product, band):
         ({"id": "a\nb", "title": "T", "description": "D"}, "id"),
         ({"id": "ok", "title": "T", "description": "D", "sensr": "x"}, "sensr"),
         ({"id": "ok", "title": "T", "description": "D", "read": "group:x"}, "read"),
-        ({"id": "ok", "title": "T", "description": "D", "start_datetime": "yesterday"}, "start_datetime"),
+        (
+            {"id": "ok", "title": "T", "description": "D", "start_datetime": "yesterday"},
+            "start_datetime",
+        ),
     ],
 )
 def test_product_validation(alice, body, field):
@@ -80,7 +86,9 @@ def test_product_validation(alice, body, field):
 def test_body_must_be_an_object(alice, product):
     r = alice.post(f"{CAT}/products", json=[1, 2])
     assert r.status_code == 400
-    r = alice.post(f"{CAT}/products", content=b"{not json", headers={"content-type": "application/json"})
+    r = alice.post(
+        f"{CAT}/products", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert "errors" in r.json()
 

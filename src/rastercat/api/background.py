@@ -56,15 +56,14 @@ def sweep(state: AppState, runner: JobRunner) -> None:
     objects = state.extras["objects"]
     with state.repo.tx() as conn:
         referenced = {r[0] for r in conn.execute(sa.select(t.images.c.storage_key)) if r[0]}
-        live = {
-            r[0]: r[1]
-            for r in conn.execute(sa.select(t.uploads.c.uid, t.uploads.c.status))
-        }
+        live = {r[0]: r[1] for r in conn.execute(sa.select(t.uploads.c.uid, t.uploads.c.status))}
         raw = {r[0] for r in conn.execute(sa.select(t.uploads.c.file_key)) if r[0]}
     for key in list(objects.list("products")):
         if key in referenced:
             continue
-        if key.endswith(".partial") or live.get(key.rsplit("/", 1)[-1].removesuffix(".tif")) not in (
+        if key.endswith(".partial") or live.get(
+            key.rsplit("/", 1)[-1].removesuffix(".tif")
+        ) not in (
             "PENDING",
             "RUNNING",
         ):

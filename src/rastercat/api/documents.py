@@ -88,11 +88,21 @@ def image_doc(row: dict[str, Any]) -> dict[str, Any]:
 
 # Metadata service: flat objects ---------------------------------------------------------------
 def flat_product(row: dict[str, Any]) -> dict[str, Any]:
-    return {**product_attributes(row), "id": row["id"], "modified": iso(row["modified"]), "owner_type": "user"}
+    return {
+        **product_attributes(row),
+        "id": row["id"],
+        "modified": iso(row["modified"]),
+        "owner_type": "user",
+    }
 
 
 def flat_band(row: dict[str, Any]) -> dict[str, Any]:
-    return {**band_attributes(row), "id": row["id"], "owner_type": "user", "modified": iso(row["modified"])}
+    return {
+        **band_attributes(row),
+        "id": row["id"],
+        "owner_type": "user",
+        "modified": iso(row["modified"]),
+    }
 
 
 def flat_image(row: dict[str, Any]) -> dict[str, Any]:

@@ -37,9 +37,13 @@ class Maintenance:
                     acl = {k: product[k] for k in ("owners", "readers", "writers")}
                     for table in (t.bands, t.images):
                         conn.execute(
-                            sa.update(table).where(table.c.product_uid == job["product_uid"]).values(**acl)
+                            sa.update(table)
+                            .where(table.c.product_uid == job["product_uid"])
+                            .values(**acl)
                         )
-                self.repo.update(t.permission_jobs, job["pk"], {"status": "SUCCESS", "updated": utcnow()}, conn)
+                self.repo.update(
+                    t.permission_jobs, job["pk"], {"status": "SUCCESS", "updated": utcnow()}, conn
+                )
         return bool(jobs)
 
     def pending_permissions(self, product_uid: str) -> int:
@@ -64,7 +68,11 @@ class Maintenance:
                 self.repo.update(
                     t.deletion_tasks,
                     task["pk"],
-                    {"status": "FAILURE", "errors": [*task["errors"], str(exc)], "updated": utcnow()},
+                    {
+                        "status": "FAILURE",
+                        "errors": [*task["errors"], str(exc)],
+                        "updated": utcnow(),
+                    },
                     conn,
                 )
         return True
@@ -80,7 +88,9 @@ class Maintenance:
                 if img["storage_key"]:
                     keys.append(img["storage_key"])
             if images:
-                conn.execute(sa.delete(t.images).where(t.images.c.pk.in_([i["pk"] for i in images])))
+                conn.execute(
+                    sa.delete(t.images).where(t.images.c.pk.in_([i["pk"] for i in images]))
+                )
             else:
                 bands = self.repo.all(t.bands, t.bands.c.product_uid == uid, conn=conn)
                 done = len(bands)
@@ -89,7 +99,9 @@ class Maintenance:
                 keys.extend(u["file_key"] for u in uploads if u["file_key"])
                 keys.extend(f"products/{uid}/{u['uid']}.tif" for u in uploads)
                 conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == uid))
-                conn.execute(sa.delete(t.permission_jobs).where(t.permission_jobs.c.product_uid == uid))
+                conn.execute(
+                    sa.delete(t.permission_jobs).where(t.permission_jobs.c.product_uid == uid)
+                )
             finished = not images
             self.repo.update(
                 t.deletion_tasks,
@@ -113,7 +125,9 @@ class MaintenanceThread:
         self.interval = interval
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rastercat-maintenance", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="rastercat-maintenance", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -48,7 +48,9 @@ def parse_geom(value: Any) -> Any:
                 return unary_union([shape(f["geometry"]) for f in value["features"]])
             value = shape(value)
     except Exception as exc:  # shapely and json raise many types for bad input
-        raise InvalidInput(f"'geom' is not a valid GeoJSON or WKT geometry: {exc}", field="geom") from None
+        raise InvalidInput(
+            f"'geom' is not a valid GeoJSON or WKT geometry: {exc}", field="geom"
+        ) from None
     if value.is_empty:
         raise InvalidInput("'geom' is empty", field="geom")
     if not value.is_valid:
@@ -70,9 +72,13 @@ def _untoken(token: str, query_hash: str) -> int:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = int(data["o"])
     except (ValueError, KeyError, TypeError):
-        raise InvalidInput("'continuation_token' is not valid", field="continuation_token") from None
+        raise InvalidInput(
+            "'continuation_token' is not valid", field="continuation_token"
+        ) from None
     if data.get("q") != query_hash:
-        raise InvalidInput("'continuation_token' belongs to another query", field="continuation_token")
+        raise InvalidInput(
+            "'continuation_token' belongs to another query", field="continuation_token"
+        )
     return offset
 
 
@@ -139,7 +145,9 @@ class MetadataService:
         clauses = []
         products = body.get("products")
         if products:
-            clauses.append(t.bands.c.product_id.in_([products] if isinstance(products, str) else products))
+            clauses.append(
+                t.bands.c.product_id.in_([products] if isinstance(products, str) else products)
+            )
         rows = self._readable_bands(p, *clauses)
         owner = body.get("owner")
         if owner:
@@ -175,7 +183,11 @@ class MetadataService:
 
     @staticmethod
     def _visible(p: Principal, row: dict[str, Any]) -> bool:
-        product_acl = {"owners": row["p_owners"], "readers": row["p_readers"], "writers": row["p_writers"]}
+        product_acl = {
+            "owners": row["p_owners"],
+            "readers": row["p_readers"],
+            "writers": row["p_writers"],
+        }
         return can_read(p, product_acl) and can_read(p, row)
 
     def get_image(self, p: Principal, image_id: str) -> dict[str, Any]:
@@ -184,17 +196,23 @@ class MetadataService:
             raise NotFound(f"image {image_id!r} not found")
         return rows[0]
 
-    def get_images(self, p: Principal, ids: list[str], ignore_not_found: bool) -> list[dict[str, Any]]:
+    def get_images(
+        self, p: Principal, ids: list[str], ignore_not_found: bool
+    ) -> list[dict[str, Any]]:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise InvalidInput("'ids' must be a list of image ids", field="ids")
-        found = {r["id"]: r for r in self._image_rows(t.images.c.id.in_(ids)) if self._visible(p, r)}
+        found = {
+            r["id"]: r for r in self._image_rows(t.images.c.id.in_(ids)) if self._visible(p, r)
+        }
         missing = [i for i in ids if i not in found]
         if missing and not ignore_not_found:
             raise NotFound(f"image(s) not found: {', '.join(missing[:10])}")
         return [found[i] for i in ids if i in found]
 
     # search ------------------------------------------------------------------------------------
-    def _candidates(self, p: Principal, body: dict[str, Any]) -> tuple[list[Any], Any, dict[str, Any]]:
+    def _candidates(
+        self, p: Principal, body: dict[str, Any]
+    ) -> tuple[list[Any], Any, dict[str, Any]]:
         """SQL clauses, the exact geometry and the python-side filters of a search body."""
         clauses: list[Any] = []
         products = body.get("products") or body.get("product")
@@ -202,7 +220,9 @@ class MetadataService:
             if isinstance(products, str):
                 products = [products]
             readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
-            clauses.append(t.images.c.product_uid.in_([readable[x] for x in products if x in readable]))
+            clauses.append(
+                t.images.c.product_uid.in_([readable[x] for x in products if x in readable])
+            )
         date_field = body.get("date") or "acquired"
         start = _ts(body.get("start_datetime") or body.get("start_time"), "start_datetime")
         end = _ts(body.get("end_datetime") or body.get("end_time"), "end_datetime")
@@ -237,12 +257,18 @@ class MetadataService:
             "end": end,
         }
         preds: list[Any] = []
-        for key, op in (("cloud_fraction", "lte"), ("cloud_fraction_0", "lte"), ("fill_fraction", "gte")):
+        for key, op in (
+            ("cloud_fraction", "lte"),
+            ("cloud_fraction_0", "lte"),
+            ("fill_fraction", "gte"),
+        ):
             if body.get(key) is not None:
                 preds.append({"range": {key: {op: body[key]}}})
         sat_ids = body.get("sat_ids") or body.get("sat_id")
         if sat_ids:
-            preds.append({"in": {"sat_id": [sat_ids] if isinstance(sat_ids, str) else list(sat_ids)}})
+            preds.append(
+                {"in": {"sat_id": [sat_ids] if isinstance(sat_ids, str) else list(sat_ids)}}
+            )
         if body.get("query_expr"):
             preds.append(body["query_expr"])
         post["pred"] = compile_expr({"and": preds}) if preds else None
@@ -260,8 +286,10 @@ class MetadataService:
                 when = _ts(value, post["date_field"])
             except InvalidInput:
                 return False
-            if when is None or (post["start"] is not None and when < post["start"]) or (
-                post["end"] is not None and when > post["end"]
+            if (
+                when is None
+                or (post["start"] is not None and when < post["start"])
+                or (post["end"] is not None and when > post["end"])
             ):
                 return False
         if post["geom"] is not None:
@@ -280,7 +308,11 @@ class MetadataService:
         sort_field = body.get("sort_field")
         desc = body.get("sort_order") == "desc"
         acq = t.images.c.acquired.desc() if desc else t.images.c.acquired.asc()
-        order_by = [acq, t.images.c.pk.desc() if desc else t.images.c.pk] if sort_field in (None, "acquired") else [t.images.c.pk]
+        order_by = (
+            [acq, t.images.c.pk.desc() if desc else t.images.c.pk]
+            if sort_field in (None, "acquired")
+            else [t.images.c.pk]
+        )
         offset = 0
         while True:
             rows = self._image_rows(*clauses, order_by=order_by, limit=BATCH, offset=offset)
@@ -299,8 +331,11 @@ class MetadataService:
         if order not in ("asc", "desc"):
             raise InvalidInput("'sort_order' must be 'asc' or 'desc'", field="sort_order")
         query_hash = hashlib.sha1(
-            json.dumps({k: v for k, v in body.items() if k != "continuation_token"}, sort_keys=True,
-                       default=str).encode()  # fmt: skip
+            json.dumps(
+                {k: v for k, v in body.items() if k != "continuation_token"},
+                sort_keys=True,
+                default=str,
+            ).encode()  # fmt: skip
         ).hexdigest()[:16]
         offset = body.get("offset") or 0
         if body.get("continuation_token"):
@@ -335,7 +370,9 @@ class MetadataService:
         if body.get("pixels"):
             out["pixels"] = sum(_pixels(r) for r in rows)
         if interval:
-            out["items"] = _histogram(rows, interval, bool(body.get("pixels")), body.get("date") or "acquired")
+            out["items"] = _histogram(
+                rows, interval, bool(body.get("pixels")), body.get("date") or "acquired"
+            )
         return out
 
 
@@ -368,7 +405,9 @@ def _bucket(dt: datetime, unit: str) -> datetime:
     if unit == "year":
         return dt.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
     if unit == "quarter":
-        return dt.replace(month=(dt.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        return dt.replace(
+            month=(dt.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+        )
     if unit == "month":
         return dt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if unit == "week":
@@ -381,7 +420,9 @@ def _bucket(dt: datetime, unit: str) -> datetime:
     return dt.replace(second=0, microsecond=0)
 
 
-def _histogram(rows: list[dict[str, Any]], interval: str, pixels: bool, date_field: str) -> list[dict]:
+def _histogram(
+    rows: list[dict[str, Any]], interval: str, pixels: bool, date_field: str
+) -> list[dict]:
     if interval == "product":
         counts: Counter[str] = Counter()
         sizes: Counter[str] = Counter()
@@ -391,7 +432,12 @@ def _histogram(rows: list[dict[str, Any]], interval: str, pixels: bool, date_fie
             sizes[r["product_id"]] += _bytes(r)
             pix[r["product_id"]] += _pixels(r)
         return [
-            {"product": k, "count": counts[k], "bytes": sizes[k], **({"pixels": pix[k]} if pixels else {})}
+            {
+                "product": k,
+                "count": counts[k],
+                "bytes": sizes[k],
+                **({"pixels": pix[k]} if pixels else {}),
+            }
             for k in sorted(counts)
         ]
     unit = _TRUNC.get(interval)
@@ -411,7 +457,12 @@ def _histogram(rows: list[dict[str, Any]], interval: str, pixels: bool, date_fie
         b["bytes"] += _bytes(r)
         b["pixels"] += _pixels(r)
     return [
-        {"date": k.replace(tzinfo=None).isoformat(), "timestamp": int(k.timestamp()), "count": v["count"],
-         "bytes": v["bytes"], **({"pixels": v["pixels"]} if pixels else {})}  # fmt: skip
+        {
+            "date": k.replace(tzinfo=None).isoformat(),
+            "timestamp": int(k.timestamp()),
+            "count": v["count"],
+            "bytes": v["bytes"],
+            **({"pixels": v["pixels"]} if pixels else {}),
+        }  # fmt: skip
         for k, v in sorted(buckets.items())
     ]

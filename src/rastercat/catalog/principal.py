@@ -49,7 +49,9 @@ def normalize_acl(entries: Any, field_name: str) -> list[str]:
     out: list[str] = []
     for entry in entries:
         if not isinstance(entry, str) or not entry.strip():
-            raise InvalidInput(f"'{field_name}' entries must be non-empty strings", field=field_name)
+            raise InvalidInput(
+                f"'{field_name}' entries must be non-empty strings", field=field_name
+            )
         entry = entry.strip()
         if not entry.startswith(KNOWN_PREFIXES):
             entry = "group:" + entry
@@ -82,7 +84,9 @@ def is_owner(principal: Principal, obj: Mapping[str, Any]) -> bool:
 ACCESS_LEVELS = ("read", "write", "own")
 
 
-def check_access(principal: Principal, obj: Mapping[str, Any] | None, level: str, what: str) -> None:
+def check_access(
+    principal: Principal, obj: Mapping[str, Any] | None, level: str, what: str
+) -> None:
     """The one permission check: 404 for what the caller may not see, 403 for what they may see but
     not change."""
     if obj is None or not can_read(principal, obj):

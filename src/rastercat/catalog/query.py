@@ -84,7 +84,9 @@ def compile_expr(expr: Any) -> Predicate:
     if isinstance(expr, list):
         return compile_expr({"and": expr})
     if not isinstance(expr, Mapping) or len(expr) != 1:
-        raise InvalidInput("query_expr: each expression is an object with one operator", field="query_expr")
+        raise InvalidInput(
+            "query_expr: each expression is an object with one operator", field="query_expr"
+        )
     (op,) = expr.keys()
     if op in ("and", "or"):
         parts = expr[op]
@@ -120,7 +122,9 @@ def compile_expr(expr: Any) -> Predicate:
     if op == "range":
         prop, bounds = _single(expr, op)
         if not isinstance(bounds, Mapping) or not bounds or set(bounds) - set(_OPS):
-            raise InvalidInput("query_expr: 'range' takes gt, gte, lt and/or lte", field="query_expr")
+            raise InvalidInput(
+                "query_expr: 'range' takes gt, gte, lt and/or lte", field="query_expr"
+            )
         checks = [(_OPS[k], v) for k, v in bounds.items()]
 
         def in_range(img: Mapping[str, Any]) -> bool:

@@ -33,7 +33,11 @@ ACL_FIELDS = {"owners": "owners", "read": "readers", "writers": "writers"}
 
 def split_acl(attrs: dict[str, Any]) -> dict[str, list[str]]:
     """Pop ACL attributes out of ``attrs`` into column values (normalized)."""
-    return {col: normalize_acl(attrs.pop(name), name) for name, col in ACL_FIELDS.items() if name in attrs}
+    return {
+        col: normalize_acl(attrs.pop(name), name)
+        for name, col in ACL_FIELDS.items()
+        if name in attrs
+    }
 
 
 def sub_key(parent_id: str, value: str) -> str:
@@ -55,7 +59,9 @@ class CatalogService:
 
     def full_product_id(self, p: Principal, product_id: str) -> str:
         check_product_id(product_id)
-        if product_id.startswith(p.namespace + ":") or (p.org and product_id.startswith(p.org + ":")):
+        if product_id.startswith(p.namespace + ":") or (
+            p.org and product_id.startswith(p.org + ":")
+        ):
             return product_id
         return f"{p.namespace}:{product_id}"
 
@@ -108,7 +114,9 @@ class CatalogService:
         if replace:
             for required in ("title", "description"):
                 if not attrs.get(required):
-                    raise InvalidInput(f"missing required product field: {required}", field=required)
+                    raise InvalidInput(
+                        f"missing required product field: {required}", field=required
+                    )
         acl = split_acl(attrs)
         with self.repo.tx() as conn:
             row = self._product(conn, p, pid, "own" if acl or set_global else "write")
@@ -120,7 +128,12 @@ class CatalogService:
             if set_global:
                 self.repo.insert(
                     t.permission_jobs,
-                    {"product_uid": row["uid"], "status": "PENDING", "created": utcnow(), "updated": utcnow()},
+                    {
+                        "product_uid": row["uid"],
+                        "status": "PENDING",
+                        "created": utcnow(),
+                        "updated": utcnow(),
+                    },
                     conn,
                 )
             return self._product(conn, p, pid, "read")
@@ -174,7 +187,9 @@ class CatalogService:
         return row
 
     # bands -----------------------------------------------------------------------------------
-    def _band(self, conn: sa.Connection, p: Principal, pid: str, name: str, level: str) -> tuple[dict, dict]:
+    def _band(
+        self, conn: sa.Connection, p: Principal, pid: str, name: str, level: str
+    ) -> tuple[dict, dict]:
         product = self._product(conn, p, pid, "read")
         key = sub_key(pid, name)
         row = self.repo.one(t.bands, conn, product_uid=product["uid"], name=key)
@@ -246,7 +261,9 @@ class CatalogService:
             check_band_consistency(merged)
             if attrs.get("colormap") is not None and "color" not in attrs:
                 merged["color"] = "Palette"
-            self.repo.update(t.bands, row["pk"], {"attrs": merged, "modified": utcnow(), **acl}, conn)
+            self.repo.update(
+                t.bands, row["pk"], {"attrs": merged, "modified": utcnow(), **acl}, conn
+            )
             return self._band(conn, p, pid, name, "read")[1]
 
     def delete_band(self, p: Principal, pid: str, name: str) -> None:
@@ -255,7 +272,9 @@ class CatalogService:
             self.repo.delete(t.bands, row["pk"], conn)
 
     # images (metadata) -----------------------------------------------------------------------
-    def _image(self, conn: sa.Connection, p: Principal, pid: str, key: str, level: str) -> tuple[dict, dict]:
+    def _image(
+        self, conn: sa.Connection, p: Principal, pid: str, key: str, level: str
+    ) -> tuple[dict, dict]:
         product = self._product(conn, p, pid, "read")
         key = sub_key(pid, key)
         row = self.repo.one(t.images, conn, product_uid=product["uid"], key=key)
@@ -265,7 +284,9 @@ class CatalogService:
 
     def _image_attrs(self, body: dict[str, Any]) -> dict[str, Any]:
         attrs = validate_attrs(ImageAttrs, body, "image")
-        check_extra_properties(attrs.get("extra_properties"), self.settings.limits.max_extra_properties)
+        check_extra_properties(
+            attrs.get("extra_properties"), self.settings.limits.max_extra_properties
+        )
         return attrs
 
     def create_image(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -54,7 +54,9 @@ def verify_user_token(secret: bytes, token: str | None) -> dict[str, Any]:
             options={"require": ["sub", "exp"]},
         )
     except jwt.ExpiredSignatureError:
-        raise Unauthenticated("the token has expired: create a new one with `rastercat token`") from None
+        raise Unauthenticated(
+            "the token has expired: create a new one with `rastercat token`"
+        ) from None
     except jwt.MissingRequiredClaimError as exc:
         raise Unauthenticated(f"the token is missing the required claim '{exc.claim}'") from None
     except jwt.InvalidAlgorithmError:

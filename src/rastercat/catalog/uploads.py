@@ -48,7 +48,9 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
         raise InvalidInput("'process_controls' must be an object", field="process_controls")
     upload_type = controls.get("upload_type", "file")
     if upload_type not in ("file", "ndarray"):
-        raise InvalidInput("'process_controls.upload_type' must be 'file' or 'ndarray'", field="upload_type")
+        raise InvalidInput(
+            "'process_controls.upload_type' must be 'file' or 'ndarray'", field="upload_type"
+        )
     unknown = set(controls) - {"upload_type", "multi_file", "overviews", "overview_resampler"}
     if unknown:
         raise InvalidInput(f"unknown process_controls attribute(s): {', '.join(sorted(unknown))}")
@@ -59,7 +61,9 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
     wkt = body.pop("wkt_srs", None)
     if upload_type == "ndarray":
         if geotrans is None or (proj4 is None and wkt is None):
-            raise InvalidInput("an ndarray upload needs 'geotrans' and 'proj4' or 'wkt_srs'", field="geotrans")
+            raise InvalidInput(
+                "an ndarray upload needs 'geotrans' and 'proj4' or 'wkt_srs'", field="geotrans"
+            )
         if (
             not isinstance(geotrans, list)
             or len(geotrans) != 6
@@ -67,10 +71,14 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
             or geotrans[1] == 0
             or geotrans[5] == 0
         ):
-            raise InvalidInput("'geotrans' must be 6 numbers with non-zero pixel sizes", field="geotrans")
+            raise InvalidInput(
+                "'geotrans' must be 6 numbers with non-zero pixel sizes", field="geotrans"
+            )
         crs = wkt or proj4
         if not isinstance(crs, str) or not _crs_ok(crs):
-            raise InvalidInput("'wkt_srs'/'proj4' is not a coordinate reference system", field="wkt_srs")
+            raise InvalidInput(
+                "'wkt_srs'/'proj4' is not a coordinate reference system", field="wkt_srs"
+            )
         params.update(geotrans=[float(x) for x in geotrans], crs=crs)
         overviews = controls.get("overviews")
         if overviews is not None:
@@ -80,7 +88,8 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
                 or not all(isinstance(o, int) and o >= 2 for o in overviews)
             ):
                 raise InvalidInput(
-                    "'overviews' must be a list of at most 16 integer factors >= 2", field="overviews"
+                    "'overviews' must be a list of at most 16 integer factors >= 2",
+                    field="overviews",
                 )
             params["overviews"] = sorted(set(overviews))
         resampler = controls.get("overview_resampler")
@@ -108,10 +117,15 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
                 field="multi_file",
             )
         if key not in multi["image_files"]:
-            raise InvalidInput(f"{key!r} is not listed in multi_file.image_files", field="multi_file")
+            raise InvalidInput(
+                f"{key!r} is not listed in multi_file.image_files", field="multi_file"
+            )
         if len(set(multi["image_files"])) != len(multi["image_files"]):
             raise InvalidInput("multi_file.image_files has duplicate names", field="multi_file")
-        params["multi_file"] = {"image_files": list(multi["image_files"]), "image_id": str(multi["image_id"])}
+        params["multi_file"] = {
+            "image_files": list(multi["image_files"]),
+            "image_id": str(multi["image_id"]),
+        }
         image_key = str(multi["image_id"])
     check_key(str(image_key), "image id")
     metadata = validate_attrs(ImageAttrs, body, "image")
@@ -189,7 +203,9 @@ class UploadService:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise PayloadTooLarge(f"the upload is larger than the limit of {self.max_bytes} bytes")
+                        raise PayloadTooLarge(
+                            f"the upload is larger than the limit of {self.max_bytes} bytes"
+                        )
                     await f.write(chunk)
             if size == 0:
                 raise InvalidInput("the upload is empty")
@@ -208,7 +224,12 @@ class UploadService:
                 product = self.repo.one(t.products, conn, uid=row["product_uid"])
                 if product is None:
                     raise NotFound("the product of this upload was deleted")
-                values = {"file_key": key, "file_size": size, "updated": utcnow(), "status": "PENDING"}
+                values = {
+                    "file_key": key,
+                    "file_size": size,
+                    "updated": utcnow(),
+                    "status": "PENDING",
+                }
                 multi = row["params"].get("multi_file")
                 if multi:
                     values["status"] = self._multi_status(conn, row, multi)
@@ -253,15 +274,22 @@ class UploadService:
             try:
                 offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
             except (ValueError, KeyError, TypeError):
-                raise InvalidInput("'continuation_token' is not valid", field="continuation_token") from None
+                raise InvalidInput(
+                    "'continuation_token' is not valid", field="continuation_token"
+                ) from None
         rows = self.repo.all(
             t.uploads, *clauses, order_by=[t.uploads.c.pk], limit=limit + 1, offset=offset
         )
         more = len(rows) > limit
         next_token = (
-            base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode() if more else None
+            base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode()
+            if more
+            else None
         )
-        return {"data": [upload_doc(r) for r in rows[:limit]], "meta": {"continuation_token": next_token}}
+        return {
+            "data": [upload_doc(r) for r in rows[:limit]],
+            "meta": {"continuation_token": next_token},
+        }
 
     def result(self, p: Principal, pid: str, upload_id: str) -> dict[str, Any]:
         with self.repo.tx() as conn:

@@ -87,7 +87,9 @@ class UserService:
                 row["groups"] = self._groups(conn, row["pk"])
         return rows
 
-    def set_groups(self, name: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> dict:
+    def set_groups(
+        self, name: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> dict:
         user = self.get_user(name)
         with self.repo.tx() as conn:
             for g in add:

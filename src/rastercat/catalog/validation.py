@@ -16,13 +16,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rastercat.errors import InvalidInput
 
 DTYPES = ("Byte", "UInt16", "Int16", "UInt32", "Int32", "Float32", "Float64")
-DTYPE_BITS = {"Byte": 8, "UInt16": 16, "Int16": 16, "UInt32": 32, "Int32": 32, "Float32": 32, "Float64": 64}
+DTYPE_BITS = {
+    "Byte": 8,
+    "UInt16": 16,
+    "Int16": 16,
+    "UInt32": 32,
+    "Int32": 32,
+    "Float32": 32,
+    "Float64": 64,
+}
 BAND_TYPES = ("spectral", "derived", "mask", "class")
 COLORS = (
     "Alpha", "Black", "Blue", "Cyan", "Gray", "Green", "Hue", "Ligntness", "Magenta", "Palette", "Red",
     "Saturation", "Undefined", "YCbCr_Cb", "YCbCr_Cr", "YCbCr_Y", "Yellow",
 )  # fmt: skip
-COLORMAP_NAMES = ("plasma", "magma", "viridis", "inferno", "msw", "cividis", "gray", "terrain", "rdylgn", "spectral")
+COLORMAP_NAMES = (
+    "plasma",
+    "magma",
+    "viridis",
+    "inferno",
+    "msw",
+    "cividis",
+    "gray",
+    "terrain",
+    "rdylgn",
+    "spectral",
+)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,199}$")
 _FORBIDDEN_ID = re.compile(r"[/?#\\\x00-\x1f\x7f]")
@@ -198,7 +217,9 @@ class BandAttrs(_Strict):
                 try:
                     n = int(x)
                 except (TypeError, ValueError):
-                    raise ValueError(f"entry {i} has a value {x!r} that is not an integer") from None
+                    raise ValueError(
+                        f"entry {i} has a value {x!r} that is not an integer"
+                    ) from None
                 if isinstance(x, float) and not x.is_integer() or not 0 <= n <= 255:
                     raise ValueError(f"entry {i} has a value {x!r} outside 0-255")
                 vals.append(str(n))
@@ -213,7 +234,9 @@ def check_band_consistency(attrs: dict[str, Any]) -> None:
     """Rules across fields, checked on the merged attributes of a band."""
     missing = [f for f in REQUIRED_BAND_FIELDS if attrs.get(f) is None]
     if missing:
-        raise InvalidInput(f"missing required band field(s): {', '.join(missing)}", field=missing[0])
+        raise InvalidInput(
+            f"missing required band field(s): {', '.join(missing)}", field=missing[0]
+        )
     dtype, nbits = attrs["dtype"], attrs["nbits"]
     if nbits > DTYPE_BITS[dtype]:
         raise InvalidInput(
@@ -324,7 +347,9 @@ class ImageAttrs(_Strict):
             raise ValueError(f"is not a valid polygon: {explain_validity(g)}")
         minx, miny, maxx, maxy = g.bounds
         if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-            raise ValueError("coordinates must be longitude/latitude within [-180, 180] x [-90, 90]")
+            raise ValueError(
+                "coordinates must be longitude/latitude within [-180, 180] x [-90, 90]"
+            )
         return dict(mapping(g))
 
 

@@ -37,7 +37,9 @@ def users() -> None:
 @click.option("--org", default=None, help="The user's organization.")
 @click.option("--admin", is_flag=True, help="The user may read and change everything.")
 @data_dir_option
-def users_add(name: str, groups: tuple[str, ...], org: str | None, admin: bool, data_dir: Path | None) -> None:
+def users_add(
+    name: str, groups: tuple[str, ...], org: str | None, admin: bool, data_dir: Path | None
+) -> None:
     """Add a user NAME."""
     with open_users(data_dir) as svc:
         user = svc.add_user(name, groups=groups, org=org, is_admin=admin)  # type: ignore[attr-defined]
@@ -107,7 +109,9 @@ def groups_remove(group: str, names: tuple[str, ...], data_dir: Path | None) -> 
 
 @click.command()
 @click.argument("name")
-@click.option("--days", type=float, default=3650, show_default=True, help="Days until the token expires.")
+@click.option(
+    "--days", type=float, default=3650, show_default=True, help="Days until the token expires."
+)
 @data_dir_option
 def token(name: str, days: float, data_dir: Path | None) -> None:
     """Print a new token for user NAME (and nothing else, for scripts)."""

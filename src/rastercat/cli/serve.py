@@ -12,8 +12,12 @@ LOCAL_USER = "local"
 
 
 @click.command()
-@click.option("--host", default=None, envvar="RASTERCAT_HOST", help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, envvar="RASTERCAT_PORT", help="Port (default 8765).")
+@click.option(
+    "--host", default=None, envvar="RASTERCAT_HOST", help="Address to bind (default 127.0.0.1)."
+)
+@click.option(
+    "--port", type=int, default=None, envvar="RASTERCAT_PORT", help="Port (default 8765)."
+)
 @data_dir_option
 @click.option("--workers", type=int, default=None, help="Ingest workers (default: the CPU count).")
 @click.option("--no-workers", is_flag=True, help="Serve the API only (workers run elsewhere).")

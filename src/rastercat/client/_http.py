@@ -54,7 +54,9 @@ def raise_for_status(response: httpx.Response) -> None:
         return
     cls = _ERRORS.get(response.status_code, ServiceError)
     message = error_message(response)
-    raise cls(f"{response.status_code} {response.request.method} {response.request.url.path}: {message}")
+    raise cls(
+        f"{response.status_code} {response.request.method} {response.request.url.path}: {message}"
+    )
 
 
 class Service:

@@ -19,6 +19,7 @@ import rasterio.features
 import shapely
 import shapely.affinity
 from affine import Affine
+from rasterio.enums import Resampling
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.polygon import orient
 
@@ -28,13 +29,20 @@ DENSIFY_SEGMENTS = 64
 """An edge as long as the raster's longer side is densified into this many segments."""
 
 
-def _valid_geometry(path: Path) -> tuple[shapely.Geometry, rasterio.crs.CRS, float, bool]:
-    """Valid-data geometry in the raster's CRS, the mask pixel size, and whether all is valid."""
+def _valid_geometry(
+    path: Path, alpha_bidx: int | None = None
+) -> tuple[shapely.Geometry, rasterio.crs.CRS, float, bool]:
+    """Valid-data geometry in the raster's CRS, the mask pixel size, and whether all is valid.
+
+    ``alpha_bidx`` names the catalog's alpha band: COGs carry no GDAL alpha (see ``plan.py``)."""
     with rasterio.open(path, driver="GTiff") as ds:
         scale = max(1.0, max(ds.width, ds.height) / MASK_SIDE)
         out_w = max(1, math.ceil(ds.width / scale))
         out_h = max(1, math.ceil(ds.height / scale))
         mask = ds.dataset_mask(out_shape=(out_h, out_w))
+        if alpha_bidx is not None:
+            alpha = ds.read(alpha_bidx, out_shape=(out_h, out_w), resampling=Resampling.nearest)
+            mask = np.where(alpha != 0, mask, 0).astype(mask.dtype)
         transform = ds.transform @ Affine.scale(ds.width / out_w, ds.height / out_h)
         crs = ds.crs
     pixel = math.hypot(transform.a, transform.d)
@@ -97,9 +105,9 @@ def _polygonal(geom: shapely.Geometry) -> Polygon | MultiPolygon:
     return MultiPolygon([orient(p) for p in polys])
 
 
-def footprint(path: Path) -> tuple[dict[str, Any], bool]:
+def footprint(path: Path, alpha_bidx: int | None = None) -> tuple[dict[str, Any], bool]:
     """GeoJSON footprint (WGS84) of the valid data of a COG, and whether any pixel is valid."""
-    geom, crs, pixel, any_valid = _valid_geometry(path)
+    geom, crs, pixel, any_valid = _valid_geometry(path, alpha_bidx)
     xmin, ymin, xmax, ymax = geom.bounds
     extent = max(math.hypot(xmax - xmin, ymax - ymin), pixel)
     step = max(xmax - xmin, ymax - ymin, pixel) / DENSIFY_SEGMENTS

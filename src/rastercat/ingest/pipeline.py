@@ -95,7 +95,8 @@ def _attributes(
     epsg = first.crs.to_epsg()
     if epsg is not None:
         attrs["cs_code"] = f"EPSG:{epsg}"
-    geometry, any_valid = footprint(cog)
+    alpha = next((i for i, b in enumerate(plan.bands, 1) if b.alpha), None)
+    geometry, any_valid = footprint(cog, alpha)
     if not any_valid:
         log("no valid pixel found (all nodata); the footprint is the raster outline")
     attrs["geometry"] = geometry

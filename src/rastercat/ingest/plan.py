@@ -193,7 +193,9 @@ def make_plan(request: IngestRequest, sources: Sequence[SourceInfo]) -> CogPlan:
         and all(b.source is first for b in bands)
         and [b.srcband for b in bands] == list(range(1, first.count + 1))
         and all(dt == dtype for dt in first.dtypes)
-        and [b.alpha for b in bands] == list(first.alpha)
+        # GDAL reads a UInt16 alpha of 1 as almost transparent: COGs never carry GDAL alpha;
+        # the catalog's band metadata says which band is alpha.
+        and not any(first.alpha)
         and all(
             _same(n, nodata) or (n is None and b.alpha)
             for n, b in zip(first.nodata, bands, strict=True)

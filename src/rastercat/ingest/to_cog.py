@@ -69,7 +69,7 @@ def vrt_xml(plan: CogPlan) -> str:
         parts.append(f'<VRTRasterBand dataType="{_GDAL_TYPES[plan.dtype]}" band="{i}">')
         if plan.nodata is not None:
             parts.append(f"<NoDataValue>{plan.nodata!r}</NoDataValue>")
-        parts.append(f"<ColorInterp>{'Alpha' if band.alpha else 'Gray'}</ColorInterp>")
+        parts.append("<ColorInterp>Gray</ColorInterp>")  # alpha is the catalog's to say
         parts.append(
             "<SimpleSource>"
             f'<SourceFilename relativeToVRT="0">{escape(str(band.source.path.resolve()))}'
@@ -106,7 +106,7 @@ def stage_ndarray(plan: CogPlan, dst: Path) -> None:
     row_bytes = src.width * max(arr.dtype.itemsize, 1) * (1 if arr.ndim == 2 else arr.shape[2])
     rows = max(512, (STAGE_CHUNK_BYTES // max(row_bytes, 1)) // 512 * 512)
     with rasterio.open(dst, "w", **profile) as out:
-        out.colorinterp = [ColorInterp.alpha if b.alpha else ColorInterp.gray for b in plan.bands]
+        out.colorinterp = [ColorInterp.gray for _ in plan.bands]
         for r0 in range(0, src.height, rows):
             r1 = min(src.height, r0 + rows)
             chunk = np.asarray(arr[r0:r1])

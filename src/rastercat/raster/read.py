@@ -125,9 +125,7 @@ def _warp_source(
     """The source's bands ``indexes`` warped onto ``window`` of the grid, and its footprint mask."""
     src = _open(source)
     try:
-        level = (
-            _overview_level(src, grid, window) if resampling != Resampling.nearest or True else None
-        )
+        level = _overview_level(src, grid, window) if use_overviews else None
         if level is not None:
             src.close()
             src = _open(source, overview_level=level)
@@ -203,9 +201,8 @@ def read(
                     wanted.append((j, idx))
             if not wanted:
                 continue
-            alpha_index = next(
-                (i for j, i in wanted if bands[j].is_alpha), source.band_index(ALPHA_NAME)
-            )
+            # Alpha masks only when it is asked for: mask_alpha=False must give the raw pixels.
+            alpha_index = next((i for j, i in wanted if bands[j].is_alpha), None)
             indexes = sorted({i for _, i in wanted} | ({alpha_index} if alpha_index else set()))
             data, valid = _warp_source(source, indexes, grid, window, rs, use_overviews)
             pos = {idx: k for k, idx in enumerate(indexes)}

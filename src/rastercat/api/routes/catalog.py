@@ -92,7 +92,9 @@ def change_product(
 
 
 @router.delete("/products/{pid}")
-def remove_product(state: StateDep, p: PrincipalDep, pid: str, cascade: str | None = None) -> Response:
+def remove_product(
+    state: StateDep, p: PrincipalDep, pid: str, cascade: str | None = None
+) -> Response:
     task = state.catalog.delete_product(p, pid, cascade=_bool(cascade))
     if task is None:
         return Response(status_code=204, media_type="text/plain")
@@ -100,7 +102,9 @@ def remove_product(state: StateDep, p: PrincipalDep, pid: str, cascade: str | No
     import json
 
     return Response(
-        json.dumps({"deletion_task": task}), status_code=200, headers={"content-type": "application/json"}
+        json.dumps({"deletion_task": task}),
+        status_code=200,
+        headers={"content-type": "application/json"},
     )
 
 
@@ -154,5 +158,3 @@ def remove_image(state: StateDep, p: PrincipalDep, pid: str, key: str) -> Respon
     if storage_key and "objects" in state.extras:
         state.extras["objects"].delete(storage_key)
     return Response(status_code=204)
-
-

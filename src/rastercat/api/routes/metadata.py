@@ -55,11 +55,15 @@ def feature(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
 def search(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> JSONResponse:
     body = _obj(body)
     fields = body.get("fields")
-    if fields is not None and (not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)):
+    if fields is not None and (
+        not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
+    ):
         raise InvalidInput("'fields' must be a list of property names", field="fields")
     rows, token = _svc(state).search(p, body)
     # Every page carries the header; an empty value ends the client's paging (protocol §3.3).
-    return JSONResponse([feature(r, fields) for r in rows], headers={"X-Continuation-Token": token or ""})
+    return JSONResponse(
+        [feature(r, fields) for r in rows], headers={"X-Continuation-Token": token or ""}
+    )
 
 
 @router.post("/summary")
@@ -75,7 +79,9 @@ def get_image(state: StateDep, p: PrincipalDep, image_id: str) -> dict:
 @router.post("/batch/images")
 def batch_images(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> list[dict]:
     body = _obj(body)
-    rows = _svc(state).get_images(p, body.get("ids") or [], bool(body.get("ignore_not_found", True)))
+    rows = _svc(state).get_images(
+        p, body.get("ids") or [], bool(body.get("ignore_not_found", True))
+    )
     fields = body.get("fields")
     out = [flat_image(r) for r in rows]
     if fields:

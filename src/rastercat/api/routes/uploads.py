@@ -27,7 +27,12 @@ def public_base(request: Request, configured: str | None) -> str:
 
 @catalog_router.post("/products/{pid}/images/upload/{key}", response_class=PlainTextResponse)
 def begin_upload(
-    request: Request, state: StateDep, p: PrincipalDep, pid: str, key: str, body: Any = Body(default_factory=dict)
+    request: Request,
+    state: StateDep,
+    p: PrincipalDep,
+    pid: str,
+    key: str,
+    body: Any = Body(default_factory=dict),
 ) -> PlainTextResponse:
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
@@ -37,7 +42,9 @@ def begin_upload(
 
 
 @catalog_router.post("/products/{pid}/uploads")
-def upload_results(state: StateDep, p: PrincipalDep, pid: str, body: Any = Body(default_factory=dict)) -> dict:
+def upload_results(
+    state: StateDep, p: PrincipalDep, pid: str, body: Any = Body(default_factory=dict)
+) -> dict:
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     return _uploads(state).results(p, pid, body)
@@ -64,4 +71,8 @@ async def put_upload(request: Request, token: str) -> dict:
     wake = state.extras.get("wake_workers")
     if wake is not None:
         wake()
-    return {"upload_id": stored["upload_id"], "status": stored["status"], "size": stored["file_size"]}
+    return {
+        "upload_id": stored["upload_id"],
+        "status": stored["status"],
+        "size": stored["file_size"],
+    }

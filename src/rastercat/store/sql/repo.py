@@ -95,7 +95,9 @@ class Repo:
     def has_rtree(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def index_image(self, conn: sa.Connection, pk: int, bbox: tuple | None, acquired: float | None) -> None:
+    def index_image(
+        self, conn: sa.Connection, pk: int, bbox: tuple | None, acquired: float | None
+    ) -> None:
         if not self.has_rtree:
             return
         conn.exec_driver_sql("DELETE FROM images_rtree WHERE pk = ?", (pk,))

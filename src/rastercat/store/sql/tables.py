@@ -22,7 +22,9 @@ users = sa.Table(
 memberships = sa.Table(
     "memberships",
     metadata,
-    sa.Column("user_pk", sa.Integer, sa.ForeignKey("users.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "user_pk", sa.Integer, sa.ForeignKey("users.pk", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("group_name", sa.String(200), primary_key=True),
 )
 

@@ -8,7 +8,6 @@ to ``tables.py`` must come with a new revision of explicit ``op.*`` calls, and t
 be frozen to a copy of the tables as they are here.
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 from rastercat.store.sql.tables import metadata

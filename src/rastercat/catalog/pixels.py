@@ -1,0 +1,75 @@
+"""From image ids to what the raster engine reads: permission-checked sources and band descriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rastercat.api.documents import flat_band
+from rastercat.catalog.metadata import MetadataService
+from rastercat.catalog.principal import Principal
+from rastercat.errors import InvalidInput
+from rastercat.raster.types import BandInfo, SourceImage
+from rastercat.store.objects import ObjectStore
+
+
+def _range(value: Any) -> tuple[float, float] | None:
+    return None if value is None else (float(value[0]), float(value[1]))
+
+
+def band_info(row: dict[str, Any]) -> BandInfo:
+    attrs = row["attrs"]
+    return BandInfo(
+        name=row["name"],
+        dtype=attrs["dtype"],
+        nodata=attrs.get("nodata"),
+        data_range=_range(attrs.get("data_range")),
+        physical_range=_range(attrs.get("physical_range")),
+        default_range=_range(attrs.get("default_range")),
+        is_alpha=row["name"] == "alpha" or attrs.get("color") == "Alpha",
+        metadata=flat_band(row),
+    )
+
+
+def source_image(row: dict[str, Any], objects: ObjectStore) -> SourceImage:
+    attrs = row["attrs"]
+    return SourceImage(
+        id=row["id"],
+        path=objects.gdal_path(row["storage_key"]),
+        band_names=tuple(row["band_names"] or ()),
+        crs_wkt=attrs["wkt"],
+        geotrans=tuple(attrs["geotrans"]),  # type: ignore[arg-type]
+        raster_size=(int(attrs["raster_size"][0]), int(attrs["raster_size"][1])),
+    )
+
+
+def resolve(
+    p: Principal,
+    metadata: MetadataService,
+    objects: ObjectStore,
+    ids: Sequence[str],
+    band_names: Sequence[str] | None,
+) -> tuple[list[SourceImage], list[BandInfo]]:
+    """Sources in request order and bands in request order; 404 for any unreadable id."""
+    if len(ids) > 1000:
+        raise InvalidInput("at most 1000 images can be read at once", field="ids")
+    rows = metadata.get_images(p, list(dict.fromkeys(ids)), ignore_not_found=False)
+    by_id = {r["id"]: r for r in rows}
+    ordered = [by_id[i] for i in ids]
+    for r in ordered:
+        if not r["storage_key"] or not r["attrs"].get("wkt"):
+            raise InvalidInput(
+                f"image {r['id']!r} has no pixels (it was never uploaded)", field="ids"
+            )
+    product_bands = {b["name"]: b for b in metadata.bands_of_product(p, ordered[0]["product_id"])}
+    names = list(band_names) if band_names else list(product_bands)
+    if not names:
+        raise InvalidInput("the product has no bands", field="bands")
+    unknown = [n for n in names if n not in product_bands]
+    if unknown:
+        raise InvalidInput(
+            f"unknown band(s) {', '.join(map(repr, unknown))}; the product has "
+            f"{', '.join(product_bands) or 'no bands'}",
+            field="bands",
+        )
+    return [source_image(r, objects) for r in ordered], [band_info(product_bands[n]) for n in names]

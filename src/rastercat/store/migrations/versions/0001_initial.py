@@ -38,4 +38,3 @@ def downgrade() -> None:
     if bind.dialect.name == "sqlite":
         op.execute("DROP TABLE images_rtree")
     metadata.drop_all(bind=bind)
-    del sa

@@ -55,7 +55,23 @@ def parse_geom(value: Any) -> Any:
         raise InvalidInput("'geom' is empty", field="geom")
     if not value.is_valid:
         value = value.buffer(0)
-    return value
+    return wrap_longitudes(value)
+
+
+def wrap_longitudes(geom: Any) -> Any:
+    """A geometry drawn across the antimeridian with longitudes beyond +/-180, cut into parts
+    within [-180, 180] (the way footprints are stored)."""
+    from shapely import affinity, box
+    from shapely.ops import unary_union
+
+    minx, _, maxx, _ = geom.bounds
+    if minx >= -180 and maxx <= 180:
+        return geom
+    if maxx - minx >= 360:
+        raise InvalidInput("'geom' spans more than 360 degrees of longitude", field="geom")
+    world = box(-180, -90, 180, 90)
+    parts = [affinity.translate(geom, xoff=k * 360).intersection(world) for k in (-1, 0, 1)]
+    return unary_union([p for p in parts if not p.is_empty])
 
 
 def _ts(value: Any, name: str) -> float | None:
@@ -347,7 +363,10 @@ class MetadataService:
             if seed:
                 random.Random(str(seed)).shuffle(rows)
             else:
-                rows.sort(key=lambda r: _sort_key(r, str(sort_field)), reverse=order == "desc")
+                # Images without the field come last, whichever the order.
+                have = [r for r in rows if _sort_value(r, str(sort_field)) is not None]
+                have.sort(key=lambda r: _sort_key(r, str(sort_field)), reverse=order == "desc")
+                rows = have + [r for r in rows if _sort_value(r, str(sort_field)) is None]
             page = rows[offset : offset + limit + 1]
         else:
             page = []
@@ -376,11 +395,14 @@ class MetadataService:
         return out
 
 
+def _sort_value(row: dict[str, Any], field: str) -> Any:
+    return row["attrs"].get(field, row.get(field))
+
+
 def _sort_key(row: dict[str, Any], field: str) -> tuple[int, Any]:
-    value = row["attrs"].get(field, row.get(field))
-    if value is None:
-        return (1, "")
-    return (0, value if isinstance(value, int | float) else str(value))
+    value = _sort_value(row, field)
+    # Numbers before strings, so mixed types never compare.
+    return (0, value) if isinstance(value, int | float) else (1, str(value))
 
 
 def _bytes(row: dict[str, Any]) -> int:

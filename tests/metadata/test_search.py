@@ -1,0 +1,231 @@
+"""Metadata search through the HTTP API: filters, exact geometry, paging, projection, summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from metadata.conftest import META, box
+
+
+def _search(c, **body):
+    body.setdefault("limit", 1000)
+    r = c.post(f"{META}/search", json=body)
+    assert r.status_code == 200, r.text
+    assert "X-Continuation-Token" in r.headers
+    return r
+
+
+def keys(r) -> list[str]:
+    return [f["key"] for f in r.json()]
+
+
+def test_search_by_product_returns_bare_array_of_features(seeded):
+    r = _search(seeded["client"], products=[seeded["pid"]], date="acquired", sort_order="asc")
+    feats = r.json()
+    assert isinstance(feats, list)
+    assert keys(r) == ["a", "b", "c", "l", "am"]
+    f = feats[0]
+    assert f["type"] == "Feature" and f["id"] == seeded["ids"]["a"]
+    assert f["properties"]["product"] == seeded["pid"] and f["properties"]["cloud_fraction"] == 0.1
+    assert f["geometry"]["type"] == "Polygon"
+    assert r.headers["X-Continuation-Token"] == ""
+
+
+def test_sort_desc(seeded):
+    r = _search(
+        seeded["client"], products=[seeded["pid"]], sort_field="acquired", sort_order="desc"
+    )
+    assert keys(r) == ["am", "l", "c", "b", "a"]
+    r = _search(
+        seeded["client"], products=[seeded["pid"]], sort_field="cloud_fraction", sort_order="desc"
+    )
+    assert keys(r)[:3] == ["c", "b", "a"]
+
+
+def test_date_range_is_inclusive(seeded):
+    r = _search(seeded["client"], products=[seeded["pid"]], start_datetime="2018-02-10T12:00:00Z",
+                end_datetime="2018-03-15")  # fmt: skip
+    assert keys(r) == ["b", "c"]
+
+
+def test_geometry_is_exact_not_bbox(seeded):
+    c, pid = seeded["client"], seeded["pid"]
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(4.4, 4.4, 4.6, 4.6)))) == []
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(4.05, 4.05, 4.1, 4.1)))) == ["l"]
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(0.9, 0.9, 1.1, 1.1)))) == ["a", "c"]
+    # WKT is accepted too.
+    assert keys(
+        _search(c, products=[pid], geom="POLYGON ((2.8 2.8, 2.9 2.8, 2.9 2.9, 2.8 2.9, 2.8 2.8))")
+    ) == ["b"]
+
+
+def test_antimeridian(seeded):
+    c, pid = seeded["client"], seeded["pid"]
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(-179.8, 10.2, -179.5, 10.5)))) == [
+        "am"
+    ]
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(179.2, 10.2, 179.5, 10.5)))) == [
+        "am"
+    ]
+    # A query written across the antimeridian with longitudes beyond 180.
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(179.5, 10.2, 180.5, 10.5)))) == [
+        "am"
+    ]
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(180.2, 10.2, 180.5, 10.5)))) == [
+        "am"
+    ]
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(-181, 10.2, -180.5, 10.5)))) == [
+        "am"
+    ]
+    assert keys(_search(c, products=[pid], geom=json.dumps(box(170, 10.2, 178, 10.5)))) == []
+
+
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        ({"eq": {"sat_id": "S1"}}, ["a", "c"]),
+        ({"ne": {"sat_id": "S1"}}, ["b", "l", "am"]),
+        ({"range": {"cloud_fraction": {"gt": 0.1, "lte": 0.5}}}, ["b"]),
+        ({"range": {"cloud_fraction": {"gte": 0.5}}}, ["b", "c"]),
+        ({"like": {"key": "a%"}}, ["a", "am"]),
+        ({"like": {"key": "_"}}, ["a", "b", "c", "l"]),
+        ({"in": {"key": ["b", "l"]}}, ["b", "l"]),
+        ({"or": [{"eq": {"key": "a"}}, {"range": {"cloud_fraction": {"gt": 0.8}}}]}, ["a", "c"]),
+        ({"and": [{"eq": {"sat_id": "S1"}}, {"range": {"cloud_fraction": {"lt": 0.5}}}]}, ["a"]),
+        ({"eq": {"tile": "x1"}}, ["a"]),
+        ({"range": {"score": {"gt": 4}}}, ["a"]),
+        ({"range": {"acquired": {"gte": "2018-03-01T00:00:00+00:00"}}}, ["c", "l", "am"]),
+    ],
+)
+def test_query_expr(seeded, expr, expected):
+    r = _search(seeded["client"], products=[seeded["pid"]], query_expr={"and": [expr]})
+    assert keys(r) == expected
+
+
+def test_cloud_fraction_is_a_maximum(seeded):
+    assert keys(_search(seeded["client"], products=[seeded["pid"]], cloud_fraction=0.5)) == [
+        "a",
+        "b",
+    ]
+
+
+def test_paging_with_continuation_token(seeded):
+    c, pid = seeded["client"], seeded["pid"]
+    seen, token = [], None
+    while True:
+        body = {"products": [pid], "limit": 2}
+        if token:
+            body["continuation_token"] = token
+        r = _search(c, **body)
+        seen += keys(r)
+        token = r.headers["X-Continuation-Token"]
+        if not token:
+            break
+    assert seen == ["a", "b", "c", "l", "am"]
+
+
+def test_token_of_another_query_is_rejected(seeded):
+    c, pid = seeded["client"], seeded["pid"]
+    token = _search(c, products=[pid], limit=1).headers["X-Continuation-Token"]
+    r = c.post(
+        f"{META}/search",
+        json={"products": [pid], "limit": 1, "cloud_fraction": 0.2, "continuation_token": token},
+    )
+    assert r.status_code == 400
+
+
+def test_fields_projection(seeded):
+    c, pid = seeded["client"], seeded["pid"]
+    ids = _search(c, products=[pid], fields=[]).json()
+    assert ids[0] == {"id": seeded["ids"]["a"]}
+    two = _search(c, products=[pid], fields=["cloud_fraction", "acquired"]).json()
+    assert set(two[0]["properties"]) == {"cloud_fraction", "acquired"} and "geometry" not in two[0]
+    k = _search(c, products=[pid], fields=["key"]).json()
+    assert k[0]["key"] == "a" and k[0]["properties"] == {}
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"geom": "not a geometry"}, "geom"),
+        ({"start_datetime": "someday"}, "start_datetime"),
+        ({"start_datetime": "2019-01-01", "end_datetime": "2018-01-01"}, "start_datetime"),
+        ({"limit": -1}, "limit"),
+        ({"sort_order": "sideways"}, "sort_order"),
+        ({"query_expr": {"between": {"x": 1}}}, "query_expr"),
+        ({"query_expr": {"range": {"x": {"around": 1}}}}, "query_expr"),
+        ({"continuation_token": "garbage!"}, "continuation_token"),
+    ],
+)
+def test_bad_search_bodies(seeded, body, field):
+    r = seeded["client"].post(f"{META}/search", json={"products": [seeded["pid"]], **body})
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["source"]["pointer"] == field
+
+
+def test_summary(seeded):
+    c, pid = seeded["client"], seeded["pid"]
+    s = c.post(
+        f"{META}/summary", json={"products": [pid], "interval": "month", "pixels": True}
+    ).json()
+    assert s["count"] == 5 and s["products"] == [pid] and s["pixels"] == 0 and s["bytes"] == 0
+    assert [(i["date"], i["count"]) for i in s["items"]] == [
+        ("2018-01-01T00:00:00", 1), ("2018-02-01T00:00:00", 1), ("2018-03-01T00:00:00", 1),
+        ("2018-04-01T00:00:00", 1), ("2018-05-01T00:00:00", 1),
+    ]  # fmt: skip
+    by_product = c.post(f"{META}/summary", json={"products": [pid], "interval": "product"}).json()
+    assert by_product["items"] == [{"product": pid, "count": 5, "bytes": 0}]
+    assert (
+        c.post(f"{META}/summary", json={"products": [pid], "interval": "fortnight"}).status_code
+        == 400
+    )
+
+
+def test_get_and_batch(seeded):
+    c = seeded["client"]
+    img = c.get(f"{META}/get/{seeded['ids']['a']}").json()
+    assert (
+        img["id"] == seeded["ids"]["a"]
+        and img["key"] == "a"
+        and img["geometry"]["type"] == "Polygon"
+    )
+    assert c.get(f"{META}/get/{seeded['pid']}:nope").status_code == 404
+    ids = [seeded["ids"]["b"], f"{seeded['pid']}:nope", seeded["ids"]["a"]]
+    got = c.post(f"{META}/batch/images", json={"ids": ids, "ignore_not_found": True}).json()
+    assert [g["key"] for g in got] == ["b", "a"]
+    assert (
+        c.post(f"{META}/batch/images", json={"ids": ids, "ignore_not_found": False}).status_code
+        == 404
+    )
+
+
+def test_products_and_bands_routes(seeded):
+    c, pid = seeded["client"], seeded["pid"]
+    assert pid in c.get(f"{META}/products").json()
+    assert c.get(f"{META}/products/{pid}").json()["title"] == "Search"
+    assert [
+        p["id"]
+        for p in c.post(f"{META}/products/search", json={"text": "search", "bands": ["b"]}).json()
+    ].count(pid) == 1
+    assert c.post(f"{META}/products/search", json={"bands": ["zzz"]}).json() == []
+    by_id = c.get(f"{META}/bands/id/{seeded['ids']['a']}").json()
+    assert (
+        list(by_id) == [f"{pid}:b"]
+        and by_id[f"{pid}:b"]["name"] == "b"
+        and by_id[f"{pid}:b"]["dtype"] == "Byte"
+    )
+    assert c.get(f"{META}/bands/all/{pid}").json() == by_id
+    assert c.get(f"{META}/bands/{pid}:b").json()["id"] == f"{pid}:b"
+    assert c.get(f"{META}/bands/{pid}:zzz").status_code == 404
+
+
+def test_other_users_see_nothing(seeded, live_server):
+    other = live_server.client("stranger")
+    assert other.post(f"{META}/search", json={"products": [seeded["pid"]]}).json() == []
+    assert other.post(f"{META}/search", json={"geom": json.dumps(box(0, 0, 1, 1))}).json() == []
+    assert other.get(f"{META}/get/{seeded['ids']['a']}").status_code == 404
+    assert other.post(f"{META}/summary", json={"products": [seeded["pid"]]}).json()["count"] == 0
+    assert other.get(f"{META}/bands/all/{seeded['pid']}").status_code == 404
+    assert seeded["pid"] not in other.get(f"{META}/products").json()

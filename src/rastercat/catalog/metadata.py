@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import shapely
+import shapely.prepared
 import sqlalchemy as sa
+from shapely.geometry import shape
 
 from rastercat.catalog.principal import Principal, can_read, namespace_of
 from rastercat.catalog.query import compile_expr
@@ -268,6 +271,7 @@ class MetadataService:
                             t.images.c.miny <= maxy, t.images.c.maxy >= miny]  # fmt: skip
         post: dict[str, Any] = {
             "geom": geom,
+            "prepared": shapely.prepared.prep(geom) if geom is not None else None,
             "date_field": date_field if date_field != "acquired" else None,
             "start": start,
             "end": end,
@@ -312,10 +316,12 @@ class MetadataService:
             g = attrs.get("geometry")
             if not g:
                 return False
-            from shapely.geometry import shape
-
-            if not shape(g).intersects(post["geom"]):
-                return False
+            # Fast path: a footprint whose bbox lies inside the query geometry intersects it.
+            if row.get("minx") is None or not post["prepared"].contains(
+                shapely.box(row["minx"], row["miny"], row["maxx"], row["maxy"])
+            ):
+                if not post["prepared"].intersects(shape(g)):
+                    return False
         pred = post["pred"]
         return pred is None or pred(attrs)
 

@@ -85,6 +85,53 @@ def output_grid(sources: list[SourceImage], size: int) -> Grid:
     return grid_from_bounds(MERC, transform_bounds(UTM, MERC, *union), size=(size, size))
 
 
+def http_reader(
+    folder: Path, sources: list[SourceImage], bounds: tuple[float, ...], grid: Grid
+) -> Callable[[], np.ndarray]:
+    """Start a server, upload the four files through the SDK, and return a timed read of them."""
+    import os
+    import threading
+
+    import uvicorn
+
+    from rastercat.api.app import create_app
+    from rastercat.client.catalog import Catalog
+    from rastercat.client.raster import Raster
+    from rastercat.config import IngestSettings, Settings
+
+    app = create_app(Settings(data_dir=folder / "server", ingest=IngestSettings(workers=2)))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    state = app.state.rc
+    state.users.ensure_user("bench")
+    os.environ["RASTERCAT_URL"], os.environ["RASTERCAT_TOKEN"] = (
+        url,
+        state.users.mint_token("bench"),
+    )
+    catalog = Catalog()
+    pid = catalog.add_product("pixels", title="bench", description="bench")["data"]["id"]
+    for i, name in enumerate(BANDS, 1):
+        catalog.add_band(pid, name, srcband=i, dtype="UInt16", nbits=16, data_range=[0, 65535],
+                         type="spectral")  # fmt: skip
+    for s in sources:
+        catalog.upload_image(s.path, pid, progress=False)
+    ids = [f"{pid}:{Path(s.path).stem}" for s in sources]
+    for image_id in ids:
+        catalog.wait_for_image(pid, image_id, timeout=600)
+    raster = Raster()
+
+    def read_http() -> np.ndarray:
+        arr, _ = raster.ndarray(ids, bands=list(BANDS), srs="EPSG:3857", bounds=bounds,
+                                bounds_srs="EPSG:3857", dimensions=(grid.width, grid.height),
+                                order="gdal")  # fmt: skip
+        return arr
+
+    return read_http
+
+
 def p50(fn: Callable[[], np.ndarray], repeat: int) -> tuple[float, np.ndarray]:
     out = fn()  # warm-up: file handles, GDAL block cache of headers
     times = []
@@ -102,6 +149,9 @@ def main() -> None:
     ap.add_argument("--side", type=int, default=2048)
     ap.add_argument("--out", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument(
+        "--no-http", action="store_true", help="skip the read through the HTTP API (/raster/v1/npz)"
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,15 +196,20 @@ def main() -> None:
             img, _ = mosaic_reader([s.path for s in reversed(sources)], part)
             return img.data
 
+        http = None if args.no_http else http_reader(Path(tmp), sources, bounds, grid)
+
         with rasterio.Env(GDAL_CACHEMAX=256):
-            results = {
+            results = {}
+            if http is not None:
+                results["rastercat over HTTP (/npz, SDK)"] = p50(http, args.repeat)
+            results |= {
                 "rastercat read()": p50(ours, args.repeat),
                 "rastercat read(use_overviews=False)": p50(ours_full_res, args.repeat),
                 "rasterio.merge over WarpedVRTs": p50(merge_vrts, args.repeat),
                 "rio-tiler mosaic_reader": p50(rio_tiler_mosaic, args.repeat),
             }
 
-    base = results["rastercat read()"][0]
+    base = results.get("rastercat over HTTP (/npz, SDK)", results["rastercat read()"])[0]
     full = results["rastercat read(use_overviews=False)"]
     print(
         f"{len(sources)} COGs {args.side}² x 4 UInt16 -> {args.out}² x 4 EPSG:3857, p50 of {args.repeat}"

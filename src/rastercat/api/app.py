@@ -15,6 +15,7 @@ from rastercat.config import Settings
 CATALOG_PREFIX = "/metadata/v1/catalog"
 METADATA_PREFIX = "/metadata/v1"
 RASTER_PREFIX = "/raster/v1"
+TILES_PREFIX = "/tiles/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,9 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_optional(app: FastAPI) -> None:
     """Routers of services that are built in their own modules."""
-    from rastercat.api.routes import metadata, raster, uploads
+    from rastercat.api.routes import metadata, raster, tiles, uploads, viewer
 
     app.include_router(uploads.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
     app.include_router(uploads.put_router, tags=["uploads"])
     app.include_router(metadata.router, prefix=METADATA_PREFIX, tags=["metadata"])
     app.include_router(raster.router, prefix=RASTER_PREFIX, tags=["raster"])
+    app.include_router(tiles.router, prefix=TILES_PREFIX, tags=["tiles"])
+    viewer.install_viewer(app)

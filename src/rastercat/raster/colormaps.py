@@ -21,8 +21,13 @@ def named_colormap(name: str) -> Colormap:
         table = cmap.get(name.lower())
     except Exception:
         raise InvalidInput(f"Unknown colormap {name!r}", field="colormap") from None
-    # rio-tiler's named maps are 256-entry {value: rgba} dicts.
-    return {int(k): tuple(v) for k, v in dict(table).items()}  # type: ignore[misc,arg-type]
+    # rio-tiler's named maps are 256-entry {value: rgba} dicts of numpy integers: make them plain.
+    out: Colormap = {}
+    items: dict[Any, Any] = dict(table)
+    for k, v in items.items():
+        r, g, b, a = (int(c) for c in v)
+        out[int(k)] = (r, g, b, a)
+    return out
 
 
 def _entry(value: Any) -> tuple[int, int, int, int]:

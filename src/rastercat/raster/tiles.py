@@ -38,15 +38,20 @@ def tile_grid(z: int, x: int, y: int, tilesize: int = 256) -> Grid:
 def _stretch(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if hi == lo:
         return np.where(values >= hi, 255, 0).astype(np.uint8)
-    scaled = (values.astype(np.float64) - lo) * (255.0 / (hi - lo))
+    # Multiply before dividing, so that exact midpoints (100 of 0..200) stay exact.
+    scaled = (values.astype(np.float64) - lo) * 255.0 / (hi - lo)
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
+def declared_range(band: BandInfo) -> tuple[float, float] | None:
+    """The display range the catalog declares for a band: ``default_range``, else ``data_range``."""
+    return band.default_range if band.default_range is not None else band.data_range
+
+
 def _range_of(band: BandInfo, values: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
-    if band.default_range is not None:
-        return band.default_range
-    if band.data_range is not None:
-        return band.data_range
+    declared = declared_range(band)
+    if declared is not None:
+        return declared
     if valid.any():  # no declared range: stretch the tile's own values
         v = values[valid]
         return float(v.min()), float(v.max())
@@ -65,8 +70,14 @@ def render_tile(
     colormap: Colormap | str | None = None,
     fmt: str = "png",
     resampling: str = "near",
+    alpha: BandInfo | None = None,
 ) -> bytes | None:
-    """One tile of 1 band (optionally colormapped) or 3 bands (RGB); None outside every source."""
+    """One tile of 1 band (optionally colormapped) or 3 bands (RGB); None outside every source.
+
+    The stretch is ``rescale``, else the band's declared range (else, without a colormap, the
+    tile's own min/max); a colormap then maps the stretched 0..255 values, as the catalog's display
+    does. ``alpha`` is the product's alpha band: where it is 0 the tile is transparent.
+    """
     from rio_tiler.utils import render
 
     if len(bands) not in (1, 3):
@@ -83,20 +94,32 @@ def render_tile(
     grid = tile_grid(z, x, y, tilesize)
     if all(source_window(s, grid) is None for s in sources):
         return None
-    result = read(sources, bands, grid, resampling=resampling)
+    wanted = [*bands, alpha] if alpha is not None else list(bands)
+    result = read(sources, wanted, grid, resampling=resampling)
     if not result.mask.any():
         return None
 
-    out = np.zeros(result.data.shape, dtype=np.uint8)
+    out = np.zeros((len(bands), *grid.shape), dtype=np.uint8)
     for i, band in enumerate(bands):
         values = result.data[i]
         if rescale is not None:
             lo, hi = rescale[i if len(rescale) > 1 else 0]
             out[i] = _stretch(values, lo, hi)
-        elif cmap is not None:
-            # A colormap indexes raw values: show them as they are (0..255).
+        elif cmap is not None and declared_range(band) is None:
+            # No range to stretch by: the colormap indexes the raw values (0..255).
             out[i] = np.clip(values, 0, 255).astype(np.uint8)
         else:
             out[i] = _stretch(values, *_range_of(band, values, result.mask))
     mask = np.where(result.mask, 255, 0).astype(np.uint8)
     return render(out, mask, img_format=img_format, colormap=cmap)
+
+
+def empty_tile(tilesize: int = 256, fmt: str = "png") -> bytes:
+    """A fully transparent tile (JPEG has no alpha: black), for web maps that dislike 204/404."""
+    from rio_tiler.utils import render
+
+    img_format = _FORMATS.get(fmt.lower())
+    if img_format is None:
+        raise InvalidInput(f"Unknown tile format {fmt!r}", field="format")
+    blank = np.zeros((1, tilesize, tilesize), dtype=np.uint8)
+    return render(blank, np.zeros((tilesize, tilesize), np.uint8), img_format=img_format)

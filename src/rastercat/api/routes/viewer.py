@@ -1,0 +1,77 @@
+"""The web viewer: static files shipped in the package, served at ``/``, and the few JSON endpoints
+it needs beyond the public API (mounted at ``/viewer/v1``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.catalog.metadata import MetadataService
+from rastercat.catalog.tiles import recent_uploads
+from rastercat.errors import NotFound
+
+router = APIRouter()
+STATIC_PACKAGE = ("rastercat", "viewer/static")
+LOOPBACK = {"127.0.0.1", "::1"}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+
+
+def _static_dir() -> Any:
+    from importlib.resources import files
+
+    return files(STATIC_PACKAGE[0]).joinpath(STATIC_PACKAGE[1])
+
+
+@router.get("/", include_in_schema=False)
+def index() -> FileResponse:
+    # The viewer's HTML is never cached, so a new release's app.js is picked up at once.
+    return FileResponse(
+        str(_static_dir().joinpath("index.html")), headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/viewer", include_in_schema=False)
+def viewer_alias() -> RedirectResponse:
+    return RedirectResponse("/")
+
+
+def is_local_request(request: Request) -> bool:
+    """A request made on this machine to a loopback name: not proxied, not DNS-rebound."""
+    client = request.client.host if request.client else None
+    if client not in LOOPBACK:
+        return False
+    if request.headers.get("x-forwarded-for") or request.headers.get("forwarded"):
+        return False  # a reverse proxy on this machine speaks for remote users
+    host = (request.headers.get("host") or "").lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in LOCAL_HOSTS
+
+
+@router.get("/viewer/v1/local-token")
+def local_token(request: Request, state: StateDep) -> dict:
+    """The local user's token, for a browser on the machine ``rastercat serve`` runs on; else 404."""
+    path = state.settings.data_dir / "local-credentials.json"
+    if not is_local_request(request) or not path.is_file():
+        raise NotFound("no local sign-in here")
+    try:
+        token = json.loads(path.read_text())["token"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NotFound("no local sign-in here") from None
+    return {"token": token}
+
+
+@router.get("/viewer/v1/uploads/recent")
+def uploads_recent(state: StateDep, p: PrincipalDep, limit: int = 20) -> dict:
+    return {"data": recent_uploads(MetadataService(state.repo), p, limit)}
+
+
+def install_viewer(app: FastAPI) -> None:
+    """The viewer's routes and its static files (Leaflet, app.js, css) at ``/viewer/static``."""
+    app.include_router(router, tags=["viewer"])
+    app.mount("/viewer/static", StaticFiles(packages=[STATIC_PACKAGE]), name="viewer-static")

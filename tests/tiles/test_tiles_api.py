@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _tile_helpers import inside, pixel_lonlat, rgba, tile_at
 
-from conftest import CUSTOM, TileProduct
+from tiles.conftest import CUSTOM, TileProduct
 from rastercat.raster.colormaps import named_colormap
 
 M = 0.003  # degrees kept clear of every edge: about two pixels of a zoom-10 tile

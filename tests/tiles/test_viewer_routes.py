@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from conftest import TileProduct
+from tiles.conftest import TileProduct
 
 
 def test_viewer_page_and_packaged_leaflet_are_served(live_server: Any) -> None:

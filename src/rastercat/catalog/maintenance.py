@@ -17,6 +17,7 @@ from rastercat.store.sql.repo import Repo, t, utcnow
 
 log = logging.getLogger("rastercat.maintenance")
 BATCH = 500
+MAX_TASK_ERRORS = 5
 
 
 class Maintenance:
@@ -55,7 +56,10 @@ class Maintenance:
 
     def _deletions(self) -> bool:
         tasks = self.repo.all(
-            t.deletion_tasks, t.deletion_tasks.c.status.in_(("PENDING", "RUNNING")), limit=1
+            t.deletion_tasks,
+            t.deletion_tasks.c.status.in_(("PENDING", "RUNNING")),
+            order_by=[t.deletion_tasks.c.pk],
+            limit=1,
         )
         if not tasks:
             return False
@@ -63,60 +67,87 @@ class Maintenance:
         try:
             self._delete_batch(task)
         except Exception as exc:
+            # A failing database is retried a few times (the next tick), then the task is given up
+            # and reported; the product is already invisible either way.
             log.exception("deletion task %s failed", task["id"])
+            errors = [*task["errors"], f"{type(exc).__name__}: {exc}"]
             with self.repo.tx() as conn:
                 self.repo.update(
                     t.deletion_tasks,
                     task["pk"],
                     {
-                        "status": "FAILURE",
-                        "errors": [*task["errors"], str(exc)],
+                        "status": "FAILURE" if len(errors) >= MAX_TASK_ERRORS else "RUNNING",
+                        "errors": errors,
                         "updated": utcnow(),
                     },
                     conn,
                 )
+            return False
         return True
 
-    def _delete_batch(self, task: dict[str, Any]) -> None:
-        uid = task["product_uid"]
-        keys: list[str] = []
-        with self.repo.tx() as conn:
-            images = self.repo.all(t.images, t.images.c.product_uid == uid, limit=BATCH, conn=conn)
-            done = len(images)
-            for img in images:
-                self.repo.unindex_image(conn, img["pk"])
-                if img["storage_key"]:
-                    keys.append(img["storage_key"])
-            if images:
-                conn.execute(
-                    sa.delete(t.images).where(t.images.c.pk.in_([i["pk"] for i in images]))
-                )
-            else:
-                bands = self.repo.all(t.bands, t.bands.c.product_uid == uid, conn=conn)
-                done = len(bands)
-                conn.execute(sa.delete(t.bands).where(t.bands.c.product_uid == uid))
-                uploads = self.repo.all(t.uploads, t.uploads.c.product_uid == uid, conn=conn)
-                keys.extend(u["file_key"] for u in uploads if u["file_key"])
-                keys.extend(f"products/{uid}/{u['uid']}.tif" for u in uploads)
-                conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == uid))
-                conn.execute(
-                    sa.delete(t.permission_jobs).where(t.permission_jobs.c.product_uid == uid)
-                )
-            finished = not images
-            self.repo.update(
-                t.deletion_tasks,
-                task["pk"],
-                {
-                    "status": "SUCCESS" if finished else "RUNNING",
-                    "deleted": task["deleted"] + done,
-                    "updated": utcnow(),
-                },
-                conn,
-            )
-        # Files go after the rows are gone: a crash here leaves an orphan file, which the
-        # start-up sweep removes, never a row pointing at a missing file.
+    def _delete_objects(self, keys: list[str], errors: list[str]) -> None:
         for key in keys:
-            self.objects.delete(key)
+            try:
+                self.objects.delete(key)
+            except Exception as exc:  # any store failure: report it, keep deleting the rest
+                errors.append(f"could not delete stored file {key!r}: {exc}")
+
+    def _delete_batch(self, task: dict[str, Any]) -> None:
+        """One step of a cascaded deletion: a batch of images, or, once none are left, the bands,
+        the uploads and every remaining file of the product.
+
+        Files go before the rows that name them: a crash in between leaves rows of a product that
+        no longer exists (invisible, and removed when the task resumes), never an orphan file.
+        Counts are updated from the rows actually deleted, so a batch done twice counts once.
+        """
+        uid = task["product_uid"]
+        errors: list[str] = []
+        images = self.repo.all(
+            t.images, t.images.c.product_uid == uid, order_by=[t.images.c.pk], limit=BATCH
+        )
+        if images:
+            self._delete_objects([i["storage_key"] for i in images if i["storage_key"]], errors)
+            pks = [i["pk"] for i in images]
+            with self.repo.tx() as conn:
+                for pk in pks:
+                    self.repo.unindex_image(conn, pk)
+                done = conn.execute(sa.delete(t.images).where(t.images.c.pk.in_(pks))).rowcount
+                self._progress(conn, task, done, errors, finished=False)
+            return
+        uploads = self.repo.all(t.uploads, t.uploads.c.product_uid == uid)
+        keys = [u["file_key"] for u in uploads if u["file_key"]]
+        keys += list(self.objects.list(f"products/{uid}"))
+        for u in uploads:
+            keys += list(self.objects.list(f"uploads/{u['uid']}"))
+        self._delete_objects(list(dict.fromkeys(keys)), errors)
+        with self.repo.tx() as conn:
+            done = conn.execute(sa.delete(t.bands).where(t.bands.c.product_uid == uid)).rowcount
+            conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == uid))
+            conn.execute(sa.delete(t.permission_jobs).where(t.permission_jobs.c.product_uid == uid))
+            self._progress(conn, task, done, errors, finished=True)
+
+    def _progress(
+        self,
+        conn: sa.Connection,
+        task: dict[str, Any],
+        done: int,
+        errors: list[str],
+        *,
+        finished: bool,
+    ) -> None:
+        table = t.deletion_tasks
+        current = self.repo.one(table, conn, pk=task["pk"])
+        all_errors = [*(current["errors"] if current else task["errors"]), *errors]
+        status = "RUNNING"
+        if finished:
+            status = "FAILURE" if all_errors else "SUCCESS"
+        conn.execute(
+            sa.update(table)
+            .where(table.c.pk == task["pk"])
+            .values(
+                deleted=table.c.deleted + done, status=status, errors=all_errors, updated=utcnow()
+            )
+        )
 
 
 class MaintenanceThread:

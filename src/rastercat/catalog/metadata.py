@@ -21,7 +21,7 @@ import shapely.prepared
 import sqlalchemy as sa
 from shapely.geometry import shape
 
-from rastercat.catalog.principal import Principal, can_read, namespace_of
+from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
 from rastercat.catalog.query import compile_expr
 from rastercat.catalog.validation import parse_datetime
 from rastercat.errors import InvalidInput, NotFound
@@ -207,7 +207,7 @@ class MetadataService:
             "readers": row["p_readers"],
             "writers": row["p_writers"],
         }
-        return can_read(p, product_acl) and can_read(p, row)
+        return can_read_within(p, product_acl, row)
 
     def get_image(self, p: Principal, image_id: str) -> dict[str, Any]:
         rows = self._image_rows(t.images.c.id == image_id)
@@ -254,21 +254,12 @@ class MetadataService:
             if end is not None:
                 clauses.append(t.images.c.acquired <= end)
         if geom is not None:
-            minx, miny, maxx, maxy = geom.bounds
-            if self.repo.has_rtree:
-                lo = start if date_field == "acquired" and start is not None else -1e18
-                hi = end if date_field == "acquired" and end is not None else 1e18
-                clauses.append(
-                    t.images.c.pk.in_(
-                        sa.text(
-                            "SELECT pk FROM images_rtree WHERE minx <= :qmaxx AND maxx >= :qminx "
-                            "AND miny <= :qmaxy AND maxy >= :qminy AND mint <= :qhi AND maxt >= :qlo"
-                        ).bindparams(qminx=minx, qminy=miny, qmaxx=maxx, qmaxy=maxy, qlo=lo, qhi=hi)
-                    )
+            timed = date_field == "acquired"
+            clauses.append(
+                self.repo.spatial_clause(
+                    geom.bounds, start if timed else None, end if timed else None
                 )
-            else:
-                clauses += [t.images.c.minx <= maxx, t.images.c.maxx >= minx,
-                            t.images.c.miny <= maxy, t.images.c.maxy >= miny]  # fmt: skip
+            )
         post: dict[str, Any] = {
             "geom": geom,
             "prepared": shapely.prepared.prep(geom) if geom is not None else None,

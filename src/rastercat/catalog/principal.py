@@ -84,11 +84,25 @@ def is_owner(principal: Principal, obj: Mapping[str, Any]) -> bool:
 ACCESS_LEVELS = ("read", "write", "own")
 
 
+def can_read_within(
+    principal: Principal, product: Mapping[str, Any], obj: Mapping[str, Any]
+) -> bool:
+    """A band or image is visible only when both it and its product are: sharing a product without
+    ``set_global_permissions`` shows the product, not what it holds (the guide's warning)."""
+    return can_read(principal, product) and can_read(principal, obj)
+
+
 def check_access(
     principal: Principal, obj: Mapping[str, Any] | None, level: str, what: str
 ) -> None:
-    """The one permission check: 404 for what the caller may not see, 403 for what they may see but
-    not change."""
+    """The one permission check: 404 for what the caller may not see (no existence leak), 403 for
+    what they may see but not change.
+
+    ``level`` is ``read`` (metadata and pixels), ``write`` (add or change bands and images, upload)
+    or ``own`` (change permissions, delete).
+    """
+    if level not in ACCESS_LEVELS:
+        raise ValueError(f"unknown access level {level!r}")
     if obj is None or not can_read(principal, obj):
         raise NotFound(f"{what} not found")
     if level == "write" and not can_write(principal, obj):

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from rastercat.catalog.principal import Principal, check_access, normalize_acl
+from rastercat.catalog.principal import Principal, can_read, check_access, normalize_acl
 from rastercat.catalog.validation import (
     BandAttrs,
     ImageAttrs,
@@ -29,6 +29,8 @@ from rastercat.errors import Conflict, InvalidInput, NotFound
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 ACL_FIELDS = {"owners": "owners", "read": "readers", "writers": "writers"}
+# Ids given to the bands and images of a product being deleted; no real id starts with "~".
+DELETED_ID_PREFIX = "~deleted:"
 
 
 def split_acl(attrs: dict[str, Any]) -> dict[str, list[str]]:
@@ -139,34 +141,43 @@ class CatalogService:
             return self._product(conn, p, pid, "read")
 
     def delete_product(self, p: Principal, pid: str, *, cascade: bool) -> str | None:
-        """Delete a product. With ``cascade`` its bands, images and files go in a background task
-        whose id is returned; the product itself disappears at once."""
+        """Delete a product. With ``cascade`` its bands, images, uploads and files go in a
+        background task whose id is returned; the product itself disappears at once."""
         with self.repo.tx() as conn:
             row = self._product(conn, p, pid, "own")
-            n_bands = self.repo.count(t.bands, t.bands.c.product_uid == row["uid"], conn=conn)
-            n_images = self.repo.count(t.images, t.images.c.product_uid == row["uid"], conn=conn)
+            uid = row["uid"]
+            n_bands = self.repo.count(t.bands, t.bands.c.product_uid == uid, conn=conn)
+            n_images = self.repo.count(t.images, t.images.c.product_uid == uid, conn=conn)
             pending = self.repo.count(
                 t.uploads,
-                t.uploads.c.product_uid == row["uid"],
+                t.uploads.c.product_uid == uid,
                 t.uploads.c.status.in_(("UPLOADING", "WAITING", "PENDING", "RUNNING")),
                 conn=conn,
             )
             if (n_bands or n_images or pending) and not cascade:
                 raise Conflict(
-                    f"product {pid!r} still has {n_bands} band(s) and {n_images} image(s): "
-                    "remove them first, or delete with cascade=True"
+                    f"product {pid!r} still has {n_bands} band(s), {n_images} image(s) and "
+                    f"{pending} unfinished upload(s): remove them first, or delete with cascade=True"
                 )
             self.repo.delete(t.products, row["pk"], conn)
             if not cascade:
-                conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == row["uid"]))
+                conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == uid))
                 return None
+            # Band and image ids are unique: free them now, so the product can be re-created
+            # under the same id (and given the same bands and images) while the task runs.
+            for table in (t.bands, t.images):
+                conn.execute(
+                    sa.update(table)
+                    .where(table.c.product_uid == uid)
+                    .values(id=DELETED_ID_PREFIX + sa.cast(table.c.pk, sa.String))
+                )
             task_id = f"{secrets.token_urlsafe(16)}:{row['pk']}"
             now = utcnow()
             self.repo.insert(
                 t.deletion_tasks,
                 {
                     "id": task_id,
-                    "product_uid": row["uid"],
+                    "product_uid": uid,
                     "product_id": pid,
                     "owner_pk": p.user_pk,
                     "status": "PENDING",
@@ -210,7 +221,8 @@ class CatalogService:
             attrs.setdefault("color", "Palette")
         now = utcnow()
         with self.repo.tx() as conn:
-            product = self._product(conn, p, pid, "write")
+            # Choosing permissions other than the product's is an owner's decision.
+            product = self._product(conn, p, pid, "own" if acl else "write")
             if self.repo.one(t.bands, conn, product_uid=product["uid"], name=name) is not None:
                 raise Conflict(f"band {name!r} already exists in product {pid!r}")
             self.repo.insert(
@@ -236,8 +248,6 @@ class CatalogService:
             return self._band(conn, p, pid, name, "read")[1]
 
     def list_bands(self, p: Principal, pid: str) -> list[dict[str, Any]]:
-        from rastercat.catalog.principal import can_read
-
         with self.repo.tx() as conn:
             product = self._product(conn, p, pid, "read")
             rows = self.repo.all(
@@ -266,10 +276,25 @@ class CatalogService:
             )
             return self._band(conn, p, pid, name, "read")[1]
 
-    def delete_band(self, p: Principal, pid: str, name: str) -> None:
+    def delete_band(self, p: Principal, pid: str, name: str, *, force: bool = False) -> None:
+        """Remove a band. While images with pixels still hold it, that is a 409 unless ``force``:
+        their pixels stay, but the band can no longer be read from them."""
         with self.repo.tx() as conn:
-            _, row = self._band(conn, p, pid, name, "write")
+            product, row = self._band(conn, p, pid, name, "own")
+            if not force:
+                users = self._images_holding_band(conn, product["uid"], row["name"])
+                if users:
+                    raise Conflict(
+                        f"band {row['name']!r} is used by {users} image(s) of product {pid!r}: "
+                        "remove those images first, or delete the band with force=true"
+                    )
             self.repo.delete(t.bands, row["pk"], conn)
+
+    def _images_holding_band(self, conn: sa.Connection, product_uid: str, name: str) -> int:
+        stmt = sa.select(t.images.c.band_names).where(
+            t.images.c.product_uid == product_uid, t.images.c.storage_key.is_not(None)
+        )
+        return sum(1 for (names,) in conn.execute(stmt) if name in (names or ()))
 
     # images (metadata) -----------------------------------------------------------------------
     def _image(
@@ -298,7 +323,7 @@ class CatalogService:
         acl = split_acl(attrs)
         now = utcnow()
         with self.repo.tx() as conn:
-            product = self._product(conn, p, pid, "write")
+            product = self._product(conn, p, pid, "own" if acl else "write")
             if self.repo.one(t.images, conn, product_uid=product["uid"], key=key) is not None:
                 raise Conflict(f"image {key!r} already exists in product {pid!r}")
             values = image_row_values(attrs)
@@ -348,7 +373,7 @@ class CatalogService:
     def delete_image(self, p: Principal, pid: str, key: str) -> str | None:
         """Remove the image record; returns the storage key of its file for the caller to delete."""
         with self.repo.tx() as conn:
-            _, row = self._image(conn, p, pid, key, "write")
+            _, row = self._image(conn, p, pid, key, "own")
             self.repo.delete(t.images, row["pk"], conn)
             self.repo.unindex_image(conn, row["pk"])
             return row["storage_key"]

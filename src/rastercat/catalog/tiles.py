@@ -234,8 +234,14 @@ def recent_uploads(
 
     if not 1 <= limit <= 200:
         raise InvalidInput("'limit' must be from 1 to 200", field="limit")
+    # Only uploads into products the caller can still read (and that still exist).
+    readable = {r["uid"] for r in metadata.readable_products(p)}
     rows = metadata.repo.all(
-        t.uploads, t.uploads.c.owner_pk == p.user_pk, order_by=[t.uploads.c.pk.desc()], limit=limit
+        t.uploads,
+        t.uploads.c.owner_pk == p.user_pk,
+        t.uploads.c.product_uid.in_(readable),
+        order_by=[t.uploads.c.pk.desc()],
+        limit=limit,
     )
     out = []
     for r in rows:

@@ -87,12 +87,33 @@ class UserService:
                 row["groups"] = self._groups(conn, row["pk"])
         return rows
 
-    def set_groups(
-        self, name: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
-    ) -> dict:
+    def remove_user(self, name: str) -> None:
+        """Remove a user: their tokens stop working at once. What they own stays, owned by
+        ``user:<namespace>``, so re-adding the same ``sub`` gives it back."""
         user = self.get_user(name)
         with self.repo.tx() as conn:
-            for g in add:
+            conn.execute(sa.delete(t.memberships).where(t.memberships.c.user_pk == user["pk"]))
+            self.repo.delete(t.users, user["pk"], conn)
+
+    def list_groups(self) -> dict[str, list[str]]:
+        """Every group that has members, with the names of its members."""
+        stmt = (
+            sa.select(t.memberships.c.group_name, t.users.c.name)
+            .select_from(t.memberships.join(t.users, t.memberships.c.user_pk == t.users.c.pk))
+            .order_by(t.memberships.c.group_name, t.users.c.name)
+        )
+        out: dict[str, list[str]] = {}
+        with self.repo.tx() as conn:
+            for group, user in conn.execute(stmt):
+                out.setdefault(group, []).append(user)
+        return out
+
+    def set_groups(
+        self, name: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        user = self.get_user(name)
+        with self.repo.tx() as conn:
+            for g in dict.fromkeys(add):
                 _check_name(g, "group")
                 if g not in user["groups"]:
                     self.repo.insert(t.memberships, {"user_pk": user["pk"], "group_name": g}, conn)

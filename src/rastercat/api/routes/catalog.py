@@ -52,7 +52,11 @@ def deletion_status(state: StateDep, p: PrincipalDep, task_id: str) -> dict:
         "completed": done,
         "status": row["status"],
         "task": {
-            "status": {"total": row["total"], "deleted": row["deleted"]},
+            "status": {
+                "total": row["total"],
+                "deleted": row["deleted"],
+                "failures": row["errors"],
+            },
             "product": row["product_id"],
         },
     }
@@ -128,8 +132,10 @@ def change_band(
 
 
 @router.delete("/products/{pid}/bands/{name}", status_code=204)
-def remove_band(state: StateDep, p: PrincipalDep, pid: str, name: str) -> Response:
-    state.catalog.delete_band(p, pid, name)
+def remove_band(
+    state: StateDep, p: PrincipalDep, pid: str, name: str, force: str | None = None
+) -> Response:
+    state.catalog.delete_band(p, pid, name, force=_bool(force))
     return Response(status_code=204)
 
 

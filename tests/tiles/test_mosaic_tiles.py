@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from _tile_helpers import inside, pixel_lonlat, rgba, tile_at
 
-from tiles.conftest import ORIGIN, TileProduct, add_bands, image_array
 from rastercat.client.catalog import Catalog
+from tiles.conftest import ORIGIN, TileProduct, add_bands, image_array
 
 # "old" covers lon 10 .. 10.256; "new" is shifted east by 0.128: they overlap on 10.128 .. 10.256
 OVERLAP_LON = 10.19

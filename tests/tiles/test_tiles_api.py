@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from _tile_helpers import inside, pixel_lonlat, rgba, tile_at
 
-from tiles.conftest import CUSTOM, TileProduct
 from rastercat.raster.colormaps import named_colormap
+from tiles.conftest import CUSTOM, TileProduct
 
 M = 0.003  # degrees kept clear of every edge: about two pixels of a zoom-10 tile
 IMAGE = (10.0, 44.744, 10.256, 45.0)

@@ -32,7 +32,7 @@ def start_background(state: AppState) -> None:
     )
     runner = JobRunner(state.repo, objects, settings)
     state.extras["runner"] = runner
-    maintenance = MaintenanceThread(Maintenance(state.repo, objects))
+    maintenance = MaintenanceThread(Maintenance(state.repo, objects, settings.upload_url_ttl))
     state.extras["maintenance"] = maintenance
     maintenance.start()
     if settings.start_workers and settings.ingest.queue == "local":

@@ -21,13 +21,60 @@ MAX_TASK_ERRORS = 5
 
 
 class Maintenance:
-    def __init__(self, repo: Repo, objects: ObjectStore) -> None:
+    def __init__(self, repo: Repo, objects: ObjectStore, upload_ttl: float = 3600.0) -> None:
         self.repo = repo
         self.objects = objects
+        self.upload_ttl = upload_ttl
+        self._next_expiry = 0.0
 
     def run_once(self) -> bool:
         """Do one batch of pending work; True when something was done."""
-        return self._permissions() or self._deletions()
+        return self._permissions() or self._deletions() or self._expire_uploads()
+
+    def _expire_uploads(self) -> bool:
+        import time
+
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + max(1.0, min(30.0, self.upload_ttl / 10))
+            self.expire_uploads()
+        return False
+
+    def expire_uploads(self) -> int:
+        """Uploads whose URL expired with no data, and multi-file scenes still missing files after
+        that long, end as FAILURE (with their stored files removed) instead of waiting forever.
+        Returns how many ended."""
+        from datetime import timedelta
+
+        ended = 0
+        cutoff = utcnow() - timedelta(seconds=self.upload_ttl + 60)
+        stale = self.repo.all(
+            t.uploads,
+            t.uploads.c.status.in_(("UPLOADING", "WAITING")),
+            t.uploads.c.created < cutoff,
+        )
+        for row in stale:
+            why = (
+                "the upload URL expired before any data arrived"
+                if row["status"] == "UPLOADING"
+                else "the other files of this multi-file scene never arrived"
+            )
+            with self.repo.tx() as conn:
+                result = conn.execute(
+                    sa.update(t.uploads)
+                    .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == row["status"])
+                    .values(
+                        status="FAILURE",
+                        failure_type="timeout",
+                        exception_name="UploadExpired",
+                        log=(row["log"] + "\n" if row["log"] else "") + f"FAILED: {why}",
+                        updated=utcnow(),
+                    )  # fmt: skip
+                )
+            if result.rowcount:
+                ended += 1
+                if row["file_key"]:
+                    self.objects.delete(row["file_key"])
+        return ended
 
     def _permissions(self) -> bool:
         jobs = self.repo.all(t.permission_jobs, t.permission_jobs.c.status == "PENDING", limit=10)

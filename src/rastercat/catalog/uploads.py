@@ -25,6 +25,7 @@ RESAMPLERS = (
     "nearest", "average", "gauss", "cubic", "cubicspline", "lanczos", "average_mp", "average_magphase",
     "mode",
 )  # fmt: skip
+WRITE_BATCH = 2**20
 ACTIVE = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
 STATUSES = ("UPLOADING", "WAITING", "PENDING", "RUNNING", "SUCCESS", "FAILURE")
 
@@ -196,25 +197,38 @@ class UploadService:
         import anyio
 
         self.incoming.mkdir(parents=True, exist_ok=True)
-        tmp = self.incoming / f"{row['uid']}.part"
+        # One name per PUT: two concurrent PUTs of one URL must not write into the same file.
+        attempt = uuid.uuid4().hex[:12]
+        tmp = self.incoming / f"{row['uid']}.{attempt}.part"
         size = 0
         try:
             async with await anyio.open_file(tmp, "wb") as f:
+                # Batch the server's small chunks: one thread hop per MiB, memory stays bounded.
+                pending: list[bytes] = []
+                held = 0
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise PayloadTooLarge(
                             f"the upload is larger than the limit of {self.max_bytes} bytes"
                         )
-                    await f.write(chunk)
+                    pending.append(chunk)
+                    held += len(chunk)
+                    if held >= WRITE_BATCH:
+                        await f.write(b"".join(pending))
+                        pending, held = [], 0
+                if pending:
+                    await f.write(b"".join(pending))
             if size == 0:
                 raise InvalidInput("the upload is empty")
-            return await anyio.to_thread.run_sync(self._stored, row, tmp, size)
+            return await anyio.to_thread.run_sync(self._stored, row, tmp, size, attempt)
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _stored(self, row: dict[str, Any], tmp: Path, size: int) -> dict[str, Any]:
-        key = f"uploads/{row['uid']}/{row['upload_id']}"
+    def _stored(self, row: dict[str, Any], tmp: Path, size: int, attempt: str) -> dict[str, Any]:
+        # The attempt in the key keeps a losing concurrent PUT from replacing or deleting the
+        # winner's file; the file name stays the user's, which the processing log quotes.
+        key = f"uploads/{row['uid']}/{attempt}/{row['upload_id']}"
         self.objects.put_file(tmp, key)
         try:
             with self.repo.tx() as conn:

@@ -198,18 +198,6 @@ class JobRunner:
         product = result["product"]
         user = dict(job["params"].get("metadata") or {})
         now = datetime.now(UTC)
-        acquired = user.pop("acquired", None) or inferred.get("acquired")
-        if user.get("acquired") is None and acquired is None:
-            acquired = (
-                job["created"]
-                .replace(tzinfo=job["created"].tzinfo or UTC)
-                .astimezone(UTC)
-                .isoformat()
-            )
-            note("no acquisition date given and none in the file: using the upload time; "
-                 "set 'acquired' with change_image")  # fmt: skip
-        elif "acquired" not in (job["params"].get("metadata") or {}) and inferred.get("acquired"):
-            note(f"acquired {acquired} from the file's TIFF datetime tag")
         md5 = inferred.get("cog_md5") or job["uid"]
         platform = {
             "key": job["image_key"],
@@ -227,7 +215,6 @@ class JobRunner:
             "file_sizes": [inferred.get("cog_size")],
             "file_md5s": [md5],
             "identifier": f"{product['id']}/{job['upload_id']}",
-            "acquired": acquired,
         }
         if inferred.get("cs_code"):
             platform["cs_code"] = inferred["cs_code"]
@@ -237,12 +224,18 @@ class JobRunner:
             current = self.repo.one(t.uploads, conn, uid=job["uid"])
             if current is None or current["status"] != "RUNNING":
                 raise IngestError("this upload was cancelled (its product was deleted)")
-            if self.repo.one(t.products, conn, uid=product["uid"]) is None:
+            # Re-read inside the transaction: permissions may have changed while processing,
+            # and a new image inherits the product's permissions as they are now.
+            product = self.repo.one(t.products, conn, uid=product["uid"])
+            if product is None:
                 raise IngestError("the product was deleted while this upload was processed")
             existing = self.repo.one(
                 t.images, conn, product_uid=product["uid"], key=job["image_key"]
             )
             base = dict(existing["attrs"]) if existing else {}
+            for stale in ("cs_code", "bits_per_pixel"):  # facts of the replaced file only
+                base.pop(stale, None)
+            platform["acquired"] = self._acquired(job, user, inferred, base, note)
             attrs = {k: v for k, v in {**base, **user, **platform}.items() if v is not None}
             values = image_row_values(attrs)
             values.update(storage_key=cog_key, band_names=result["band_names"], modified=now)
@@ -285,6 +278,26 @@ class JobRunner:
                 )  # fmt: skip
             )
             return existing["storage_key"] if existing else None
+
+    @staticmethod
+    def _acquired(job: dict[str, Any], user: dict[str, Any], inferred: dict[str, Any],
+                  existing: dict[str, Any], note: Callable[[str], None]) -> str:  # fmt: skip
+        """The upload's own value, else the file's TIFF date, else the replaced image's (set by
+        the user earlier), else the upload time; the log says which."""
+        if user.get("acquired"):
+            note(f"acquired {user['acquired']} as given with the upload")
+            return str(user["acquired"])
+        if inferred.get("acquired"):
+            return str(inferred["acquired"])  # the pipeline logged the tag it came from
+        if existing.get("acquired"):
+            note(f"acquired {existing['acquired']} kept from the image this upload replaces")
+            return str(existing["acquired"])
+        created = job["created"]
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        upload_time = created.astimezone(UTC).isoformat()
+        note(f"acquired {upload_time}: no acquisition date was given and the file has none, so "
+             "the upload time is used; set 'acquired' with change_image")  # fmt: skip
+        return upload_time
 
     def _fail(
         self, job: dict[str, Any], failure_type: str, name: str, lines: list[str], runtime: float

@@ -96,12 +96,30 @@ def check_declared_size(
         )
 
 
+def check_earth_crs(name: str, crs: CRS) -> None:
+    """Reject a CRS with no datum (a local/engineering one): no footprint can be computed from it."""
+    try:
+        parsed = pyproj.CRS.from_wkt(crs.to_wkt())
+        earth = parsed.geodetic_crs is not None and not parsed.is_engineering
+    except (pyproj.exceptions.CRSError, CRSError) as exc:
+        raise IngestError(
+            f"{name}: cannot understand its coordinate reference system: {exc}"
+        ) from exc
+    if not earth:
+        raise IngestError(
+            f"{name}: its coordinate reference system {parsed.name!r} is not tied to the Earth "
+            "(a local or engineering CRS); upload a raster georeferenced to a geographic or "
+            "projected CRS"
+        )
+
+
 def check_georeferencing(name: str, crs: CRS | None, transform: Affine) -> None:
     """Require a CRS and a usable (finite, invertible, non-default) geotransform."""
     if crs is None or not crs.to_wkt():
         raise IngestError(
             f"{name}: has no coordinate reference system; upload a georeferenced raster"
         )
+    check_earth_crs(name, crs)
     coeffs = transform.to_gdal()
     if not all(math.isfinite(c) for c in coeffs):
         raise IngestError(f"{name}: invalid geotransform {list(coeffs)} (not finite)")
@@ -173,9 +191,10 @@ def load_ndarray(path: Path) -> np.ndarray[Any, Any]:
     """Memory-map an uploaded ``.npy`` file without ever unpickling."""
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # numpy raises ValueError, OSError, EOFError, BadZipFile...
         raise IngestError(f"{path.name}: not a valid .npy array file ({exc})") from exc
     if not isinstance(arr, np.ndarray):
+        arr.close()  # an .npz archive: np.load returned an open NpzFile
         raise IngestError(f"{path.name}: not a single .npy array")
     if arr.dtype.name not in ALLOWED_DTYPES:
         raise IngestError(

@@ -1,0 +1,231 @@
+"""Ingest through the real server: ``rastercat serve`` in a subprocess, timed from the first byte of
+the upload until the image is searchable, against the GDAL COG driver and rio-cogeo on the same file
+(same compression, predictor, block size and overview count), in the same run.
+
+    python benchmarks/bench_ingest_http.py                         # quick: 4000 x 4000 x 4
+    python benchmarks/bench_ingest_http.py --size 10000 --stream-mb 2048   # the issue's case
+
+Also printed: many small files ingested in parallel (server CPU use over cores x wall time), and
+the server's peak memory while it ingests the big file and while it receives a streamed PUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import rasterio
+import rasterio.shutil
+from bench_ingest import make_input, timed
+from rasterio.transform import from_origin
+
+CAT = "/metadata/v1/catalog"
+
+
+class Server:
+    def __init__(self, root: Path, workers: int) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = root / "data"
+        env = {**os.environ, "RASTERCAT_CREDENTIALS": str(root / "credentials.json")}
+        exe = Path(sys.executable).with_name("rastercat")
+        self.proc = subprocess.Popen(
+            [str(exe), "serve", "--port", str(self.port), "--data-dir", str(self.data),
+             "--workers", str(workers), "--log-level", "warning"],
+            env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("rastercat serve did not start")
+            time.sleep(0.05)
+        token = json.loads((self.data / "local-credentials.json").read_text())["token"]
+        self.client = httpx.Client(base_url=self.url, headers={"Authorization": token}, timeout=600)
+
+    def status(self, field: str) -> int:
+        """A /proc/<pid>/status value in KiB (VmRSS, VmHWM)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise KeyError(field)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def product(self, name: str, bands: int) -> str:
+        r = self.client.post(
+            f"{CAT}/products", json={"id": name, "title": name, "description": "-"}
+        )
+        r.raise_for_status()
+        pid = r.json()["data"]["id"]
+        for i in range(1, bands + 1):
+            self.client.post(
+                f"{CAT}/products/{pid}/bands",
+                json={
+                    "name": f"b{i}",
+                    "srcband": i,
+                    "dtype": "UInt16",
+                    "nbits": 16,
+                    "data_range": [0, 65535],
+                    "type": "spectral",
+                },  # fmt: skip
+            ).raise_for_status()
+        return pid
+
+    def put(self, pid: str, key: str, body: object) -> None:
+        url = self.client.post(
+            f"{CAT}/products/{pid}/images/upload/{key}",
+            json={"process_controls": {"upload_type": "file"}},
+        ).text
+        httpx.put(url, content=body, timeout=600).raise_for_status()
+
+    def wait_searchable(self, pid: str, count: int) -> None:
+        while True:
+            found = self.client.post(
+                "/metadata/v1/search", json={"products": [pid], "limit": 1000}
+            ).json()
+            if len(found) >= count:
+                return
+            failed = self.client.post(f"{CAT}/products/{pid}/uploads", json={"status": "FAILURE"})
+            if failed.json()["data"]:
+                raise RuntimeError(f"an upload failed: {failed.json()['data'][0]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+def peers(src: Path, tmp: Path, n_ovr: int) -> tuple[float, float]:
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+
+    def gdal_copy() -> None:
+        with rasterio.open(src) as ds:
+            rasterio.shutil.copy(
+                ds, tmp / "gdal.tif", driver="COG", num_threads="ALL_CPUS", compress="ZSTD",
+                level=1, predictor=2, blocksize=512, overview_resampling="AVERAGE",
+                overview_count=n_ovr,
+            )  # fmt: skip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        profile = cog_profiles.get("zstd")
+    profile.update(blockxsize=512, blockysize=512, level=1, predictor=2)
+
+    def cogeo() -> None:
+        cog_translate(
+            src, tmp / "cogeo.tif", profile, overview_level=n_ovr, overview_resampling="average",
+            config={"GDAL_NUM_THREADS": "ALL_CPUS"}, quiet=True,
+        )  # fmt: skip
+
+    return timed(gdal_copy), timed(cogeo)
+
+
+def small_files(tmp: Path, n: int) -> list[Path]:
+    rng = np.random.default_rng(1)
+    out = []
+    for i in range(n):
+        path = tmp / f"small-{i}.tif"
+        with rasterio.open(
+            path, "w", driver="GTiff", width=1024, height=1024, count=1, dtype="uint16",
+            crs="EPSG:32643", transform=from_origin(391395.0, 5596530.0, 10.0, 10.0),
+        ) as dst:  # fmt: skip
+            dst.write(rng.integers(0, 4000, (1, 1024, 1024), dtype="uint16"))
+        out.append(path)
+    return out
+
+
+def junk(size: int) -> Iterator[bytes]:
+    chunk = b"\x07" * 2**20
+    for _ in range(size // len(chunk)):
+        yield chunk
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=4000)
+    parser.add_argument("--bands", type=int, default=4)
+    parser.add_argument("--small", type=int, default=24, help="number of small files")
+    parser.add_argument("--stream-mb", type=int, default=512, help="size of the streamed PUT")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+
+    with tempfile.TemporaryDirectory(prefix="rastercat-bench-") as t:
+        tmp = Path(t)
+        src = tmp / "input.tif"
+        make_input(src, args.size, args.bands)
+        server = Server(tmp, args.workers)
+        try:
+            pid = server.product("big", args.bands)
+            rss0 = server.status("VmRSS")
+
+            def ingest() -> None:
+                with src.open("rb") as f:
+                    server.put(pid, "input.tif", f)
+                server.wait_searchable(pid, 1)
+
+            t_http = timed(ingest)
+            big_peak = (server.status("VmHWM") - rss0) / 1024
+            key = server.client.get(f"{CAT}/products/{pid}/images/input").json()
+            n_ovr_path = server.data / "objects"
+            cog = next(n_ovr_path.rglob("products/*/*.tif"))
+            with rasterio.open(cog) as ds:
+                n_ovr = len(ds.overviews(1))
+            del key
+            t_gdal, t_cogeo = peers(src, tmp, n_ovr)
+            best = min(t_gdal, t_cogeo)
+            print(f"input {args.size} x {args.size} x {args.bands} UInt16, "
+                  f"{src.stat().st_size / 2**20:.0f} MiB, {n_ovr} overviews; {cores} cores")  # fmt: skip
+            print(f"{'rastercat upload -> searchable':<34}{t_http:8.2f} s")
+            print(f"{'GDAL COG driver (rasterio copy)':<34}{t_gdal:8.2f} s")
+            print(f"{'rio-cogeo cog_translate':<34}{t_cogeo:8.2f} s")
+            print(f"rastercat / faster peer = {t_http / best:.2f}x  (target <= 1.25x)")
+
+            files = small_files(tmp, args.small)
+            spid = server.product("small", 1)
+            cpu0, w0 = server.cpu_seconds(), time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda p: server.put(spid, p.name, p.read_bytes()), files))
+            server.wait_searchable(spid, len(files))
+            wall = time.perf_counter() - w0
+            busy = (server.cpu_seconds() - cpu0) / (wall * cores)
+            print(f"{args.small} small files (1024^2 UInt16), {args.workers} workers: {wall:.2f} s, "
+                  f"server CPU {busy:.0%} of {cores} cores")  # fmt: skip
+
+            jpid = server.product("stream", 1)
+            rss1 = server.status("VmRSS")
+            hwm1 = server.status("VmHWM")
+            t_put = timed(lambda: server.put(jpid, "junk.tif", junk(args.stream_mb * 2**20)))
+            grew = (server.status("VmHWM") - max(rss1, hwm1)) / 1024
+            print(f"server peak memory while ingesting the big file: +{big_peak:.0f} MiB over idle")
+            print(f"streamed PUT of {args.stream_mb} MiB in {t_put:.1f} s: peak memory grew by "
+                  f"{max(grew, 0):.0f} MiB beyond the earlier peak (target < 100 MiB)")  # fmt: skip
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Ingest on Celery workers: any number of ``rastercat worker`` processes on any machine.
+
+The job row in the database stays the truth; a Celery message only says "look at upload X":
+
+- messages are acknowledged late (after the task ends), and re-queued when a worker's process dies,
+  so a job whose worker was killed is delivered again;
+- a delivery claims the row (``JobRunner.claim``, ``SELECT ... FOR UPDATE SKIP LOCKED``); a second
+  delivery of a job that is running elsewhere waits for that job's lease, and one of a finished job
+  does nothing, so a job delivered twice yields one image;
+- a claimed job's lease is short and renewed by a heartbeat while it runs: a worker that dies stops
+  renewing, and its job becomes claimable again soon, instead of after ``jobs.LEASE_SECONDS``;
+- each worker sweeps the job table now and then and enqueues PENDING jobs and expired leases, so even
+  a message lost by the broker (Redis restarted without persistence) cannot strand a job.
+
+Nothing is built at import: :func:`make_celery` builds an app from settings; the worker's database
+and object store are opened lazily in each worker process (never shared across ``fork``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.config import Settings
+from rastercat.store.sql.repo import Repo, t, utcnow
+
+log = logging.getLogger("rastercat.ingest.celery")
+
+TASK_NAME = "rastercat.ingest_upload"
+DEFAULT_LEASE = 60.0
+"""Seconds a claimed job stays owned without a heartbeat (renewed every third of it)."""
+
+
+@dataclass
+class WorkerContext:
+    """What a task needs, opened once per worker process."""
+
+    repo: Repo
+    runner: Any  # JobRunner (imported lazily: it pulls in the GDAL pipeline)
+    pid: int
+
+
+def open_worker_context(settings: Settings) -> WorkerContext:
+    from rastercat.ingest.jobs import JobRunner
+    from rastercat.store.s3 import object_store_from_settings
+    from rastercat.store.sql.engine import make_engine, migrate
+
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    repo = Repo(engine)
+    objects = object_store_from_settings(settings)
+    return WorkerContext(repo=repo, runner=JobRunner(repo, objects, settings), pid=os.getpid())
+
+
+class Heartbeat:
+    """Keeps a RUNNING job's lease ``lease`` seconds ahead while the ``with`` block runs."""
+
+    def __init__(self, repo: Repo, uid: str, lease: float) -> None:
+        self.repo, self.uid, self.lease = repo, uid, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{uid}", daemon=True)
+
+    def renew(self) -> bool:
+        with self.repo.tx() as conn:
+            result = conn.execute(
+                sa.update(t.uploads)
+                .where(t.uploads.c.uid == self.uid, t.uploads.c.status == "RUNNING")
+                .values(lease_until=time.time() + self.lease)
+            )
+            return bool(result.rowcount)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            try:
+                if not self.renew():
+                    return
+            except Exception:  # a database hiccup: the next beat tries again
+                log.warning("could not renew the lease of %s", self.uid, exc_info=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.renew()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def run_delivery(ctx: WorkerContext, uid: str, lease: float) -> tuple[str, float | None]:
+    """Handle one delivery of ``uid``: (outcome, seconds after which to look again or None).
+
+    Outcomes: the job's final status when this delivery ran it; ``PENDING`` when it should run again;
+    ``BUSY`` when another worker holds a live lease; ``DONE``/``GONE`` when there is nothing to do.
+    """
+    job = ctx.runner.claim(uid)
+    if job is None:
+        row = ctx.repo.one(t.uploads, uid=uid)
+        if row is None:
+            return "GONE", None
+        if row["status"] == "RUNNING" and row["lease_until"] is not None:
+            return "BUSY", max(1.0, min(row["lease_until"] - time.time() + 0.5, lease))
+        return "DONE", None  # finished, failed, or not yet complete (WAITING/UPLOADING)
+    with Heartbeat(ctx.repo, uid, lease):
+        status = ctx.runner.run(job)
+    return status, (1.0 if status == "PENDING" else None)
+
+
+def make_celery(settings: Settings, lease: float = DEFAULT_LEASE) -> Any:
+    """The Celery app of ingest, with the ``ingest_upload`` task registered."""
+    from celery import Celery
+
+    app = Celery("rastercat", broker=settings.ingest.broker_url)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="rastercat-ingest",
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        # A message not acknowledged within this time goes back to the queue (Redis transport): it
+        # must outlive the longest ingest, or a slow job is delivered again while running; the
+        # lease (not this timeout) is what recovers jobs of dead workers quickly.
+        broker_transport_options={"visibility_timeout": 6 * 3600},
+    )
+    contexts: dict[int, WorkerContext] = {}
+
+    def context() -> WorkerContext:
+        pid = os.getpid()
+        if pid not in contexts:
+            contexts.clear()  # a forked child must not use its parent's connections
+            contexts[pid] = open_worker_context(settings)
+        return contexts[pid]
+
+    @app.task(name=TASK_NAME, bind=True, max_retries=None)
+    def ingest_upload(self: Any, upload_uid: str) -> str:
+        outcome, again = run_delivery(context(), upload_uid, lease)
+        log.info("upload %s: %s", upload_uid, outcome)
+        if again is not None:
+            raise self.retry(countdown=again)
+        return outcome
+
+    app.rastercat_context = context  # type: ignore[attr-defined]
+    return app
+
+
+def enqueue_ingest(app: Any, upload_uid: str) -> None:
+    """Ask some worker to ingest ``upload_uid`` (call when its job becomes PENDING)."""
+    app.send_task(TASK_NAME, args=[upload_uid])
+
+
+def sweep_jobs(repo: Repo, app: Any, stale_after: float = 30.0) -> int:
+    """Enqueue jobs that no message may be carrying: PENDING for over ``stale_after`` seconds, or
+    RUNNING with an expired lease. Duplicates are harmless (a claim settles who runs a job)."""
+    from datetime import timedelta
+
+    now = time.time()
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    with repo.tx() as conn:
+        uids = [
+            r[0]
+            for r in conn.execute(
+                sa.select(t.uploads.c.uid).where(
+                    sa.or_(
+                        sa.and_(t.uploads.c.status == "PENDING", t.uploads.c.updated < cutoff),
+                        sa.and_(t.uploads.c.status == "RUNNING", t.uploads.c.lease_until < now),
+                    )
+                )
+            )
+        ]
+    for uid in uids:
+        enqueue_ingest(app, uid)
+    return len(uids)
+
+
+class Sweeper(threading.Thread):
+    """Runs :func:`sweep_jobs` every ``interval`` seconds in a worker's main process."""
+
+    def __init__(self, repo: Repo, app: Any, interval: float, stale_after: float) -> None:
+        super().__init__(name="rastercat-sweeper", daemon=True)
+        self.repo, self.app, self.interval, self.stale_after = repo, app, interval, stale_after
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                n = sweep_jobs(self.repo, self.app, self.stale_after)
+                if n:
+                    log.info("re-enqueued %d stranded ingest job(s)", n)
+            except Exception:
+                log.warning("the job sweep failed; retrying later", exc_info=True)

@@ -1,0 +1,53 @@
+"""Abandoned uploads end as FAILURE instead of waiting forever."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from _upload_helpers import Uploader, band
+
+from helpers import wait_for, write_geotiff
+from rastercat.store.sql.repo import t, utcnow
+
+
+def test_upload_url_never_used_expires(server_factory: Any) -> None:
+    server = server_factory(upload_url_ttl=-60)  # URLs are stale as soon as they are handed out
+    up = Uploader(server)
+    try:
+        pid = up.product([band("blue")])
+        up.begin(pid, "never.tif")
+        doc = wait_for(
+            lambda: (d := up.result(pid, "never.tif"))["status"] == "FAILURE" and d,
+            timeout=20,
+            what="the abandoned upload to expire",
+        )
+        assert "expired" in doc["logs"] and doc["failure_type"] == "timeout"
+    finally:
+        up.close()
+
+
+def test_incomplete_multi_file_scene_expires(server_factory: Any, tmp_path: Any) -> None:
+    server = server_factory()
+    up = Uploader(server)
+    try:
+        pid = up.product([band("a"), band("b", srcfile=1)])
+        multi = {"image_files": ["a.tif", "b.tif"], "image_id": "scene"}
+        path = write_geotiff(tmp_path / "a.tif", np.ones((8, 8), "uint16"))
+        url = up.begin(
+            pid, "a.tif", {"process_controls": {"upload_type": "file", "multi_file": multi}}
+        )
+        assert up.put(url, path.read_bytes()).status_code == 200
+        assert up.result(pid, "a.tif")["status"] == "WAITING"
+        maintenance = server.state.extras["maintenance"].maintenance
+        assert maintenance.expire_uploads() == 0  # not stale yet
+        with server.state.repo.tx() as conn:  # two hours pass
+            conn.execute(sa.update(t.uploads).values(created=utcnow() - timedelta(hours=2)))
+        assert maintenance.expire_uploads() == 1
+        doc = up.result(pid, "a.tif")
+        assert doc["status"] == "FAILURE" and "never arrived" in doc["logs"]
+        assert not list(server.state.extras["objects"].list("uploads"))
+    finally:
+        up.close()

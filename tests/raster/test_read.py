@@ -321,3 +321,25 @@ def test_too_large_output_is_refused_before_any_read() -> None:
     with pytest.raises(InvalidInput, match="max_output_bytes"):
         plan_grid(req, [ghost], Limits(), 4, "uint16")
     assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize("crs", [None, "EPSG:3857"])
+def test_real_pixels_equal_to_the_fill_sentinel_are_kept(cog: Cog, crs: str | None) -> None:
+    """Sources without nodata are warped with the dtype's max as fill; real max pixels stay data."""
+    whole = random_array("uint16", (1, 48, 128)) % 1000 + 1
+    whole[:, :, 56:72] = 65535  # straddles the seam between the halves
+    whole[:, 0, :] = 65535  # and the top edge
+    full = cog(whole)
+    west = cog(whole[:, :, :64].copy())
+    east = cog(whole[:, :, 64:].copy(), transform=TRANSFORM @ Affine.translation(64, 0))
+    grid = native_grid(full) if crs is None else _grid_in(crs, full)
+    single = read([full], [band("b1")], grid)
+    mosaic = read([west, east], [band("b1")], grid)
+    np.testing.assert_array_equal(mosaic.data, single.data)
+    np.testing.assert_array_equal(mosaic.mask, single.mask)
+    if crs is None:
+        np.testing.assert_array_equal(single.data, whole)
+        assert single.mask.all()
+    else:
+        ref = _reference(full, grid, Resampling.nearest)
+        np.testing.assert_array_equal(single.mask, ref != 0)

@@ -114,6 +114,36 @@ def _open(source: SourceImage, **kwargs: Any) -> Any:
         ) from exc
 
 
+def _sentinel(dtype: np.dtype) -> float:
+    """The fill a VRT uses outside a source that has no nodata of its own."""
+    return float("nan") if dtype.kind == "f" else float(np.iinfo(dtype).max)
+
+
+def _all_equal(data: np.ndarray, value: float) -> np.ndarray:
+    if math.isnan(value):
+        return np.all(np.isnan(data), axis=0)
+    return np.all(data == value, axis=0)
+
+
+def _inside_source(
+    source: SourceImage, grid: Grid, window: Window, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """Whether the centres of output pixels ``(rows, cols)`` of ``window`` fall inside the source."""
+    t = grid.transform
+    c = cols + window.col_off + 0.5
+    r = rows + window.row_off + 0.5
+    xs, ys = t.c + c * t.a + r * t.b, t.f + c * t.d + r * t.e
+    src_crs = CRS.from_wkt(source.crs_wkt)
+    if src_crs != grid.crs:
+        tx, ty = transform_points(grid.crs, src_crs, xs.tolist(), ys.tolist())
+        xs, ys = np.asarray(tx), np.asarray(ty)
+    inv = ~source.transform
+    sc = inv.c + xs * inv.a + ys * inv.b
+    sr = inv.f + xs * inv.d + ys * inv.e
+    w, h = source.raster_size
+    return (sc >= 0) & (sc < w) & (sr >= 0) & (sr < h)
+
+
 def _warp_source(
     source: SourceImage,
     indexes: list[int],
@@ -122,7 +152,11 @@ def _warp_source(
     resampling: Resampling,
     use_overviews: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The source's bands ``indexes`` warped onto ``window`` of the grid, and its footprint mask."""
+    """The source's bands ``indexes`` warped onto ``window`` of the grid, and where it has data.
+
+    The footprint comes from the VRT's fill value, not from an added alpha band: a destination
+    alpha band takes GDAL's warper off its fast path (measured 6x slower for nearest).
+    """
     src = _open(source)
     try:
         level = _overview_level(src, grid, window) if use_overviews else None
@@ -130,6 +164,10 @@ def _warp_source(
             src.close()
             src = _open(source, overview_level=level)
         has_alpha = ColorInterp.alpha in src.colorinterp
+        fill = src.nodata
+        ambiguous = fill is None and not has_alpha
+        if ambiguous:
+            fill = _sentinel(np.dtype(src.dtypes[0]))
         with WarpedVRT(
             src,
             crs=grid.crs,
@@ -137,19 +175,25 @@ def _warp_source(
             width=grid.width,
             height=grid.height,
             resampling=resampling,
-            add_alpha=not has_alpha,
+            nodata=fill,
         ) as vrt:
             data = vrt.read(indexes=indexes, window=window)
             if has_alpha:
-                footprint = vrt.read_masks(1, window=window) > 0
-            else:
-                footprint = vrt.read(vrt.count, window=window) > 0
+                return data, vrt.dataset_mask(window=window) > 0
     except RasterioError as exc:
         raise StoreError(
             f"Cannot read the pixels of image {source.id!r}: {exc}", image_id=source.id
         ) from exc
     finally:
         src.close()
+    assert fill is not None
+    filled = _all_equal(data, fill)
+    footprint = ~filled
+    if ambiguous and filled.any():
+        # Real pixels may hold the sentinel value too: those whose centre maps into the source
+        # are data.
+        rows, cols = np.nonzero(filled)
+        footprint[rows, cols] = _inside_source(source, grid, window, rows, cols)
     return data, footprint
 
 

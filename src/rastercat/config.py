@@ -49,6 +49,23 @@ class IngestSettings(BaseModel):
     compression_level: int = 1
 
 
+class S3Settings(BaseModel):
+    """An S3-compatible object store (AWS, MinIO, Ceph, moto...). Unset credentials and region fall
+    back to the usual AWS environment and config files (boto3's and GDAL's own lookup)."""
+
+    bucket: str | None = None
+    """Set to store objects in this bucket instead of ``storage_url``."""
+    prefix: str = ""
+    """Key prefix inside the bucket (e.g. ``rastercat/``), so one bucket can hold several catalogs."""
+    endpoint_url: str | None = None
+    """e.g. ``http://127.0.0.1:9000`` for a self-hosted service; None means AWS itself."""
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    presign_ttl: int = 3600
+    """Lifetime in seconds of presigned upload URLs."""
+
+
 class Settings(BaseSettings):
     """Everything the server needs; one instance per app."""
 
@@ -69,6 +86,7 @@ class Settings(BaseSettings):
     start_workers: bool = True
     limits: Limits = Field(default_factory=Limits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -61,8 +61,9 @@ def sweep(state: AppState, runner: JobRunner) -> None:
     for key in list(objects.list("products")):
         if key in referenced:
             continue
+        # products/{product uid}/{upload uid}-{attempt}.tif
         if key.endswith(".partial") or live.get(
-            key.rsplit("/", 1)[-1].removesuffix(".tif")
+            key.rsplit("/", 1)[-1].removesuffix(".tif").split("-")[0]
         ) not in (
             "PENDING",
             "RUNNING",

@@ -7,6 +7,7 @@ import click
 from rastercat import __version__
 from rastercat.cli.admin import groups, token, users
 from rastercat.cli.serve import serve
+from rastercat.cli.worker import worker
 
 
 @click.group()
@@ -19,3 +20,4 @@ cli.add_command(serve)
 cli.add_command(users)
 cli.add_command(groups)
 cli.add_command(token)
+cli.add_command(worker)

@@ -81,7 +81,8 @@ class JobRunner:
 
     # running -------------------------------------------------------------------------------------
     def run(self, job: dict[str, Any]) -> str:
-        """Process one claimed job to SUCCESS or FAILURE (or back to PENDING to retry)."""
+        """Process one claimed job to SUCCESS or FAILURE (or back to PENDING to retry); SUPERSEDED
+        when another delivery of the job took it over meanwhile (then nothing is changed)."""
         lines: list[str] = []
 
         def note(msg: str) -> None:
@@ -90,7 +91,9 @@ class JobRunner:
 
         started = time.monotonic()
         work_dir = self.work_root / job["uid"]
-        cog_key = f"products/{job['product_uid']}/{job['uid']}.tif"
+        # One key per attempt: a runner whose lease was taken over never touches the file of
+        # the attempt that won.
+        cog_key = f"products/{job['product_uid']}/{job['uid']}-{job['attempts']}.tif"
         note(
             f"attempt {job['attempts']}: processing {job['upload_id']} into image {job['image_key']!r}"
         )
@@ -104,8 +107,12 @@ class JobRunner:
             return "SUCCESS"
         except IngestError as exc:
             note(f"FAILED: {exc.message}")
-            self._fail(job, exc.failure_type, type(exc).__name__, lines, time.monotonic() - started)
+            owned = self._fail(
+                job, exc.failure_type, type(exc).__name__, lines, time.monotonic() - started
+            )
             self.objects.delete(cog_key)
+            if not owned:  # superseded: the raw files belong to the attempt that owns the job
+                return "SUPERSEDED"
             self._drop_raw(job)
             return "FAILURE"
         except Exception as exc:
@@ -113,10 +120,12 @@ class JobRunner:
             note(f"internal error: {type(exc).__name__}: {exc}")
             self.objects.delete(cog_key)
             if job["attempts"] < self.settings.ingest.max_attempts:
-                self._retry(job, lines)
-                return "PENDING"
+                return "PENDING" if self._retry(job, lines) else "SUPERSEDED"
             lines.append(traceback.format_exc(limit=5))
-            self._fail(job, "internal", type(exc).__name__, lines, time.monotonic() - started)
+            if not self._fail(
+                job, "internal", type(exc).__name__, lines, time.monotonic() - started
+            ):
+                return "SUPERSEDED"
             self._drop_raw(job)
             return "FAILURE"
         finally:
@@ -222,8 +231,10 @@ class JobRunner:
             platform["bits_per_pixel"] = inferred["bits_per_pixel"]
         with self.repo.tx() as conn:
             current = self.repo.one(t.uploads, conn, uid=job["uid"])
-            if current is None or current["status"] != "RUNNING":
+            if current is None:
                 raise IngestError("this upload was cancelled (its product was deleted)")
+            if current["status"] != "RUNNING" or current["attempts"] != job["attempts"]:
+                raise IngestError("this attempt was superseded by another delivery of the job")
             # Re-read inside the transaction: permissions may have changed while processing,
             # and a new image inherits the product's permissions as they are now.
             product = self.repo.one(t.products, conn, uid=product["uid"])
@@ -301,16 +312,29 @@ class JobRunner:
 
     def _fail(
         self, job: dict[str, Any], failure_type: str, name: str, lines: list[str], runtime: float
-    ) -> None:
+    ) -> bool:
+        """Record FAILURE while this attempt still owns the job; False when it no longer does."""
         with self.repo.tx() as conn:
-            clauses = [t.uploads.c.pk == job["pk"]]
+            # Only while this attempt still owns the job: never overwrite another attempt's result.
+            clauses = [
+                t.uploads.c.pk == job["pk"],
+                t.uploads.c.status == "RUNNING",
+                t.uploads.c.attempts == job["attempts"],
+            ]
             if job["group_key"]:
+                current = self.repo.one(t.uploads, conn, pk=job["pk"])
+                if (
+                    current is None
+                    or current["status"] != "RUNNING"
+                    or current["attempts"] != job["attempts"]
+                ):
+                    return False
                 clauses = [
                     t.uploads.c.product_uid == job["product_uid"],
                     t.uploads.c.group_key == job["group_key"],
                     t.uploads.c.status.in_(("WAITING", "RUNNING")),
                 ]
-            conn.execute(
+            result = conn.execute(
                 sa.update(t.uploads)
                 .where(*clauses)
                 .values(
@@ -323,20 +347,20 @@ class JobRunner:
                     updated=utcnow(),
                 )  # fmt: skip
             )
+            return bool(result.rowcount)
 
-    def _retry(self, job: dict[str, Any], lines: list[str]) -> None:
+    def _retry(self, job: dict[str, Any], lines: list[str]) -> bool:
         with self.repo.tx() as conn:
-            self.repo.update(
-                t.uploads,
-                job["pk"],
-                {
-                    "status": "PENDING",
-                    "log": "\n".join(lines),
-                    "lease_until": None,
-                    "updated": utcnow(),
-                },
-                conn,
+            result = conn.execute(
+                sa.update(t.uploads)
+                .where(
+                    t.uploads.c.pk == job["pk"],
+                    t.uploads.c.status == "RUNNING",
+                    t.uploads.c.attempts == job["attempts"],
+                )
+                .values(status="PENDING", log="\n".join(lines), lease_until=None, updated=utcnow())
             )
+            return bool(result.rowcount)
 
     def _drop_raw(self, job: dict[str, Any]) -> None:
         for member in self._members_for_cleanup(job):

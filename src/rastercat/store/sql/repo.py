@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from rastercat.errors import Conflict, StoreError
+from rastercat.errors import Conflict, InvalidInput, StoreError
 from rastercat.store.sql import tables as t
 
 
@@ -26,6 +26,9 @@ def translate_errors() -> Iterator[None]:
         yield
     except sa.exc.IntegrityError as exc:
         raise Conflict("an object with this id already exists") from exc
+    except sa.exc.DataError as exc:
+        # PostgreSQL enforces VARCHAR lengths and number ranges that SQLite ignores.
+        raise InvalidInput(f"a value does not fit the catalog: {exc.orig}") from exc
     except sa.exc.OperationalError as exc:
         raise StoreError(f"the catalog database failed: {exc.orig}") from exc
 
@@ -91,13 +94,34 @@ class Repo:
             return int(c.execute(stmt).scalar_one())
 
     # spatial index ------------------------------------------------------------------------
+    # SQLite: an R*Tree over (lon, lat, acquired) beside the table. PostgreSQL: a PostGIS footprint
+    # column with a GiST index (revision 0002). Both are kept by index_image and read by
+    # spatial_clause; other dialects fall back to the plain bbox columns.
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
     @property
     def has_rtree(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
+        return self.dialect == "sqlite"
 
     def index_image(
         self, conn: sa.Connection, pk: int, bbox: tuple | None, acquired: float | None
     ) -> None:
+        if self.dialect == "postgresql":
+            if bbox is None:
+                conn.execute(
+                    sa.text("UPDATE images SET footprint = NULL WHERE pk = :pk"), {"pk": pk}
+                )
+            else:
+                conn.execute(
+                    sa.text(
+                        "UPDATE images SET footprint = ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
+                        "WHERE pk = :pk"
+                    ),
+                    {"pk": pk, "minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3]},
+                )
+            return
         if not self.has_rtree:
             return
         conn.exec_driver_sql("DELETE FROM images_rtree WHERE pk = ?", (pk,))
@@ -110,8 +134,39 @@ class Repo:
         )
 
     def unindex_image(self, conn: sa.Connection, pk: int) -> None:
+        # On PostgreSQL the footprint goes with the row itself.
         if self.has_rtree:
             conn.exec_driver_sql("DELETE FROM images_rtree WHERE pk = ?", (pk,))
+
+    def spatial_clause(
+        self, bbox: tuple[float, float, float, float], lo: float | None, hi: float | None
+    ) -> Any:
+        """A WHERE clause on ``images`` selecting rows whose footprint bbox meets ``bbox``
+        (minx, miny, maxx, maxy in lon/lat) and, where the index holds time too, whose acquisition
+        time lies in [lo, hi] (None: unbounded). Callers still filter dates and exact geometry."""
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+        if self.has_rtree:
+            return t.images.c.pk.in_(
+                sa.text(
+                    "SELECT pk FROM images_rtree WHERE minx <= :qmaxx AND maxx >= :qminx "
+                    "AND miny <= :qmaxy AND maxy >= :qminy AND mint <= :qhi AND maxt >= :qlo"
+                ).bindparams(
+                    qminx=minx,
+                    qminy=miny,
+                    qmaxx=maxx,
+                    qmaxy=maxy,
+                    qlo=-1e18 if lo is None else lo,
+                    qhi=1e18 if hi is None else hi,
+                )  # fmt: skip
+            )
+        if self.dialect == "postgresql":
+            # `&&` is the bbox-overlap operator the GiST index answers; the date range is a
+            # separate clause on the acquired index, combined by the planner.
+            return sa.text(
+                "images.footprint && ST_MakeEnvelope(:qminx, :qminy, :qmaxx, :qmaxy, 4326)"
+            ).bindparams(qminx=minx, qminy=miny, qmaxx=maxx, qmaxy=maxy)
+        c = t.images.c
+        return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
 
 
 __all__ = ["Repo", "t", "translate_errors", "utcnow"]

@@ -1,4 +1,8 @@
-"""Table definitions used by queries. The schema itself is created by the Alembic migrations."""
+"""Table definitions used by queries. The schema itself is created by the Alembic migrations.
+
+On PostgreSQL ``images`` also has a PostGIS ``footprint`` column (revision 0002); it is left out here
+so that the same ``select(images)`` runs on both databases (``Repo`` reaches it on its own).
+"""
 
 from __future__ import annotations
 
@@ -71,7 +75,7 @@ images = sa.Table(
     sa.Column("owners", sa.JSON, nullable=False),
     sa.Column("readers", sa.JSON, nullable=False),
     sa.Column("writers", sa.JSON, nullable=False),
-    sa.Column("acquired", sa.Float),
+    sa.Column("acquired", sa.Float, index=True),
     sa.Column("minx", sa.Float),
     sa.Column("miny", sa.Float),
     sa.Column("maxx", sa.Float),

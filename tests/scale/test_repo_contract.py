@@ -1,0 +1,179 @@
+"""The same Repo contract on SQLite and on PostgreSQL + PostGIS: rows, errors, the spatial index."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from rastercat.errors import Conflict, InvalidInput
+from rastercat.store.sql.engine import make_engine, migrate, normalize_postgres_url
+from rastercat.store.sql.repo import Repo, t
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repo]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine)
+    yield Repo(engine)
+    engine.dispose()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_product(repo: Repo) -> dict[str, Any]:
+    uid = uuid.uuid4().hex
+    values = dict(id=f"p-{uid[:10]}", uid=uid, namespace="ns", attrs={"title": "T"},
+                  owners=["user:a"], readers=[], writers=[], created=now(), modified=now())  # fmt: skip
+    with repo.tx() as conn:
+        repo.insert(t.products, values, conn)
+    return values
+
+
+def add_image(repo: Repo, product: dict[str, Any], key: str, bbox: tuple | None,
+              acquired: float | None) -> int:  # fmt: skip
+    minx, miny, maxx, maxy = bbox if bbox else (None,) * 4
+    with repo.tx() as conn:
+        pk = repo.insert(
+            t.images,
+            dict(id=f"{product['id']}:{key}", product_uid=product["uid"], product_id=product["id"],
+                 key=key, attrs={"k": key}, owners=[], readers=[], writers=[], acquired=acquired,
+                 minx=minx, miny=miny, maxx=maxx, maxy=maxy, created=now(), modified=now()),
+            conn,
+        )  # fmt: skip
+        repo.index_image(conn, pk, bbox, acquired)
+    return pk
+
+
+def found(repo: Repo, product: dict[str, Any], bbox: tuple, lo: float | None = None,
+          hi: float | None = None) -> set[str]:  # fmt: skip
+    clauses = [t.images.c.product_uid == product["uid"], repo.spatial_clause(bbox, lo, hi)]
+    if lo is not None:
+        clauses.append(t.images.c.acquired >= lo)
+    if hi is not None:
+        clauses.append(t.images.c.acquired <= hi)
+    return {r["key"] for r in repo.all(t.images, *clauses)}
+
+
+def test_rows_round_trip_with_json_and_times(repo: Repo) -> None:
+    p = add_product(repo)
+    row = repo.one(t.products, uid=p["uid"])
+    assert row is not None
+    assert row["attrs"] == {"title": "T"} and row["owners"] == ["user:a"]
+    assert row["created"].replace(tzinfo=row["created"].tzinfo or UTC) == p["created"]
+    assert repo.count(t.products, t.products.c.uid == p["uid"]) == 1
+
+
+def test_duplicate_id_is_a_conflict(repo: Repo) -> None:
+    p = add_product(repo)
+    with pytest.raises(Conflict), repo.tx() as conn:
+        repo.insert(t.products, {**p, "uid": uuid.uuid4().hex}, conn)
+
+
+def test_failed_transaction_leaves_nothing(repo: Repo) -> None:
+    p = add_product(repo)
+    with pytest.raises(Conflict), repo.tx() as conn:
+        add_uid = uuid.uuid4().hex
+        repo.insert(t.products, {**p, "id": f"q-{add_uid[:8]}", "uid": add_uid}, conn)
+        repo.insert(t.products, {**p, "uid": uuid.uuid4().hex}, conn)  # duplicate id
+    assert repo.one(t.products, uid=add_uid) is None
+
+
+def test_value_too_long_is_invalid_input_not_a_crash(repo: Repo) -> None:
+    if repo.dialect == "sqlite":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    p = add_product(repo)
+    with pytest.raises(InvalidInput), repo.tx() as conn:
+        repo.insert(t.products, {**p, "id": "x" * 401, "uid": uuid.uuid4().hex}, conn)
+
+
+def test_spatial_clause_finds_overlapping_bboxes_only(repo: Repo) -> None:
+    p = add_product(repo)
+    add_image(repo, p, "west", (0, 0, 1, 1), 100.0)
+    add_image(repo, p, "east", (10, 0, 11, 1), 200.0)
+    add_image(repo, p, "big", (-5, -5, 20, 20), 300.0)
+    add_image(repo, p, "nowhere", None, 400.0)
+    assert found(repo, p, (0.5, 0.5, 0.6, 0.6)) == {"west", "big"}
+    assert found(repo, p, (10.5, 0.5, 10.6, 0.6)) == {"east", "big"}
+    assert found(repo, p, (1, 1, 2, 2)) == {"west", "big"}  # touching edges count
+    assert found(repo, p, (50, 50, 60, 60)) == set()
+    assert found(repo, p, (-10, -10, 30, 30), lo=150.0, hi=250.0) == {"east"}
+    assert found(repo, p, (-10, -10, 30, 30), lo=250.0) == {"big"}
+
+
+def test_reindexing_moves_and_deleting_unindexes(repo: Repo) -> None:
+    p = add_product(repo)
+    pk = add_image(repo, p, "moving", (0, 0, 1, 1), 10.0)
+    with repo.tx() as conn:
+        repo.update(t.images, pk, {"minx": 30, "miny": 30, "maxx": 31, "maxy": 31}, conn)
+        repo.index_image(conn, pk, (30, 30, 31, 31), 10.0)
+    assert found(repo, p, (0, 0, 1, 1)) == set()
+    assert found(repo, p, (30.5, 30.5, 30.6, 30.6)) == {"moving"}
+    with repo.tx() as conn:
+        repo.index_image(conn, pk, None, 10.0)
+    assert found(repo, p, (30.5, 30.5, 30.6, 30.6)) == set()
+    with repo.tx() as conn:
+        repo.unindex_image(conn, pk)
+        repo.delete(t.images, pk, conn)
+    assert repo.count(t.images, t.images.c.product_uid == p["uid"]) == 0
+
+
+def test_postgis_search_uses_the_gist_index(repo: Repo) -> None:
+    if repo.dialect != "postgresql":
+        pytest.skip("PostGIS only")
+    with repo.tx() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        stmt = sa.select(t.images.c.pk).where(repo.spatial_clause((0, 0, 1, 1), None, None))
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "ix_images_footprint" in plan, plan
+
+
+def test_claims_skip_rows_locked_by_another_transaction(repo: Repo) -> None:
+    """What lets several workers claim jobs at once on PostgreSQL without waiting on each other."""
+    if repo.dialect != "postgresql":
+        pytest.skip("row locks are a PostgreSQL feature (SQLite serializes writers)")
+    p = add_product(repo)
+    uids = []
+    with repo.tx() as conn:
+        for i in range(2):
+            uid = uuid.uuid4().hex
+            uids.append(uid)
+            repo.insert(t.uploads,
+                        dict(uid=uid, product_uid=p["uid"], product_id=p["id"], upload_id=f"u{i}",
+                             image_key=f"k{i}", owner_pk=1, status="PENDING", attempts=0, params={},
+                             log="", created=now(), updated=now()), conn)  # fmt: skip
+    pick = (
+        sa.select(t.uploads.c.uid)
+        .where(t.uploads.c.uid.in_(uids))
+        .order_by(t.uploads.c.pk)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    with repo.tx() as first, repo.tx() as second:
+        a = first.execute(pick).scalar_one()
+        b = second.execute(pick).scalar_one()
+    assert {a, b} == set(uids)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h:5/db", "postgresql+psycopg://u@h:5/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_postgres_urls_use_psycopg3(url: str, expected: str) -> None:
+    assert normalize_postgres_url(url) == expected

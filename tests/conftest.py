@@ -94,14 +94,16 @@ class LiveServer:
                     os.environ[k] = v
 
 
-def make_settings(data_dir: Path, **kw: Any) -> Settings:
-    ingest = IngestSettings(workers=2, poll_interval=0.05)
+def make_settings(data_dir: Path, *, isolate: bool = False, **kw: Any) -> Settings:
+    """Servers of single tests convert in-process (a process pool costs a second or two to start);
+    the session's ``live_server`` and ``rastercat serve`` subprocesses use the default pool."""
+    ingest = IngestSettings(workers=2, poll_interval=0.05, isolate=isolate)
     return Settings(data_dir=data_dir, ingest=ingest, **kw)
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(make_settings(tmp_path_factory.mktemp("server"))).start()
+    server = LiveServer(make_settings(tmp_path_factory.mktemp("server"), isolate=True)).start()
     try:
         yield server
     finally:

@@ -21,6 +21,7 @@ from rastercat import __version__
 from rastercat.catalog.service import image_row_values
 from rastercat.config import Settings
 from rastercat.errors import IngestError
+from rastercat.ingest.isolated import PipelinePool
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
 
@@ -31,11 +32,20 @@ INGEST_VERSION = f"rastercat-ingest-{__version__}"
 
 
 class JobRunner:
-    def __init__(self, repo: Repo, objects: ObjectStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        repo: Repo,
+        objects: ObjectStore,
+        settings: Settings,
+        *,
+        pool: PipelinePool | None = None,
+    ) -> None:
         self.repo = repo
         self.objects = objects
         self.settings = settings
         self.work_root = settings.data_dir / "work"
+        self.pool = pool
+        """Where conversions run; None runs them in this process (Celery workers are processes)."""
 
     # claiming ------------------------------------------------------------------------------------
     def requeue_running(self) -> int:
@@ -192,7 +202,10 @@ class JobRunner:
             compression=self.settings.ingest.compression,
             compression_level=self.settings.ingest.compression_level,
         )
-        res = process(request, work_dir, self.settings.limits, log=note)
+        if self.pool is not None:
+            res = self.pool.run(request, work_dir, self.settings.limits, note)
+        else:
+            res = process(request, work_dir, self.settings.limits, log=note)
         return {
             "cog_path": res.cog_path,
             "band_names": list(res.band_names),

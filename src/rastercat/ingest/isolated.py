@@ -1,0 +1,77 @@
+"""Run the ingest pipeline in worker processes.
+
+The embedded server runs its ingest workers beside the API in one Python process. GDAL releases the
+GIL while it compresses, but the Python around it (probing, planning, footprints, hashing) does not,
+and it competed with the API's event loop: 24 small files on 2 cores kept the CPU under half busy.
+Each conversion runs in a process of a small pool instead; results and log lines come back pickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from rastercat.config import Limits
+from rastercat.errors import IngestError
+from rastercat.ingest.types import IngestRequest, IngestResult
+
+
+def run_pipeline(
+    request: IngestRequest, work_dir: Path, limits: Limits
+) -> tuple[IngestResult | None, tuple[str, str] | None, list[str]]:
+    """In the child: ``(result, None, log)`` or ``(None, (message, failure_type), log)``."""
+    from rastercat.ingest.pipeline import process
+
+    lines: list[str] = []
+    try:
+        return process(request, work_dir, limits, log=lines.append), None, lines
+    except IngestError as exc:
+        return None, (exc.message, exc.failure_type), lines
+
+
+class PipelinePool:
+    """A lazily started process pool that survives a child being killed (e.g. by the OOM killer)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                # spawn: the parent runs threads (the API, other workers); forking them is unsafe.
+                ctx = multiprocessing.get_context("spawn")
+                self._executor = ProcessPoolExecutor(max_workers=self.size, mp_context=ctx)
+            return self._executor
+
+    def run(
+        self, request: IngestRequest, work_dir: Path, limits: Limits, note: Any
+    ) -> IngestResult:
+        pool = self._pool()
+        try:
+            result, error, lines = pool.submit(run_pipeline, request, work_dir, limits).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._executor is pool:
+                    self._executor = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise IngestError(
+                "the conversion process died (out of memory?)", failure_type="oom"
+            ) from None
+        for line in lines:
+            note(line)
+        if error is not None:
+            raise IngestError(error[0], failure_type=error[1])
+        assert result is not None
+        return result
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)

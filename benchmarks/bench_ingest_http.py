@@ -69,8 +69,17 @@ class Server:
         raise KeyError(field)
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time of the server and its live children (the conversion processes)."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if pid == self.proc.pid or ppid == self.proc.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def product(self, name: str, bands: int) -> str:
         r = self.client.post(
@@ -213,7 +222,7 @@ def main() -> None:
             wall = time.perf_counter() - w0
             busy = (server.cpu_seconds() - cpu0) / (wall * cores)
             print(f"{args.small} small files (1024^2 UInt16), {args.workers} workers: {wall:.2f} s, "
-                  f"server CPU {busy:.0%} of {cores} cores")  # fmt: skip
+                  f"server + conversion processes CPU {busy:.0%} of {cores} cores")  # fmt: skip
 
             jpid = server.product("stream", 1)
             rss1 = server.status("VmRSS")

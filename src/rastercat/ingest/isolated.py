@@ -33,6 +33,11 @@ def run_pipeline(
         return None, (exc.message, exc.failure_type), lines
 
 
+def _warm_up() -> None:
+    """Import the pipeline (rasterio, GDAL, pyproj) once, before the first job needs it."""
+    import rastercat.ingest.pipeline  # noqa: F401
+
+
 class PipelinePool:
     """A lazily started process pool that survives a child being killed (e.g. by the OOM killer)."""
 
@@ -48,6 +53,12 @@ class PipelinePool:
                 ctx = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(max_workers=self.size, mp_context=ctx)
             return self._executor
+
+    def warm(self) -> None:
+        """Start the children and their imports now, so the first upload does not wait for them."""
+        pool = self._pool()
+        for _ in range(self.size):
+            pool.submit(_warm_up)
 
     def run(
         self, request: IngestRequest, work_dir: Path, limits: Limits, note: Any

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,8 +45,13 @@ class IngestSettings(BaseModel):
     broker_url: str = "redis://127.0.0.1:6379/0"
     max_attempts: int = 3
     poll_interval: float = 0.2
+    arrival_interval: float = 1.0
+    """Seconds between looks at the bucket for direct uploads that have arrived (S3 store)."""
     compression: str = "ZSTD"
     compression_level: int = 1
+    isolate: bool = True
+    """Run each conversion of the in-process workers in a child process (all cores, no GIL
+    contention with the API); ``rastercat worker`` processes always convert in-process."""
 
 
 class S3Settings(BaseModel):
@@ -63,7 +68,11 @@ class S3Settings(BaseModel):
     access_key_id: str | None = None
     secret_access_key: str | None = None
     presign_ttl: int = 3600
-    """Lifetime in seconds of presigned upload URLs."""
+    """Lifetime in seconds of presigned URLs made outside the upload protocol (upload URLs live
+    ``upload_url_ttl`` seconds, the lifetime after which abandoned uploads expire)."""
+    direct_uploads: bool = True
+    """Upload URLs are presigned PUT URLs straight to the bucket (bytes never pass through the API);
+    False sends uploads through the API, for buckets that clients cannot reach."""
 
 
 class Settings(BaseSettings):
@@ -83,6 +92,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """Base URL clients use to reach this server (upload URLs); defaults to the request's own."""
     upload_url_ttl: int = 3600
+    secret: SecretStr | None = None
+    """Signs tokens and upload URLs. Set it (the same value) on every API replica and admin machine
+    to keep them stateless; unset, a ``secret.key`` file in ``data_dir`` is created and used."""
     start_workers: bool = True
     limits: Limits = Field(default_factory=Limits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

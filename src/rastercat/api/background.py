@@ -3,25 +3,56 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
 from rastercat.api.state import AppState
+from rastercat.catalog.arrivals import Periodic
 from rastercat.catalog.maintenance import Maintenance, MaintenanceThread
 from rastercat.catalog.uploads import UploadService
+from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.jobs import JobRunner
 from rastercat.ingest.worker import WorkerPool
-from rastercat.store.objects import open_object_store
+from rastercat.store.s3 import object_store_from_settings
 from rastercat.store.sql.repo import t
 
 log = logging.getLogger("rastercat")
 
 
 def start_background(state: AppState) -> None:
+    """Open the object store and start what this process runs besides the API.
+
+    - ``ingest.queue == "celery"``: jobs that become PENDING here are enqueued; ``rastercat worker``
+      processes run them, notice direct uploads and recover stranded jobs (this process never
+      touches jobs it does not own: any number of replicas can run).
+    - local queue with workers (``rastercat serve``): the in-process pool runs jobs, after the
+      start-up recovery that only a single embedded server may do.
+    - local queue with ``--no-workers``: the API only; a server with workers polls the job table.
+    """
     settings = state.settings
-    objects = open_object_store(settings.resolved_storage_url)
+    objects = object_store_from_settings(settings)
     state.extras["objects"] = objects
-    state.extras["uploads"] = UploadService(
+    local_workers = settings.ingest.queue != "celery" and settings.start_workers
+    conversions = (
+        PipelinePool(settings.ingest.workers) if local_workers and settings.ingest.isolate else None
+    )
+    state.extras["conversions"] = conversions
+    if conversions is not None:
+        conversions.warm()
+    runner = JobRunner(state.repo, objects, settings, pool=conversions)
+    state.extras["runner"] = runner
+    pool: WorkerPool | None = None
+    notify: Callable[[str], None] | None = None
+    if settings.ingest.queue == "celery":
+        notify = _celery_notifier(state)
+    elif settings.start_workers:
+        pool = WorkerPool(runner, settings.ingest.workers, settings.ingest.poll_interval)
+        state.extras["workers"] = pool
+        wake = pool.wake
+        notify = lambda _uid: wake()  # noqa: E731 (the pool claims from the table itself)
+    state.extras["wake_workers"] = notify
+    uploads = UploadService(
         state.repo,
         state.catalog,
         objects,
@@ -29,18 +60,37 @@ def start_background(state: AppState) -> None:
         settings.data_dir / "incoming",
         settings.upload_url_ttl,
         settings.limits.max_upload_bytes,
+        on_pending=notify,
     )
-    runner = JobRunner(state.repo, objects, settings)
-    state.extras["runner"] = runner
+    state.extras["uploads"] = uploads
     maintenance = MaintenanceThread(Maintenance(state.repo, objects, settings.upload_url_ttl))
     state.extras["maintenance"] = maintenance
     maintenance.start()
-    if settings.start_workers and settings.ingest.queue == "local":
+    if pool is not None:
         sweep(state, runner)
-        pool = WorkerPool(runner, settings.ingest.workers, settings.ingest.poll_interval)
-        state.extras["workers"] = pool
-        state.extras["wake_workers"] = pool.wake
         pool.start()
+        if uploads.direct is not None:  # nobody else looks at the bucket for this pool
+            watcher = Periodic(
+                uploads.arrivals.sweep, settings.ingest.arrival_interval, "rastercat-arrivals"
+            )
+            state.extras["arrivals"] = watcher
+            watcher.start()
+
+
+def _celery_notifier(state: AppState) -> Callable[[str], None]:
+    from rastercat.ingest.celery_app import enqueue_ingest, make_celery
+
+    app = make_celery(state.settings)  # once per process: it holds the broker connection pool
+    state.extras["celery"] = app
+
+    def notify(uid: str) -> None:
+        try:
+            enqueue_ingest(app, uid)
+        except Exception:
+            # The job row is PENDING already: the workers' sweep enqueues it later.
+            log.warning("could not enqueue ingest job %s; the sweep will", uid, exc_info=True)
+
+    return notify
 
 
 def sweep(state: AppState, runner: JobRunner) -> None:
@@ -76,9 +126,18 @@ def sweep(state: AppState, runner: JobRunner) -> None:
 
 
 def stop_background(state: AppState) -> None:
+    watcher = state.extras.get("arrivals")
+    if watcher is not None:
+        watcher.stop()
     pool = state.extras.get("workers")
     if pool is not None:
         pool.stop()
+    conversions = state.extras.get("conversions")
+    if conversions is not None:
+        conversions.shutdown()
     maintenance = state.extras.get("maintenance")
     if maintenance is not None:
         maintenance.stop()
+    app = state.extras.get("celery")
+    if app is not None:
+        app.close()

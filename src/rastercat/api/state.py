@@ -15,6 +15,14 @@ from rastercat.store.sql.engine import make_engine, migrate
 from rastercat.store.sql.repo import Repo
 
 
+def server_secret(settings: Settings) -> bytes:
+    """``RASTERCAT_SECRET`` when set (replicas share it without sharing a disk), else the data
+    directory's ``secret.key``."""
+    if settings.secret is not None and settings.secret.get_secret_value():
+        return settings.secret.get_secret_value().encode()
+    return load_or_create_secret(settings.secret_path)
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -31,7 +39,7 @@ class AppState:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         repo = Repo(engine)
-        secret = load_or_create_secret(settings.secret_path)
+        secret = server_secret(settings)
         return cls(
             settings=settings,
             engine=engine,

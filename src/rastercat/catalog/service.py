@@ -53,8 +53,9 @@ class CatalogService:
         self.settings = settings
 
     # products --------------------------------------------------------------------------------
-    def _product(self, conn: sa.Connection, p: Principal, pid: str, level: str) -> dict[str, Any]:
-        row = self.repo.one(t.products, conn, id=pid)
+    def _product(self, conn: sa.Connection, p: Principal, pid: str, level: str,
+                 for_update: bool = False) -> dict[str, Any]:  # fmt: skip
+        row = self.repo.one(t.products, conn, for_update=for_update, id=pid)
         check_access(p, row, level, f"product {pid!r}")
         assert row is not None
         return row
@@ -121,7 +122,9 @@ class CatalogService:
                     )
         acl = split_acl(attrs)
         with self.repo.tx() as conn:
-            row = self._product(conn, p, pid, "own" if acl or set_global else "write")
+            row = self._product(
+                conn, p, pid, "own" if acl or set_global else "write", for_update=True
+            )
             new_attrs = attrs if replace else {**row["attrs"], **attrs}
             values: dict[str, Any] = {"attrs": new_attrs, "modified": utcnow(), **acl}
             if "owners" in values and not values["owners"]:
@@ -199,11 +202,14 @@ class CatalogService:
 
     # bands -----------------------------------------------------------------------------------
     def _band(
-        self, conn: sa.Connection, p: Principal, pid: str, name: str, level: str
-    ) -> tuple[dict, dict]:
+        self, conn: sa.Connection, p: Principal, pid: str, name: str, level: str,
+        for_update: bool = False,
+    ) -> tuple[dict, dict]:  # fmt: skip
         product = self._product(conn, p, pid, "read")
         key = sub_key(pid, name)
-        row = self.repo.one(t.bands, conn, product_uid=product["uid"], name=key)
+        row = self.repo.one(
+            t.bands, conn, for_update=for_update, product_uid=product["uid"], name=key
+        )
         check_access(p, row, level, f"band {key!r} of product {pid!r}")
         assert row is not None
         return product, row
@@ -264,7 +270,7 @@ class CatalogService:
         attrs = validate_attrs(BandAttrs, body, "band")
         acl = split_acl(attrs)
         with self.repo.tx() as conn:
-            _, row = self._band(conn, p, pid, name, "own" if acl else "write")
+            _, row = self._band(conn, p, pid, name, "own" if acl else "write", for_update=True)
             merged = dict(attrs) if replace else {**row["attrs"], **attrs}
             merged.setdefault("srcfile", 0)
             merged.setdefault("jpx_layer", 0)
@@ -298,11 +304,14 @@ class CatalogService:
 
     # images (metadata) -----------------------------------------------------------------------
     def _image(
-        self, conn: sa.Connection, p: Principal, pid: str, key: str, level: str
-    ) -> tuple[dict, dict]:
+        self, conn: sa.Connection, p: Principal, pid: str, key: str, level: str,
+        for_update: bool = False,
+    ) -> tuple[dict, dict]:  # fmt: skip
         product = self._product(conn, p, pid, "read")
         key = sub_key(pid, key)
-        row = self.repo.one(t.images, conn, product_uid=product["uid"], key=key)
+        row = self.repo.one(
+            t.images, conn, for_update=for_update, product_uid=product["uid"], key=key
+        )
         check_access(p, row, level, f"image {key!r} of product {pid!r}")
         assert row is not None
         return product, row
@@ -358,7 +367,7 @@ class CatalogService:
         attrs = self._image_attrs(body)
         acl = split_acl(attrs)
         with self.repo.tx() as conn:
-            _, row = self._image(conn, p, pid, key, "own" if acl else "write")
+            _, row = self._image(conn, p, pid, key, "own" if acl else "write", for_update=True)
             if replace:
                 # Replacing keeps what ingest inferred about the pixels: only user attributes go.
                 kept = {k: row["attrs"][k] for k in INFERRED if k in row["attrs"]}

@@ -6,19 +6,20 @@ import base64
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from rastercat.catalog.arrivals import ArrivalCheck, advance
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.service import CatalogService, sub_key
 from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
 from rastercat.catalog.validation import ImageAttrs, check_key, parse_datetime, validate_attrs
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from rastercat.store.objects import ObjectStore
+from rastercat.store.objects import DirectUploads, ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 RESAMPLERS = (
@@ -139,8 +140,13 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
 
 
 class UploadService:
+    """Upload URLs point at the API (``/uploads/{token}``), or, when the object store can presign
+    and ``s3.direct_uploads`` allows it, straight at the bucket. ``on_pending(uid)`` is called once
+    each time a job becomes PENDING here (to wake or enqueue its workers)."""
+
     def __init__(self, repo: Repo, catalog: CatalogService, objects: ObjectStore, secret: bytes,
-                 incoming: Path, ttl: int, max_bytes: int) -> None:  # fmt: skip
+                 incoming: Path, ttl: int, max_bytes: int,
+                 on_pending: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.repo = repo
         self.catalog = catalog
         self.objects = objects
@@ -148,6 +154,13 @@ class UploadService:
         self.incoming = incoming
         self.ttl = ttl
         self.max_bytes = max_bytes
+        self.on_pending = on_pending
+        self.direct: DirectUploads | None = (
+            objects
+            if isinstance(objects, DirectUploads) and catalog.settings.s3.direct_uploads
+            else None
+        )
+        self.arrivals = ArrivalCheck(repo, objects, max_bytes, on_pending)
 
     def begin(self, p: Principal, pid: str, key: str, body: dict[str, Any], base_url: str) -> str:
         """Step 1: record the upload and return its capability URL."""
@@ -155,6 +168,8 @@ class UploadService:
         params = parse_upload_request(key, body, self.catalog.settings.limits.max_extra_properties)
         now = utcnow()
         uid = uuid.uuid4().hex
+        # A direct upload's key is known in advance: its arrival is noticed by looking for it.
+        file_key = f"uploads/{uid}/{key}" if self.direct is not None else None
         with self.repo.tx() as conn:
             product = self.catalog._product(conn, p, pid, "write")
             self.repo.insert(
@@ -169,6 +184,7 @@ class UploadService:
                     "owner_pk": p.user_pk,
                     "status": "UPLOADING",
                     "attempts": 0,
+                    "file_key": file_key,
                     "params": params,
                     "log": "",
                     "created": now,
@@ -176,6 +192,8 @@ class UploadService:
                 },
                 conn,
             )
+        if self.direct is not None and file_key is not None:
+            return self.direct.presign_put(file_key, self.ttl)
         token = mint_upload_token(self.secret, uid, self.ttl)
         return f"{base_url.rstrip('/')}/uploads/{token}"
 
@@ -184,7 +202,7 @@ class UploadService:
         row = self.repo.one(t.uploads, uid=uid)
         if row is None:
             raise NotFound("this upload no longer exists")
-        if row["status"] != "UPLOADING":
+        if row["status"] != "UPLOADING" or row["file_key"]:
             raise Conflict("this upload URL has already been used: request a new one")
         if content_length is not None and content_length > self.max_bytes:
             raise PayloadTooLarge(
@@ -232,38 +250,18 @@ class UploadService:
         self.objects.put_file(tmp, key)
         try:
             with self.repo.tx() as conn:
-                current = self.repo.one(t.uploads, conn, uid=row["uid"])
-                if current is None or current["status"] != "UPLOADING":
-                    raise Conflict("this upload URL has already been used: request a new one")
                 product = self.repo.one(t.products, conn, uid=row["product_uid"])
                 if product is None:
                     raise NotFound("the product of this upload was deleted")
-                values = {
-                    "file_key": key,
-                    "file_size": size,
-                    "updated": utcnow(),
-                    "status": "PENDING",
-                }
-                multi = row["params"].get("multi_file")
-                if multi:
-                    values["status"] = self._multi_status(conn, row, multi)
-                self.repo.update(t.uploads, row["pk"], values, conn)
+                status = advance(conn, row, key, size)
+                if status is None:
+                    raise Conflict("this upload URL has already been used: request a new one")
         except Exception:
             self.objects.delete(key)
             raise
-        return {**row, **values}
-
-    def _multi_status(self, conn: sa.Connection, row: dict[str, Any], multi: dict[str, Any]) -> str:
-        """The last file of a multi-file scene to arrive makes the job PENDING; the others wait."""
-        waiting = self.repo.all(
-            t.uploads,
-            t.uploads.c.product_uid == row["product_uid"],
-            t.uploads.c.group_key == row["group_key"],
-            t.uploads.c.status == "WAITING",
-            conn=conn,
-        )
-        have = {w["upload_id"] for w in waiting} | {row["upload_id"]}
-        return "PENDING" if set(multi["image_files"]) <= have else "WAITING"
+        if status == "PENDING" and self.on_pending is not None:
+            self.on_pending(row["uid"])
+        return {**row, "file_key": key, "file_size": size, "status": status}
 
     # results -----------------------------------------------------------------------------------
     def results(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -291,9 +289,15 @@ class UploadService:
                 raise InvalidInput(
                     "'continuation_token' is not valid", field="continuation_token"
                 ) from None
-        rows = self.repo.all(
-            t.uploads, *clauses, order_by=[t.uploads.c.pk], limit=limit + 1, offset=offset
-        )
+
+        def page() -> list[dict[str, Any]]:
+            return self.repo.all(
+                t.uploads, *clauses, order_by=[t.uploads.c.pk], limit=limit + 1, offset=offset
+            )
+
+        rows = page()
+        if self.direct is not None and self.arrivals.check(rows):
+            rows = page()  # show the jobs as they are now
         more = len(rows) > limit
         next_token = (
             base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode()
@@ -319,6 +323,8 @@ class UploadService:
         )
         if not rows:
             raise NotFound(f"upload {upload_id!r} not found in product {pid!r}")
+        if self.direct is not None and self.arrivals.check(rows):
+            rows = [self.repo.one(t.uploads, uid=rows[0]["uid"]) or rows[0]]
         return {"data": upload_doc(rows[0], full=True)}
 
 

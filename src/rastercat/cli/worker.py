@@ -7,6 +7,7 @@ It needs the same database (``RASTERCAT_DATABASE_URL``), object store (``RASTERC
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,7 +33,7 @@ def worker(data_dir: Path | None, concurrency: int | None, lease: float | None,
     from celery import signals
 
     from rastercat.config import load_settings
-    from rastercat.ingest.celery_app import DEFAULT_LEASE, Sweeper, make_celery
+    from rastercat.ingest.celery_app import DEFAULT_LEASE, Sweeper, arrival_watcher, make_celery
     from rastercat.store.sql.engine import make_engine, migrate
     from rastercat.store.sql.repo import Repo
 
@@ -45,15 +46,20 @@ def worker(data_dir: Path | None, concurrency: int | None, lease: float | None,
     engine.dispose()  # the pool's children open their own connections
     app = make_celery(settings, lease=lease or DEFAULT_LEASE)
 
-    sweepers: list[Sweeper] = []
+    threads: list[Any] = []
 
     @signals.worker_ready.connect(weak=False)
-    def _start_sweeper(**_: object) -> None:
+    def _start_threads(**_: object) -> None:
+        # In the main process only (the pool's children run tasks): one sweeper and one arrival
+        # watcher per worker machine; duplicates across workers are harmless.
+        repo = Repo(make_engine(settings.resolved_database_url))
         if sweep_interval > 0:
-            repo = Repo(make_engine(settings.resolved_database_url))
-            sweeper = Sweeper(repo, app, sweep_interval, stale_after=max(sweep_interval, 5.0))
-            sweeper.start()
-            sweepers.append(sweeper)
+            threads.append(Sweeper(repo, app, sweep_interval, stale_after=max(sweep_interval, 5.0)))
+        watcher = arrival_watcher(settings, repo, app)
+        if watcher is not None:
+            threads.append(watcher)
+        for th in threads:
+            th.start()
 
     argv = [
         "worker",
@@ -67,5 +73,5 @@ def worker(data_dir: Path | None, concurrency: int | None, lease: float | None,
     try:
         app.worker_main(argv)
     finally:
-        for s in sweepers:
-            s.stopped.set()
+        for th in threads:
+            th.stopped.set()

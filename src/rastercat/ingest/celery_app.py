@@ -139,7 +139,9 @@ def make_celery(settings: Settings, lease: float = DEFAULT_LEASE) -> Any:
             contexts[pid] = open_worker_context(settings)
         return contexts[pid]
 
-    @app.task(name=TASK_NAME, bind=True, max_retries=None)
+    # shared=False: a shared task would also be registered in every Celery app made later in this
+    # process, and calls there would reach this app's closure (its settings, its lease).
+    @app.task(name=TASK_NAME, bind=True, max_retries=None, shared=False)
     def ingest_upload(self: Any, upload_uid: str) -> str:
         outcome, again = run_delivery(context(), upload_uid, lease)
         log.info("upload %s: %s", upload_uid, outcome)
@@ -196,3 +198,19 @@ class Sweeper(threading.Thread):
                     log.info("re-enqueued %d stranded ingest job(s)", n)
             except Exception:
                 log.warning("the job sweep failed; retrying later", exc_info=True)
+
+
+def arrival_watcher(settings: Settings, repo: Repo, app: Any) -> Any | None:
+    """A thread that notices direct uploads (presigned PUTs straight to the bucket) and enqueues
+    their jobs, every ``ingest.arrival_interval`` seconds; None when uploads pass through the API."""
+    from rastercat.catalog.arrivals import ArrivalCheck, Periodic
+    from rastercat.store.objects import DirectUploads
+    from rastercat.store.s3 import object_store_from_settings
+
+    objects = object_store_from_settings(settings)
+    if not (isinstance(objects, DirectUploads) and settings.s3.direct_uploads):
+        return None
+    check = ArrivalCheck(
+        repo, objects, settings.limits.max_upload_bytes, lambda uid: enqueue_ingest(app, uid)
+    )
+    return Periodic(check.sweep, settings.ingest.arrival_interval, "rastercat-arrivals")

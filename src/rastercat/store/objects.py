@@ -6,11 +6,12 @@ atomically (rename), so a reader never sees a half-written object.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlparse
 
 from rastercat.errors import InvalidInput, StoreError
@@ -24,6 +25,16 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
+    def gdal_env(self) -> contextlib.AbstractContextManager[Any]:
+        """What :meth:`gdal_path` paths must be opened inside (e.g. object-store credentials)."""
+        ...
+
+
+@runtime_checkable
+class DirectUploads(Protocol):
+    """A store that clients can upload to without passing through the API."""
+
+    def presign_put(self, key: str, expires: int | None = None) -> str: ...
 
 
 def _check_key(key: str) -> str:
@@ -78,6 +89,9 @@ class LocalObjectStore:
 
     def size(self, key: str) -> int:
         return self.path(key).stat().st_size
+
+    def gdal_env(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()  # local paths need no configuration
 
     def list(self, prefix: str = "") -> Iterator[str]:
         base = self.root / prefix if prefix else self.root

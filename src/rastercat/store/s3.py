@@ -64,6 +64,9 @@ def make_s3_client(s3: S3Settings) -> Any:
         aws_secret_access_key=s3.secret_access_key,
         # Path-style addressing works with every S3-compatible service (virtual hosts need DNS).
         config=Config(
+            # SigV4 everywhere: presigned URLs otherwise default to SigV2, which newer AWS regions
+            # and some S3-compatible services refuse.
+            signature_version="s3v4",
             s3={"addressing_style": "path"} if s3.endpoint_url else {},
             retries={"max_attempts": 5, "mode": "standard"},
         ),

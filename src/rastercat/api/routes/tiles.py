@@ -148,7 +148,8 @@ def image_tile(
 ) -> Response:
     style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
     layer = _catalog(state).image_layer(p, image_id, style)
-    return _tile_response(request, layer, style, z, x, y)
+    with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
+        return _tile_response(request, layer, style, z, x, y)
 
 
 @router.get("/products/{pid:path}/{z:int}/{x:int}/{y:int}.{fmt}")
@@ -174,7 +175,8 @@ def product_tile(
     layer = _catalog(state).product_layer(
         p, pid, z, x, y, style, order=order, start=start_datetime, end=end_datetime
     )
-    return _tile_response(request, layer, style, z, x, y)
+    with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
+        return _tile_response(request, layer, style, z, x, y)
 
 
 def _tilejson(request: Request, state: Any, path: str, name: str, bounds: list[float],

@@ -67,10 +67,8 @@ async def put_upload(request: Request, token: str) -> dict:
     except ValueError:
         raise InvalidInput("Content-Length is not a number") from None
     row = await anyio.to_thread.run_sync(service.check_put, token, content_length)
+    # The service announces the job (wakes or enqueues workers) once it is PENDING.
     stored = await service.receive(row, request.stream())
-    wake = state.extras.get("wake_workers")
-    if wake is not None:
-        wake()
     return {
         "upload_id": stored["upload_id"],
         "status": stored["status"],

@@ -50,8 +50,13 @@ class Repo:
             yield conn
 
     # generic helpers ---------------------------------------------------------------------
-    def one(self, table: sa.Table, conn: sa.Connection | None = None, **where: Any) -> dict | None:
+    def one(self, table: sa.Table, conn: sa.Connection | None = None, *,
+            for_update: bool = False, **where: Any) -> dict | None:  # fmt: skip
+        """The row matching ``where``; ``for_update`` locks it until the transaction ends (a
+        read-then-write on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serializes writers)."""
         stmt = sa.select(table).where(*(table.c[k] == v for k, v in where.items()))
+        if for_update:
+            stmt = stmt.with_for_update()
         if conn is not None:
             return _row(conn.execute(stmt).first())
         with self.tx() as c:

@@ -1,0 +1,160 @@
+"""When an upload's bytes are stored, its job moves on: UPLOADING -> PENDING (or WAITING).
+
+Two ways bytes arrive: through the API's ``PUT /uploads/{token}`` (the API stores them and calls
+:func:`advance` itself), or straight into an S3 bucket through a presigned URL, which tells nobody.
+For those, :class:`ArrivalCheck` looks at the bucket: for the rows a client polls (upload results),
+and in a loop of the processes that run ingest (:class:`Periodic`), one listing per look.
+
+Every transition is a conditional update (``WHERE status = 'UPLOADING'``), so any number of processes
+may look at once: exactly one moves a row, and only that one announces the job (``on_pending``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.store.objects import ObjectStore
+from rastercat.store.sql.repo import Repo, t, utcnow
+
+log = logging.getLogger("rastercat.uploads")
+
+OnPending = Callable[[str], None]
+
+
+def advance(conn: sa.Connection, row: dict[str, Any], file_key: str, size: int) -> str | None:
+    """Record that the file of the UPLOADING upload ``row`` is stored as ``file_key``.
+
+    Returns the new status (PENDING; WAITING for a file of a multi-file scene whose other files have
+    not all arrived), or None when the row was no longer UPLOADING (someone else moved it).
+    """
+    values: dict[str, Any] = {
+        "file_key": file_key,
+        "file_size": size,
+        "updated": utcnow(),
+        "status": "PENDING",
+    }
+    multi = row["params"].get("multi_file")
+    if multi:
+        # Lock the whole group: two files arriving at once (two API replicas, two watchers) must
+        # not both see the other still UPLOADING and both wait forever. The second transaction
+        # waits here, then reads the first one's WAITING.
+        group = conn.execute(
+            sa.select(t.uploads.c.pk, t.uploads.c.upload_id, t.uploads.c.status)
+            .where(
+                t.uploads.c.product_uid == row["product_uid"],
+                t.uploads.c.group_key == row["group_key"],
+            )
+            .order_by(t.uploads.c.pk)
+            .with_for_update()
+        ).all()
+        mine = [g for g in group if g.pk == row["pk"]]
+        if not mine or mine[0].status != "UPLOADING":
+            return None
+        have = {g.upload_id for g in group if g.status == "WAITING"} | {row["upload_id"]}
+        if not set(multi["image_files"]) <= have:
+            values["status"] = "WAITING"
+    result = conn.execute(
+        sa.update(t.uploads)
+        .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
+        .values(**values)
+    )
+    return str(values["status"]) if result.rowcount else None
+
+
+def _reject(conn: sa.Connection, row: dict[str, Any], why: str, name: str) -> bool:
+    result = conn.execute(
+        sa.update(t.uploads)
+        .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
+        .values(
+            status="FAILURE",
+            failure_type="exception",
+            exception_name=name,
+            log=(row["log"] + "\n" if row["log"] else "") + f"FAILED: {why}",
+            updated=utcnow(),
+        )  # fmt: skip
+    )
+    return bool(result.rowcount)
+
+
+class ArrivalCheck:
+    """Finds direct uploads (UPLOADING rows whose ``file_key`` was set when their URL was made)
+    whose object is in the store, and advances them."""
+
+    def __init__(self, repo: Repo, objects: ObjectStore, max_bytes: int,
+                 on_pending: OnPending | None = None) -> None:  # fmt: skip
+        self.repo = repo
+        self.objects = objects
+        self.max_bytes = max_bytes
+        self.on_pending = on_pending
+
+    def sweep(self) -> int:
+        """Advance every direct upload that has arrived; one listing of ``uploads/`` (not one
+        request per waiting row). Returns how many rows moved."""
+        rows = self.repo.all(
+            t.uploads, t.uploads.c.status == "UPLOADING", t.uploads.c.file_key.is_not(None)
+        )
+        if not rows:
+            return 0
+        stored = set(self.objects.list("uploads"))
+        return self._advance([r for r in rows if r["file_key"] in stored])
+
+    def check(self, rows: Iterable[dict[str, Any]], limit: int = 20) -> int:
+        """Advance those of ``rows`` (e.g. the ones a client is polling) whose object has arrived;
+        at most ``limit`` lookups, so a poll stays fast."""
+        waiting = [r for r in rows if r["status"] == "UPLOADING" and r["file_key"]][:limit]
+        return self._advance([r for r in waiting if self.objects.exists(r["file_key"])])
+
+    def _advance(self, rows: list[dict[str, Any]]) -> int:
+        moved = 0
+        for row in rows:
+            try:
+                size = self.objects.size(row["file_key"])
+            except Exception:  # deleted meanwhile (e.g. expired): nothing to advance
+                log.debug("upload %s vanished while checked", row["uid"], exc_info=True)
+                continue
+            with self.repo.tx() as conn:
+                if size > self.max_bytes:
+                    why = f"the upload is {size} bytes; the limit is {self.max_bytes} bytes"
+                    status = "FAILURE" if _reject(conn, row, why, "PayloadTooLarge") else None
+                elif size == 0:
+                    status = (
+                        "FAILURE"
+                        if _reject(conn, row, "the upload is empty", "InvalidInput")
+                        else None
+                    )
+                else:
+                    status = advance(conn, row, row["file_key"], size)
+            if status is None:
+                continue
+            moved += 1
+            if status == "FAILURE":
+                self.objects.delete(row["file_key"])
+            elif status == "PENDING" and self.on_pending is not None:
+                self.on_pending(row["uid"])
+        return moved
+
+
+class Periodic(threading.Thread):
+    """Calls ``fn`` every ``interval`` seconds until stopped; errors are logged, never fatal."""
+
+    def __init__(self, fn: Callable[[], object], interval: float, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.fn, self.interval = fn, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.fn()
+            except Exception:
+                log.warning("%s failed; retrying later", self.name, exc_info=True)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopped.set()
+        if self.is_alive():
+            self.join(timeout)

@@ -113,6 +113,9 @@ class JobRunner:
             replaced = self._finalize(job, result, cog_key, note, time.monotonic() - started, lines)
             if replaced and replaced != cog_key:
                 self.objects.delete(replaced)
+            # What earlier, interrupted attempts of this job may have left in storage.
+            for attempt in range(1, job["attempts"]):
+                self.objects.delete(f"products/{job['product_uid']}/{job['uid']}-{attempt}.tif")
             self._drop_raw(job)
             return "SUCCESS"
         except IngestError as exc:
@@ -253,8 +256,8 @@ class JobRunner:
             product = self.repo.one(t.products, conn, uid=product["uid"])
             if product is None:
                 raise IngestError("the product was deleted while this upload was processed")
-            existing = self.repo.one(
-                t.images, conn, product_uid=product["uid"], key=job["image_key"]
+            existing = self.repo.one(  # locked: a concurrent change_image must not be lost
+                t.images, conn, for_update=True, product_uid=product["uid"], key=job["image_key"]
             )
             base = dict(existing["attrs"]) if existing else {}
             for stale in ("cs_code", "bits_per_pixel"):  # facts of the replaced file only

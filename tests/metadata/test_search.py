@@ -229,3 +229,18 @@ def test_other_users_see_nothing(seeded, live_server):
     assert other.post(f"{META}/summary", json={"products": [seeded["pid"]]}).json()["count"] == 0
     assert other.get(f"{META}/bands/all/{seeded['pid']}").status_code == 404
     assert seeded["pid"] not in other.get(f"{META}/products").json()
+
+
+def test_numeric_range_over_mixed_types(seeded):
+    """A numeric range where some images hold a string or a bool under that name: those never
+    match, and nothing fails (PostgreSQL must not cast 'x1' to a number)."""
+    c, pid = seeded["client"], seeded["pid"]
+    for key, value in (("s1", "x1"), ("s2", True), ("s3", 7.5)):
+        r = c.post(f"/metadata/v1/catalog/products/{pid}/images",
+                   json={"id": key, "extra_properties": {"tile": value}})  # fmt: skip
+        assert r.status_code == 201, r.text
+    r = _search(c, products=[pid], query_expr={"and": [{"range": {"tile": {"gt": 1}}}]})
+    assert keys(r) == ["s3"]
+    r = _search(c, products=[pid], query_expr={"or": [{"range": {"tile": {"lt": 100}}},
+                                                      {"eq": {"key": "b"}}]})  # fmt: skip
+    assert sorted(keys(r)) == ["b", "s3"]

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
-from rastercat.catalog.query import compile_expr
+from rastercat.catalog.query import compile_expr, sql_prefilter
 from rastercat.catalog.validation import parse_datetime
 from rastercat.errors import InvalidInput, NotFound
 from rastercat.store.sql.repo import Repo, t
@@ -282,6 +282,11 @@ class MetadataService:
         if body.get("query_expr"):
             preds.append(body["query_expr"])
         post["pred"] = compile_expr({"and": preds}) if preds else None
+        prefilter = (
+            sql_prefilter({"and": preds}, t.images.c.attrs, self.repo.dialect) if preds else None
+        )
+        if prefilter is not None:
+            clauses.append(prefilter)
         return clauses, geom, post
 
     def _matches(self, p: Principal, row: dict[str, Any], post: dict[str, Any]) -> bool:

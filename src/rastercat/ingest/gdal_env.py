@@ -23,7 +23,9 @@ _SAFE_OPTIONS: dict[str, str | int | bool] = {
     "GDAL_HTTP_TIMEOUT": 1,
     "GDAL_HTTP_CONNECTTIMEOUT": 1,
     "CPL_VSIL_CURL_USE_HEAD": "NO",
-    "GDAL_NUM_THREADS": "ALL_CPUS",
+    # No GDAL_NUM_THREADS here: the COG driver's own num_threads option compresses on every core,
+    # and a process-wide setting also threads the decoding of the source, which oversubscribed
+    # 2 cores (measured: 1.37 s instead of 1.09 s for a 4000 x 4000 x 4 COG).
 }
 
 

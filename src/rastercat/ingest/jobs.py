@@ -204,6 +204,7 @@ class JobRunner:
             overview_resampler=params.get("overview_resampler"),
             compression=self.settings.ingest.compression,
             compression_level=self.settings.ingest.compression_level,
+            hash_inputs=False,  # the image records the md5 of its stored COG
         )
         if self.pool is not None:
             res = self.pool.run(request, work_dir, self.settings.limits, note)

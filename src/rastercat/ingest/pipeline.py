@@ -98,7 +98,7 @@ def _attributes(
         attrs["cs_code"] = f"EPSG:{epsg}"
     # Hashing releases the GIL: the md5s of the inputs and of the COG run beside the footprint.
     pool = ThreadPoolExecutor(max_workers=2)
-    input_md5s = [pool.submit(file_md5, Path(p)) for p in request.files]
+    input_md5s = [pool.submit(file_md5, Path(p)) for p in request.files if request.hash_inputs]
     cog_md5 = pool.submit(file_md5, cog)
     pool.shutdown(wait=False)
     alpha = next((i for i, b in enumerate(plan.bands, 1) if b.alpha), None)
@@ -119,7 +119,8 @@ def _attributes(
     bpp = round(cog_size * 8 / (first.width * first.height * len(plan.bands)), 4)
     attrs["bits_per_pixel"] = [bpp] * len(plan.bands)
     attrs["file_sizes"] = [Path(p).stat().st_size for p in request.files]
-    attrs["file_md5s"] = [f.result() for f in input_md5s]
+    if request.hash_inputs:
+        attrs["file_md5s"] = [f.result() for f in input_md5s]
     attrs["cog_size"] = cog_size
     attrs["cog_md5"] = cog_md5.result()
     return attrs

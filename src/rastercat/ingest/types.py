@@ -81,6 +81,8 @@ class IngestRequest:
     """One of :data:`RESAMPLERS`."""
     compression: str = "ZSTD"
     compression_level: int = 1
+    hash_inputs: bool = True
+    """Record the md5 of each input file (``file_md5s``); the server records the COG's instead."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import click
 
 from rastercat import __version__
 from rastercat.cli.admin import groups, token, users
+from rastercat.cli.data import search, upload
 from rastercat.cli.serve import serve
 from rastercat.cli.worker import worker
 
@@ -21,3 +22,5 @@ cli.add_command(users)
 cli.add_command(groups)
 cli.add_command(token)
 cli.add_command(worker)
+cli.add_command(upload)
+cli.add_command(search)

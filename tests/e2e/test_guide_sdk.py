@@ -181,10 +181,18 @@ def test_upload_ndarray_single_and_multi_band(guide: dict[str, Any]) -> None:
     catalog_client.add_band(
         src_pid, "blue", srcband=2, dtype="UInt16", nbits=14, data_range=[0, 10000], type="spectral"
     )
+    # Like the platform's Landsat products, the source has an alpha band, so the guide's
+    # ndarray calls work exactly as written (mask_alpha defaults to True).
+    catalog_client.add_band(
+        src_pid, "alpha", srcband=3, dtype="UInt16", nbits=1, data_range=[0, 1], type="mask",
+        color="Alpha",
+    )  # fmt: skip
     rng = np.random.default_rng(1)
-    data = np.stack([rng.integers(0, 2, (96, 128)), rng.integers(0, 10000, (96, 128))]).astype(
-        "uint16"
-    )
+    alpha = np.ones((96, 128))
+    alpha[:, :10] = 0  # a strip without data on the west edge
+    data = np.stack(
+        [rng.integers(0, 2, (96, 128)), rng.integers(0, 10000, (96, 128)), alpha]
+    ).astype("uint16")
     path = write_geotiff(
         guide["tmp"] / "scene.tif",
         data,
@@ -201,9 +209,12 @@ def test_upload_ndarray_single_and_multi_band(guide: dict[str, Any]) -> None:
         description="bright mask ndarray upload",
     )["data"]["id"]
     arr, raster_meta = scene.ndarray(
-        "bright-mask", geoctx.assign(resolution=150), raster_info=True, mask_alpha=False
+        "bright-mask",
+        geoctx.assign(resolution=150),
+        raster_info=True,  # return georeferencing info we need to re-upload
     )
     assert arr.shape == (1, 19, 26)
+    assert arr.mask[0, :, 0].all() and not arr.mask[0, :, 5:].any()  # alpha == 0 is masked
     catalog_client.add_band(
         product_id=product_id, name="bright-mask", jpx_layer=0, srcfile=0, srcband=1, default_range=[0, 1],
         nbits=1, color="Gray", dtype="UInt16", data_range=[0, 1], nodata=None, type="mask",
@@ -231,11 +242,7 @@ def test_upload_ndarray_single_and_multi_band(guide: dict[str, Any]) -> None:
         description="blue and bright mask ndarray upload",
     )["data"]["id"]  # fmt: skip
     arr, raster_meta = scene.ndarray(
-        "bright-mask blue",
-        geoctx.assign(resolution=150),
-        raster_info=True,
-        bands_axis=-1,
-        mask_alpha=False,
+        "bright-mask blue", geoctx.assign(resolution=150), raster_info=True, bands_axis=-1
     )
     assert arr.shape == (19, 26, 2)
     catalog_client.add_band(

@@ -35,7 +35,9 @@ def test_no_token(live_server):
 
 def test_bad_signature(live_server):
     token = jwt.encode(
-        {"sub": "alice", "exp": time.time() + 999}, b"not-the-secret", algorithm="HS256"
+        {"sub": "alice", "exp": time.time() + 999},
+        b"not-the-secret-of-this-server-xx",
+        algorithm="HS256",
     )
     r = _get(live_server, token)
     assert r.status_code == 401 and "signature" in error_detail(r)

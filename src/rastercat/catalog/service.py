@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from rastercat.catalog.image_values import INFERRED, bbox_of, image_row_values
 from rastercat.catalog.principal import Principal, can_read, check_access, normalize_acl
 from rastercat.catalog.validation import (
     BandAttrs,
@@ -386,33 +387,3 @@ class CatalogService:
             self.repo.delete(t.images, row["pk"], conn)
             self.repo.unindex_image(conn, row["pk"])
             return row["storage_key"]
-
-
-INFERRED = (
-    "key", "proj4", "wkt", "cs_code", "geotrans", "descartes_version", "geometry", "raster_size", "bucket",
-    "directory", "processed", "files", "file_sizes", "file_md5s", "identifier", "product",
-)  # fmt: skip
-
-
-def image_row_values(attrs: dict[str, Any]) -> dict[str, Any]:
-    """Column values derived from image attributes: searchable date and bbox."""
-    from datetime import datetime
-
-    values: dict[str, Any] = {"attrs": attrs, "acquired": None}
-    if attrs.get("acquired"):
-        values["acquired"] = datetime.fromisoformat(attrs["acquired"]).timestamp()
-    geom = attrs.get("geometry")
-    if geom:
-        from shapely.geometry import shape
-
-        minx, miny, maxx, maxy = shape(geom).bounds
-        values.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
-    else:
-        values.update(minx=None, miny=None, maxx=None, maxy=None)
-    return values
-
-
-def bbox_of(values: dict[str, Any]) -> tuple[float, float, float, float] | None:
-    if values.get("minx") is None:
-        return None
-    return (values["minx"], values["miny"], values["maxx"], values["maxy"])

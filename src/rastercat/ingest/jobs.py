@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat import __version__
-from rastercat.catalog.service import image_row_values
+from rastercat.catalog.image_values import bbox_of, image_row_values
 from rastercat.config import Settings
 from rastercat.errors import IngestError
 from rastercat.ingest.isolated import PipelinePool
@@ -287,8 +287,6 @@ class JobRunner:
                     },
                     conn,
                 )
-            from rastercat.catalog.service import bbox_of
-
             self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
             note(f"SUCCESS: image {product['id']}:{job['image_key']} is ready")
             member_pks = [m["pk"] for m in result["members"]]

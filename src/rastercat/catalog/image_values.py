@@ -1,0 +1,34 @@
+"""Image attributes as stored: what ingest infers (kept on replace) and the searchable columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INFERRED = (
+    "key", "proj4", "wkt", "cs_code", "geotrans", "descartes_version", "geometry", "raster_size", "bucket",
+    "directory", "processed", "files", "file_sizes", "file_md5s", "identifier", "product",
+)  # fmt: skip
+
+
+def image_row_values(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Column values derived from image attributes: searchable date and bbox."""
+    from datetime import datetime
+
+    values: dict[str, Any] = {"attrs": attrs, "acquired": None}
+    if attrs.get("acquired"):
+        values["acquired"] = datetime.fromisoformat(attrs["acquired"]).timestamp()
+    geom = attrs.get("geometry")
+    if geom:
+        from shapely.geometry import shape
+
+        minx, miny, maxx, maxy = shape(geom).bounds
+        values.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+    else:
+        values.update(minx=None, miny=None, maxx=None, maxy=None)
+    return values
+
+
+def bbox_of(values: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    if values.get("minx") is None:
+        return None
+    return (values["minx"], values["miny"], values["maxx"], values["maxy"])

@@ -90,27 +90,14 @@ def http_reader(
 ) -> Callable[[], np.ndarray]:
     """Start a server, upload the four files through the SDK, and return a timed read of them."""
     import os
-    import threading
 
-    import uvicorn
+    from _server import start_server
 
-    from rastercat.api.app import create_app
     from rastercat.client.catalog import Catalog
     from rastercat.client.raster import Raster
-    from rastercat.config import IngestSettings, Settings
 
-    app = create_app(Settings(data_dir=folder / "server", ingest=IngestSettings(workers=2)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    state = app.state.rc
-    state.users.ensure_user("bench")
-    os.environ["RASTERCAT_URL"], os.environ["RASTERCAT_TOKEN"] = (
-        url,
-        state.users.mint_token("bench"),
-    )
+    _app, url, token = start_server(folder / "server")
+    os.environ["RASTERCAT_URL"], os.environ["RASTERCAT_TOKEN"] = url, token
     catalog = Catalog()
     pid = catalog.add_product("pixels", title="bench", description="bench")["data"]["id"]
     for i, name in enumerate(BANDS, 1):

@@ -14,14 +14,12 @@ import json
 import random
 import statistics
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-import uvicorn
 
 
 def seed(state, n: int, rng: random.Random) -> str:
@@ -69,14 +67,6 @@ def seed(state, n: int, rng: random.Random) -> str:
     return pid
 
 
-def serve(app) -> tuple[uvicorn.Server, str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-
-
 def queries(rng: random.Random, n: int) -> list[dict]:
     out = []
     for _ in range(n):
@@ -111,13 +101,11 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--data-dir", type=Path, default=None)
     args = ap.parse_args()
-    from rastercat.api.app import create_app
-    from rastercat.config import IngestSettings, Settings
 
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="rastercat-bench-search-"))
-    settings = Settings(data_dir=data, ingest=IngestSettings(workers=1))
-    app = create_app(settings)
-    server, url = serve(app)
+    from _server import start_server
+
+    app, url, _ = start_server(data, workers=1)
     state = app.state.rc
     rng = random.Random(42)
     from rastercat.store.sql import tables
@@ -144,7 +132,6 @@ def main() -> None:
             f"without the R*Tree (bbox columns + date): p50 {pct(peer, 50):.1f} ms  p95 {pct(peer, 95):.1f} ms  "
             f"ratio p50 {pct(peer, 50) / pct(times, 50):.1f}x"
         )
-    server.should_exit = True
 
 
 if __name__ == "__main__":

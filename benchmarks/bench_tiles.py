@@ -52,21 +52,11 @@ def make_input(path: Path, side: int) -> None:
 
 def start_server(folder: Path, image: Path) -> tuple[str, str, str, str]:
     """A live server with the image ingested: (url, token, product id, path of the ingested COG)."""
-    import uvicorn
+    from _server import start_server as start_app
 
-    from rastercat.api.app import create_app
     from rastercat.client.catalog import Catalog
-    from rastercat.config import IngestSettings, Settings
 
-    app = create_app(Settings(data_dir=folder / "server", ingest=IngestSettings(workers=2)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    state = app.state.rc
-    state.users.ensure_user("bench")
-    token = state.users.mint_token("bench")
+    app, url, token = start_app(folder / "server")
     with Catalog(url=url, token=token) as catalog:
         pid = catalog.add_product("tiles", title="bench", description="bench")["data"]["id"]
         catalog.add_band(pid, "elev", srcband=1, dtype="UInt16", nbits=16, data_range=[0, 65535],
@@ -75,6 +65,7 @@ def start_server(folder: Path, image: Path) -> tuple[str, str, str, str]:
         row = catalog.wait_for_image(pid, image.stem, timeout=900)
     from rastercat.store.sql.repo import t
 
+    state = app.state.rc
     stored = state.repo.one(t.images, id=row["data"]["id"])
     cog = state.extras["objects"].gdal_path(stored["storage_key"])
     return url, token, pid, cog

@@ -15,7 +15,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 
 def seed(state, n: int, rng: random.Random) -> str:
-    from rastercat.store.sql.repo import t, utcnow
+    from rastercat.store.sql.repo import rtree_time, t, utcnow
 
     state.users.ensure_user("bench")
     p = state.users.authenticate(state.users.mint_token("bench"))
@@ -53,7 +53,7 @@ def seed(state, n: int, rng: random.Random) -> str:
                       "attrs": attrs, "owners": owners, "readers": [], "writers": [], "acquired": when,
                       "minx": lon, "miny": lat, "maxx": lon + size, "maxy": lat + size,
                       "created": now, "modified": now})  # fmt: skip
-        rt.append((pk, lon, lon + size, lat, lat + size, when, when))
+        rt.append((pk, lon, lon + size, lat, lat + size, rtree_time(when), rtree_time(when)))
         if len(batch) == 20000 or i == n - 1:
             with state.engine.begin() as conn:
                 conn.execute(sa.insert(t.images), batch)
@@ -67,17 +67,53 @@ def seed(state, n: int, rng: random.Random) -> str:
     return pid
 
 
+WORLD = json.dumps({"type": "Polygon", "coordinates": [[[-180, -90], [180, -90], [180, 90],
+                                                       [-180, 90], [-180, -90]]]})  # fmt: skip
+
+
+def _box(lon: float, lat: float, size: float) -> str:
+    return json.dumps({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat],
+                       [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})  # fmt: skip
+
+
 def queries(rng: random.Random, n: int) -> list[dict]:
+    """The issue's query: a 5 x 5 degree box, 18 months, a property filter, first 100."""
     out = []
     for _ in range(n):
         lon, lat = rng.uniform(-170, 160), rng.uniform(-70, 60)
         year = rng.randint(2015, 2023)
-        box = {"type": "Polygon", "coordinates": [[[lon, lat], [lon + 5, lat], [lon + 5, lat + 5],
-                                                   [lon, lat + 5], [lon, lat]]]}  # fmt: skip
-        out.append({"date": "acquired", "limit": 100, "sort_order": "asc", "geom": json.dumps(box),
+        out.append({"date": "acquired", "limit": 100, "sort_order": "asc", "geom": _box(lon, lat, 5),
                     "start_datetime": f"{year}-01-01", "end_datetime": f"{year + 1}-06-30",
                     "query_expr": {"and": [{"range": {"cloud_fraction": {"lt": 0.5}}}]}})  # fmt: skip
     return out
+
+
+def other_shapes(rng: random.Random, n: int) -> dict[str, list[dict]]:
+    """Queries of other proportions, which a badly scaled index serves far worse than the above:
+    a field (0.2 degrees) over ten years, the whole world for a week, a region for a month."""
+    shapes: dict[str, list[dict]] = {"0.2 deg x 10 years": [], "world x 1 week": [],
+                                     "20 deg x 1 month": []}  # fmt: skip
+    for _ in range(n):
+        lon, lat = rng.uniform(-170, 140), rng.uniform(-70, 50)
+        day = datetime(2015, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 9 * 365))
+        shapes["0.2 deg x 10 years"].append(
+            {
+                "geom": _box(lon, lat, 0.2),
+                "start_datetime": "2015-01-01",
+                "end_datetime": "2025-01-01",
+            }
+        )
+        shapes["world x 1 week"].append(
+            {"geom": WORLD, "start_datetime": day.isoformat(), "end_datetime": (day + timedelta(days=7)).isoformat()}
+        )  # fmt: skip
+        shapes["20 deg x 1 month"].append(
+            {"geom": _box(lon, lat, 20), "start_datetime": day.isoformat(),
+             "end_datetime": (day + timedelta(days=30)).isoformat()}
+        )  # fmt: skip
+    for bodies in shapes.values():
+        for body in bodies:
+            body.update(limit=100, sort_order="asc")
+    return shapes
 
 
 def timeit(client: httpx.Client, bodies: list[dict]) -> tuple[list[float], int]:
@@ -122,6 +158,10 @@ def main() -> None:
             f"(bbox 5x5 deg + 18 months + cloud_fraction<0.5, first 100): "
             f"p50 {pct(times, 50):.1f} ms  p95 {pct(times, 95):.1f} ms  ({found / len(bodies):.0f} results/query)"
         )
+        for name, shaped in other_shapes(random.Random(11), max(20, args.queries // 4)).items():
+            t_shape, n_shape = timeit(c, shaped)
+            print(f"    {name:<20} p50 {pct(t_shape, 50):.1f} ms  p95 {pct(t_shape, 95):.1f} ms  "
+                  f"({n_shape / len(shaped):.0f} results/query)")  # fmt: skip
         # Peer: the same queries with the spatial index hidden from the planner (bbox columns only).
         state.repo.__class__ = type(
             "NoRtree", (state.repo.__class__,), {"has_rtree": property(lambda self: False)}

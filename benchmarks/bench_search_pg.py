@@ -24,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from rastercat.store.sql.engine import make_engine, migrate
-from rastercat.store.sql.repo import Repo, t
+from rastercat.store.sql.repo import Repo, rtree_time, t
 
 T0 = datetime(2015, 1, 1, tzinfo=UTC).timestamp()
 SPAN = 10 * 365 * 86400
@@ -61,7 +61,10 @@ def load_sqlite(repo: Repo, data: list) -> None:
         )  # fmt: skip
         raw.executemany(
             "INSERT INTO images_rtree VALUES (?,?,?,?,?,?,?)",
-            ((i + 1, r[0], r[2], r[1], r[3], r[4], r[4]) for i, r in enumerate(data)),
+            (
+                (i + 1, r[0], r[2], r[1], r[3], rtree_time(r[4]), rtree_time(r[4]))
+                for i, r in enumerate(data)
+            ),  # fmt: skip
         )
 
 

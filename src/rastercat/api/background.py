@@ -47,7 +47,12 @@ def start_background(state: AppState) -> None:
     if settings.ingest.queue == "celery":
         notify = _celery_notifier(state)
     elif settings.start_workers:
-        pool = WorkerPool(runner, settings.ingest.workers, settings.ingest.poll_interval)
+        pool = WorkerPool(
+            runner,
+            settings.ingest.workers,
+            settings.ingest.poll_interval,
+            on_finished=state.job_events.finished,
+        )
         state.extras["workers"] = pool
         wake = pool.wake
         notify = lambda _uid: wake()  # noqa: E731 (the pool claims from the table itself)

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from rastercat.api.job_events import JobEvents
 from rastercat.catalog.service import CatalogService
 from rastercat.catalog.tokens import load_or_create_secret
 from rastercat.catalog.users import UserService
@@ -31,6 +32,8 @@ class AppState:
     secret: bytes
     users: UserService
     catalog: CatalogService
+    job_events: JobEvents = field(default_factory=JobEvents)
+    """Wakes requests waiting for ingest jobs that this process's workers finish."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

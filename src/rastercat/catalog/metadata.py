@@ -28,6 +28,9 @@ from rastercat.store.sql.repo import Repo, t
 
 MAX_PAGE = 10_000
 BATCH = 2_000
+"""Rows read from SQL at a time while streaming matches."""
+FIRST_BATCH = 64
+"""The smallest first batch of a search page (exact checks may drop a few candidates)."""
 
 
 def parse_geom(value: Any) -> Any:
@@ -320,7 +323,12 @@ class MetadataService:
         pred = post["pred"]
         return pred is None or pred(attrs)
 
-    def iter_matches(self, p: Principal, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def iter_matches(
+        self, p: Principal, body: dict[str, Any], wanted: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every image the search body matches, in order. ``wanted``: how many the caller expects
+        to take; the first batch read from SQL is sized for it (then batches grow), so a page of
+        100 does not decode thousands of rows."""
         clauses, _, post = self._candidates(p, body)
         sort_field = body.get("sort_field")
         desc = body.get("sort_order") == "desc"
@@ -331,14 +339,16 @@ class MetadataService:
             else [t.images.c.pk]
         )
         offset = 0
+        size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
         while True:
-            rows = self._image_rows(*clauses, order_by=order_by, limit=BATCH, offset=offset)
+            rows = self._image_rows(*clauses, order_by=order_by, limit=size, offset=offset)
             for row in rows:
                 if self._matches(p, row, post):
                     yield row
-            if len(rows) < BATCH:
+            if len(rows) < size:
                 return
-            offset += BATCH
+            offset += size
+            size = min(BATCH, size * 4)
 
     def search(self, p: Principal, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         limit = body.get("limit", 100)
@@ -371,7 +381,7 @@ class MetadataService:
             page = rows[offset : offset + limit + 1]
         else:
             page = []
-            for i, row in enumerate(self.iter_matches(p, body)):
+            for i, row in enumerate(self.iter_matches(p, body, wanted=offset + limit + 1)):
                 if i >= offset:
                     page.append(row)
                 if len(page) > limit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -191,18 +192,38 @@ class CatalogUploads(Service):
             if token is None:
                 return
 
-    def upload_result(self, product_id: str, upload_id: str) -> dict[str, Any]:
-        """One upload's result, with its status and processing log."""
-        return self.get(f"/products/{product_id}/uploads/{upload_id}").json()
+    def upload_result(
+        self, product_id: str, upload_id: str, wait: float | None = None
+    ) -> dict[str, Any]:
+        """One upload's result, with its status and processing log.
+
+        ``wait`` (seconds, at most 60): the server holds the request until the upload has succeeded
+        or failed, or that time has passed, and answers with the status as it then is.
+        """
+        path = f"/products/{product_id}/uploads/{upload_id}"
+        if not wait or wait <= 0:
+            return self.get(path).json()
+        wait = min(wait, uploads.MAX_WAIT)
+        return self.get(
+            path,
+            params={"wait": f"{wait:.3f}"},
+            timeout=(self._client.timeout.read or self.timeout) + wait,
+        ).json()
 
     def wait_for_upload(
         self, product_id: str, upload_id: str, timeout: float = 600, poll: float = 1.0
     ) -> dict[str, Any]:
-        """Poll an upload result until it succeeded (returned) or failed (IngestError); TimeoutError."""
+        """Wait until an upload succeeded (returned) or failed (IngestError); TimeoutError.
+
+        The server holds each request until the upload finishes (long polling), so the result comes
+        as soon as it exists; ``poll`` only spaces out requests to a server that answers at once.
+        """
+        deadline = time.monotonic() + timeout
 
         def check() -> dict[str, Any] | None:
+            remaining = deadline - time.monotonic()
             try:
-                doc = self.upload_result(product_id, upload_id)
+                doc = self.upload_result(product_id, upload_id, wait=max(remaining, 0))
             except NotFound:
                 return None  # not recorded yet
             uploads.raise_if_failed(upload_id, doc)
@@ -213,24 +234,35 @@ class CatalogUploads(Service):
     def wait_for_image(
         self, product_id: str, image_id: str, timeout: float = 600, poll: float = 1.0
     ) -> dict[str, Any]:
-        """Poll until the image exists and return it (``get_image``); TimeoutError at the deadline.
+        """Wait until the image exists and return it (``get_image``); TimeoutError at the deadline.
 
-        If this client sent the upload(s) for the image, a failed upload raises IngestError with the
-        server's log at once instead of waiting for the deadline.
+        If this client sent the upload(s) for the image, it waits on them (long polling: the answer
+        comes as soon as processing ends), and a failed upload raises IngestError with the server's
+        log at once instead of waiting for the deadline.
         """
         key = image_id[len(product_id) + 1 :] if image_id.startswith(product_id + ":") else image_id
         sent = self._sent.get((product_id, key), [])
+        deadline = time.monotonic() + timeout
 
-        def check() -> dict[str, Any] | None:
+        def image() -> dict[str, Any] | None:
             try:
                 return self.get(f"/products/{product_id}/images/{key}").json()
             except NotFound:
-                pass
+                return None
+
+        def check() -> dict[str, Any] | None:
+            found = image()
+            if found is not None:
+                return found
             for upload_id in sent:
+                remaining = deadline - time.monotonic()
                 try:
-                    uploads.raise_if_failed(upload_id, self.upload_result(product_id, upload_id))
+                    doc = self.upload_result(product_id, upload_id, wait=max(remaining, 0))
                 except NotFound:
                     continue
+                uploads.raise_if_failed(upload_id, doc)
+                if uploads.upload_attributes(doc).get("status") == "SUCCESS":
+                    return image()  # a multi-file scene's members all succeed at once
             return None
 
         return uploads.poll(check, timeout=timeout, interval=poll, what=f"image {product_id}:{key}")

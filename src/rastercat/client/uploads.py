@@ -190,16 +190,22 @@ def raise_if_failed(upload_id: str, doc: Mapping[str, Any]) -> None:
     )
 
 
+MAX_WAIT = 60.0
+"""The longest the server holds an upload-result request (``?wait=``), in seconds."""
+
+
 def poll(check: Callable[[], T | None], *, timeout: float, interval: float, what: str) -> T:
     """Call ``check`` until it returns non-None; TimeoutError after ``timeout`` seconds."""
     if timeout < 0 or interval <= 0:
         raise InvalidInput("timeout must be >= 0 and poll interval > 0")
     deadline = time.monotonic() + timeout
     while True:
+        started = time.monotonic()
         result = check()
         if result is not None:
             return result
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"{what} not finished after {timeout:g} s")
-        time.sleep(min(interval, remaining))
+        # A check that long-polled has waited already; one that answered at once is spaced out.
+        time.sleep(max(0.0, min(interval - (time.monotonic() - started), remaining)))

@@ -109,6 +109,7 @@ class JobRunner:
         )
         try:
             result = self._process(job, work_dir, note)
+            note(f"processed in {time.monotonic() - started:.2f} s")
             self.objects.put_file(result["cog_path"], cog_key)
             replaced = self._finalize(job, result, cog_key, note, time.monotonic() - started, lines)
             if replaced and replaced != cog_key:

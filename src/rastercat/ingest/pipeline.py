@@ -7,6 +7,7 @@ removed everything it wrote.
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -176,13 +177,20 @@ def process(
                 f"as {plan.dtype}, nodata {plan.nodata}, overviews {list(plan.overview_factors)} "
                 f"({plan.resampling}), {request.compression} level {request.compression_level}"
             )
+            clock = time.perf_counter()
             route = _write(request, plan, tmp_cog, staging)
-            say(f"COG written: {route}")
+            say(f"COG written in {time.perf_counter() - clock:.2f} s: {route}")
             staging.unlink(missing_ok=True)
+        clock = time.perf_counter()
         verify_cog(tmp_cog, decode=False)
-        say("COG verified: valid layout, every tile within the file")
+        say(
+            f"COG verified in {time.perf_counter() - clock:.2f} s: valid layout, every tile "
+            "within the file"
+        )
+        clock = time.perf_counter()
         with ingest_env():
             attributes = _attributes(request, plan, sources, tmp_cog, say)
+        say(f"footprint and checksum in {time.perf_counter() - clock:.2f} s")
         tmp_cog.replace(final)
         ok = True
         return IngestResult(

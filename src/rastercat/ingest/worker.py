@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from rastercat.ingest.jobs import JobRunner
 
@@ -11,8 +12,16 @@ log = logging.getLogger("rastercat.ingest")
 
 
 class WorkerPool:
-    def __init__(self, runner: JobRunner, size: int, poll_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        size: int,
+        poll_interval: float = 0.5,
+        on_finished: Callable[[str], None] | None = None,
+    ) -> None:
         self.runner = runner
+        self.on_finished = on_finished
+        """Called with the job's uid once a run of it has ended, whatever the outcome."""
         self.size = max(1, size)
         self.poll_interval = poll_interval
         self._stop = threading.Event()
@@ -50,3 +59,6 @@ class WorkerPool:
                 self.runner.run(job)
             except Exception:
                 log.exception("ingest job %s crashed", job.get("uid"))
+            finally:
+                if self.on_finished is not None:
+                    self.on_finished(job["uid"])

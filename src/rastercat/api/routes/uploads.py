@@ -50,9 +50,46 @@ def upload_results(
     return _uploads(state).results(p, pid, body)
 
 
+MAX_WAIT = 60.0
+"""Longest a request may wait for its upload to finish (``?wait=``), in seconds."""
+RECHECK = 0.5
+"""How often a waiting request re-reads its job when no worker of this process signals (a Celery
+worker in another process finishes it)."""
+DONE = ("SUCCESS", "FAILURE")
+
+
+def wait_seconds(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT:  # also rejects nan
+        raise InvalidInput(
+            f"'wait' must be a number of seconds from 0 to {MAX_WAIT:g}, got {value!r}",
+            field="wait",
+        )
+    return seconds
+
+
 @catalog_router.get("/products/{pid}/uploads/{upload_id}")
-def upload_result(state: StateDep, p: PrincipalDep, pid: str, upload_id: str) -> dict:
-    return _uploads(state).result(p, pid, upload_id)
+async def upload_result(
+    state: StateDep, p: PrincipalDep, pid: str, upload_id: str, wait: str | None = None
+) -> dict:
+    """One upload's result. Beyond the protocol: ``?wait=S`` holds the request until the upload
+    has succeeded or failed, or S seconds have passed (long polling: no client-side loop)."""
+    import anyio
+
+    seconds = wait_seconds(wait)
+    deadline = anyio.current_time() + seconds
+    service = _uploads(state)
+    while True:
+        doc = await anyio.to_thread.run_sync(service.result, p, pid, upload_id)
+        remaining = deadline - anyio.current_time()
+        if doc["data"]["attributes"]["status"] in DONE or remaining <= 0:
+            return doc
+        await state.job_events.wait(min(remaining, RECHECK))
 
 
 @put_router.put("/uploads/{token}")

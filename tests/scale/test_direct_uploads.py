@@ -137,6 +137,27 @@ def test_the_arrival_sweep_notices_uploads_nobody_polls(server: Any, product: st
     assert uploads.arrivals.sweep() == 0  # nothing moves twice
 
 
+def test_a_second_put_to_a_used_url_is_swept_away(server: Any, product: str,
+                                                  tmp_path: Path) -> None:  # fmt: skip
+    """A presigned S3 URL takes PUTs until it expires, also after its job finished: what such a
+    PUT stores is removed by the maintenance sweep, and the image keeps its pixels."""
+    url = begin(server, product, "twice.tif")
+    put(url, tif(tmp_path, "twice.tif", 11))
+    c = server.client("alice")
+    r = c.get(f"{CAT}/products/{product}/uploads/twice.tif", params={"wait": 30})
+    assert r.json()["data"]["attributes"]["status"] == "SUCCESS"
+    objects = server.state.extras["objects"]
+    key = row_of(server, product, "twice.tif")["file_key"]
+    assert not objects.exists(key)
+    put(url, tif(tmp_path, "again.tif", 99))  # S3 accepts it (200): the signature is still valid
+    server.state.extras["maintenance"].maintenance.sweep_stray_uploads()
+    assert not objects.exists(key)
+    assert row_of(server, product, "twice.tif")["status"] == "SUCCESS"
+    r = c.post("/raster/v1/npz", json={"ids": [f"{product}:twice"], "bands": ["b1"]})
+    data = np.load(io.BytesIO(r.content))
+    assert int(np.asarray(data[data.files[0]]).max()) == 11
+
+
 def test_a_direct_upload_over_the_size_limit_fails(server: Any, product: str,
                                                    tmp_path: Path) -> None:  # fmt: skip
     """A presigned PUT cannot be capped by the API: the size is checked on arrival instead."""

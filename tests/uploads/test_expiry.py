@@ -51,3 +51,51 @@ def test_incomplete_multi_file_scene_expires(server_factory: Any, tmp_path: Any)
         assert not list(server.state.extras["objects"].list("uploads"))
     finally:
         up.close()
+
+
+def test_raw_files_no_live_upload_needs_are_swept(server_factory: Any, tmp_path: Any) -> None:
+    """Files under uploads/ of a finished upload (a second PUT to a reusable URL) or of an upload
+    that no longer exists (a PUT racing its product's deletion) are removed; files of uploads that
+    are still arriving, waiting or queued are kept."""
+    server = server_factory()
+    up = Uploader(server)
+    objects = server.state.extras["objects"]
+    server.state.extras["maintenance"].stop()  # this test runs the sweep itself
+    maintenance = server.state.extras["maintenance"].maintenance
+    try:
+        single = up.product([band("a")])
+        path = write_geotiff(tmp_path / "done.tif", np.ones((8, 8), "uint16"))
+        up.upload(single, path)
+        assert up.wait(single, "done.tif")["status"] == "SUCCESS"
+        pid = up.product([band("a"), band("b", srcfile=1)])
+        multi = {"image_files": ["a.tif", "b.tif"], "image_id": "scene"}
+        url = up.begin(
+            pid, "a.tif", {"process_controls": {"upload_type": "file", "multi_file": multi}}
+        )
+        assert up.put(url, path.read_bytes()).status_code == 200
+        assert up.result(pid, "a.tif")["status"] == "WAITING"
+        up.begin(pid, "arriving.tif")
+        rows = {r["upload_id"]: r for r in server.state.repo.all(t.uploads)}
+
+        def plant(key: str) -> str:
+            objects.put_file(write_geotiff(tmp_path / "plant.tif", np.ones((4, 4), "uint8")), key)
+            return key
+
+        stray = [
+            plant(f"uploads/{rows['done.tif']['uid']}/again/done.tif"),
+            plant("uploads/0123456789abcdef/gone.tif"),
+        ]
+        kept = [rows["a.tif"]["file_key"], plant(f"uploads/{rows['arriving.tif']['uid']}/x.tif")]
+        assert maintenance.sweep_stray_uploads() == 2
+        left = set(objects.list("uploads"))
+        assert left == set(kept) and not left & set(stray)
+        assert maintenance.sweep_stray_uploads() == 0
+        # The scene still completes from the file that was kept.
+        path_b = write_geotiff(tmp_path / "b.tif", np.full((8, 8), 2, "uint16"))
+        url = up.begin(
+            pid, "b.tif", {"process_controls": {"upload_type": "file", "multi_file": multi}}
+        )
+        assert up.put(url, path_b.read_bytes()).status_code == 200
+        assert up.wait(pid, "b.tif")["status"] == "SUCCESS"
+    finally:
+        up.close()

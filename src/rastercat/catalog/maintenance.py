@@ -18,6 +18,8 @@ from rastercat.store.sql.repo import Repo, t, utcnow
 log = logging.getLogger("rastercat.maintenance")
 BATCH = 500
 MAX_TASK_ERRORS = 5
+LIVE_UPLOADS = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
+"""Upload statuses whose raw files are still needed."""
 
 
 class Maintenance:
@@ -36,8 +38,42 @@ class Maintenance:
 
         if time.monotonic() >= self._next_expiry:
             self._next_expiry = time.monotonic() + max(1.0, min(30.0, self.upload_ttl / 10))
-            self.expire_uploads()
+            for step in (self.expire_uploads, self.sweep_stray_uploads):
+                try:
+                    step()
+                except Exception:  # storage or database trouble: the next round tries again
+                    log.warning("%s failed; retrying later", step.__name__, exc_info=True)
         return False
+
+    def sweep_stray_uploads(self) -> int:
+        """Delete raw upload files that no live upload needs; returns how many.
+
+        A presigned S3 URL accepts PUTs until it expires, also after its job has finished and
+        removed the file, and a PUT may land just after its product was deleted: such files belong
+        to an upload that ended (or no longer exists). Statuses only move forward, so a file whose
+        upload is finished when looked up after the listing can never be needed again.
+        """
+        keys = [k for k in self.objects.list("uploads") if k.count("/") >= 2]
+        if not keys:
+            return 0
+        uids = sorted({k.split("/")[1] for k in keys})
+        live: set[str] = set()
+        with self.repo.tx() as conn:
+            for i in range(0, len(uids), 500):  # bound the statement's parameters
+                live.update(
+                    conn.execute(
+                        sa.select(t.uploads.c.uid).where(
+                            t.uploads.c.uid.in_(uids[i : i + 500]),
+                            t.uploads.c.status.in_(LIVE_UPLOADS),
+                        )
+                    ).scalars()
+                )
+        stray = [k for k in keys if k.split("/")[1] not in live]
+        for key in stray:
+            self.objects.delete(key)
+        if stray:
+            log.info("removed %d raw upload file(s) that no live upload needs", len(stray))
+        return len(stray)
 
     def expire_uploads(self) -> int:
         """Uploads whose URL expired with no data, and multi-file scenes still missing files after

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from rastercat.api.deps import PrincipalDep, StateDep
@@ -75,7 +75,15 @@ def wait_seconds(value: str | None) -> float:
 
 @catalog_router.get("/products/{pid}/uploads/{upload_id}")
 async def upload_result(
-    state: StateDep, p: PrincipalDep, pid: str, upload_id: str, wait: str | None = None
+    state: StateDep,
+    p: PrincipalDep,
+    pid: str,
+    upload_id: str,
+    wait: str | None = Query(
+        default=None,
+        description="Seconds (0 to 60) to hold the request until the upload has succeeded or "
+        "failed; the answer is the upload's result as it then is.",
+    ),
 ) -> dict:
     """One upload's result. Beyond the protocol: ``?wait=S`` holds the request until the upload
     has succeeded or failed, or S seconds have passed (long polling: no client-side loop)."""

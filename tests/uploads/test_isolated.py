@@ -41,3 +41,82 @@ def test_conversion_in_a_child_process(server_factory: Any, tmp_path: Any) -> No
             assert up.wait(pid, "again.tif")["status"] == "SUCCESS"
     finally:
         up.close()
+
+
+SCRIPT = """
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from rastercat.api.app import create_app
+from rastercat.config import IngestSettings, Settings
+
+# No `if __name__ == "__main__":` guard: every spawned child re-runs this and cannot start.
+settings = Settings(data_dir=Path(sys.argv[1]), ingest=IngestSettings(workers=1, isolate=True))
+uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def test_a_script_without_a_main_guard_still_ingests(tmp_path: Any) -> None:
+    """Embedded in a script with no ``__main__`` guard, the conversion processes cannot start;
+    the server says why in its log and converts in its own process instead of failing jobs."""
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from rastercat.api.state import server_secret
+    from rastercat.catalog.users import UserService
+    from rastercat.config import Settings
+    from rastercat.store.sql.engine import make_engine
+    from rastercat.store.sql.repo import Repo
+
+    script = tmp_path / "serve_it.py"
+    script.write_text(SCRIPT)
+    data = tmp_path / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(data), str(port)], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                return httpx.get(f"{url}/health", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, 60, what="the scripted server to answer")
+        settings = Settings(data_dir=data)
+        engine = make_engine(settings.resolved_database_url)
+        users = UserService(Repo(engine), server_secret(settings))
+        users.add_user("scripted")
+        token = users.mint_token("scripted")
+        engine.dispose()
+
+        class Remote:
+            def client(self, _user: str) -> httpx.Client:
+                return httpx.Client(base_url=url, headers={"Authorization": token}, timeout=60)
+
+        up_ = Uploader(Remote())  # type: ignore[arg-type]
+        try:
+            pid = up_.product([band("blue")])
+            data_px = np.arange(32 * 32, dtype="uint16").reshape(32, 32)
+            up_.upload(pid, write_geotiff(tmp_path / "blue.tif", data_px))
+            result = up_.wait(pid, "blue.tif")
+            assert result["status"] == "SUCCESS", result["logs"]
+            assert up_.image(pid, "blue") is not None
+        finally:
+            up_.close()
+        assert "__main__" in (tmp_path / "server.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()

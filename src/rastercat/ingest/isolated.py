@@ -8,9 +8,10 @@ Each conversion runs in a process of a small pool instead; results and log lines
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,15 @@ from typing import Any
 from rastercat.config import Limits
 from rastercat.errors import IngestError
 from rastercat.ingest.types import IngestRequest, IngestResult
+
+
+log = logging.getLogger("rastercat.ingest")
+
+CANNOT_START = (
+    "the ingest conversion processes cannot start here, so conversions run inside this process. "
+    "If rastercat's app is started from a script, put the code that starts it under "
+    '`if __name__ == "__main__":` (the processes are spawned, and re-run the script\'s top level)'
+)
 
 
 def run_pipeline(
@@ -39,12 +49,20 @@ def _warm_up() -> None:
 
 
 class PipelinePool:
-    """A lazily started process pool that survives a child being killed (e.g. by the OOM killer)."""
+    """A lazily started process pool that survives a child being killed (e.g. by the OOM killer).
+
+    If no child has ever worked (the processes cannot start at all, as in a script with no
+    ``__main__`` guard), conversions fall back to this process instead of failing every job.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = max(1, size)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._worked = False
+        """A child has finished a task: a broken pool from now on means a child died."""
+        self.in_process = False
+        """Children cannot start here: every conversion runs in this process."""
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -58,21 +76,46 @@ class PipelinePool:
         """Start the children and their imports now, so the first upload does not wait for them."""
         pool = self._pool()
         for _ in range(self.size):
-            pool.submit(_warm_up)
+            pool.submit(_warm_up).add_done_callback(self._warmed)
+
+    def _warmed(self, future: Future[None]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            self._worked = True
+        elif isinstance(error, BrokenProcessPool) and not self._worked:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        with self._lock:
+            if self.in_process:
+                return
+            self.in_process = True
+            executor, self._executor = self._executor, None
+        log.error(CANNOT_START)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def run(
         self, request: IngestRequest, work_dir: Path, limits: Limits, note: Any
     ) -> IngestResult:
+        if self.in_process:
+            return self._run_here(request, work_dir, limits, note)
         pool = self._pool()
         try:
             result, error, lines = pool.submit(run_pipeline, request, work_dir, limits).result()
+            self._worked = True
         except BrokenProcessPool:
+            if not self._worked:
+                self._give_up()
+                return self._run_here(request, work_dir, limits, note)
             with self._lock:
                 if self._executor is pool:
                     self._executor = None
             pool.shutdown(wait=False, cancel_futures=True)
             raise IngestError(
-                "the conversion process died (out of memory?)", failure_type="oom"
+                "the conversion process died (killed, or out of memory)", failure_type="oom"
             ) from None
         for line in lines:
             note(line)
@@ -80,6 +123,14 @@ class PipelinePool:
             raise IngestError(error[0], failure_type=error[1])
         assert result is not None
         return result
+
+    @staticmethod
+    def _run_here(
+        request: IngestRequest, work_dir: Path, limits: Limits, note: Any
+    ) -> IngestResult:
+        from rastercat.ingest.pipeline import process
+
+        return process(request, work_dir, limits, log=note)
 
     def shutdown(self) -> None:
         with self._lock:

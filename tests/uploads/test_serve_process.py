@@ -186,3 +186,46 @@ def test_streamed_put_keeps_server_memory_flat(serve):
     wait_for(lambda: (serve.job_status("huge.tif") or ("",))[0] == "FAILURE", 60,
              what="the junk upload to fail")  # fmt: skip
     wait_for(lambda: _files(serve.data_dir / "objects") == [], 10, what="the raw file removed")
+
+
+def test_stopping_the_server_answers_held_long_polls(serve, tmp_path):
+    """Ctrl-C (SIGINT) must not wait for upload results held by ``?wait=`` (up to 60 s): they are
+    answered at once with the status as it is, and the server exits."""
+    import threading
+
+    serve.start()
+    with serve.client() as c:
+        r = c.post(f"{CAT}/products", json={"id": "held", "title": "T", "description": "D"})
+        pid = r.json()["data"]["id"]
+        for i, name in enumerate(("a", "b")):
+            r = c.post(f"{CAT}/products/{pid}/bands", json=band(name, srcfile=i))
+            assert r.status_code == 201, r.text
+        multi = {"image_files": ["a.tif", "b.tif"], "image_id": "scene"}
+        url = c.post(
+            f"{CAT}/products/{pid}/images/upload/a.tif",
+            json={"process_controls": {"upload_type": "file", "multi_file": multi}},
+        ).text
+        path = write_geotiff(tmp_path / "a.tif", np.ones((8, 8), "uint16"))
+        assert httpx.put(url, content=path.read_bytes()).status_code == 200
+        answers: list[httpx.Response] = []
+        sent = threading.Event()
+        hooks = {"request": [lambda _request: sent.set()]}
+        with httpx.Client(base_url=serve.url, headers=dict(c.headers), timeout=90,
+                          event_hooks=hooks) as waiter:  # fmt: skip
+            held = threading.Thread(
+                target=lambda: answers.append(
+                    waiter.get(f"{CAT}/products/{pid}/uploads/a.tif", params={"wait": "60"})
+                )
+            )
+            held.start()
+            assert sent.wait(30)
+            # A second, short long poll answered after its 0.5 s: by then the server has long
+            # been holding the first one, sent before it.
+            r = c.get(f"{CAT}/products/{pid}/uploads/a.tif", params={"wait": "0.5"})
+            assert r.json()["data"]["attributes"]["status"] == "WAITING" and not answers
+            assert serve.proc is not None
+            serve.proc.send_signal(signal.SIGINT)
+            serve.proc.wait(30)  # far less than the 60 s the request asked to be held
+            held.join(30)
+    assert answers and answers[0].status_code == 200
+    assert answers[0].json()["data"]["attributes"]["status"] == "WAITING"

@@ -16,6 +16,13 @@ class JobEvents:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.closed = False
+        """The server is stopping: waits end at once."""
+
+    def close(self) -> None:
+        """End every wait now and from now on (the server is stopping)."""
+        self.closed = True
+        self.finished()
 
     def finished(self, _uid: str | None = None) -> None:
         """A job ended (any thread): wake every waiting request."""
@@ -32,6 +39,8 @@ class JobEvents:
         entry = (asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
             self._waiters.add(entry)
+        if self.closed:  # closed before this waiter was registered: it would not be woken
+            entry[1].set()
         try:
             await asyncio.wait_for(entry[1].wait(), timeout)
             return True

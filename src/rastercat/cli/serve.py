@@ -25,9 +25,8 @@ LOCAL_USER = "local"
 def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None,
           no_workers: bool, log_level: str) -> None:  # fmt: skip
     """Start rastercat: catalog, metadata, raster, tiles, viewer and ingest workers."""
-    import uvicorn
-
     from rastercat.api.app import create_app
+    from rastercat.api.server import run
     from rastercat.api.state import AppState
     from rastercat.client.auth import save_credentials
     from rastercat.config import load_settings
@@ -49,4 +48,4 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     saved = save_credentials(url, local_token)
     click.echo(f"rastercat serving at {url}  (data: {settings.data_dir})")
     click.echo(f"local user '{LOCAL_USER}': token saved to {saved} and {cred}")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    run(create_app(settings), settings.host, settings.port, log_level)

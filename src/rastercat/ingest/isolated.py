@@ -20,7 +20,6 @@ from rastercat.config import Limits
 from rastercat.errors import IngestError
 from rastercat.ingest.types import IngestRequest, IngestResult
 
-
 log = logging.getLogger("rastercat.ingest")
 
 CANNOT_START = (

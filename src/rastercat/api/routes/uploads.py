@@ -95,7 +95,7 @@ async def upload_result(
     while True:
         doc = await anyio.to_thread.run_sync(service.result, p, pid, upload_id)
         remaining = deadline - anyio.current_time()
-        if doc["data"]["attributes"]["status"] in DONE or remaining <= 0:
+        if doc["data"]["attributes"]["status"] in DONE or remaining <= 0 or state.job_events.closed:
             return doc
         await state.job_events.wait(min(remaining, RECHECK))
 

@@ -161,6 +161,12 @@ def peers(src: Path, tmp: Path, n_ovr: int) -> tuple[float, float]:
     return timed(gdal_copy), timed(cogeo)
 
 
+def machine_idle() -> float:
+    """Seconds all cores have been idle (or waiting for I/O) since boot, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+
+
 def small_files(tmp: Path, n: int) -> list[Path]:
     rng = np.random.default_rng(1)
     out = []
@@ -244,14 +250,16 @@ def main() -> None:
 
             files = small_files(tmp, args.small)
             spid = server.product("small", 1)
-            cpu0, w0 = server.cpu_seconds(), time.perf_counter()
+            cpu0, idle0, w0 = server.cpu_seconds(), machine_idle(), time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda p: server.put(spid, p.name, p.read_bytes()), files))
             server.wait_searchable(spid, len(files), [p.name for p in files])
             wall = time.perf_counter() - w0
             busy = (server.cpu_seconds() - cpu0) / (wall * cores)
+            machine = 1 - (machine_idle() - idle0) / (wall * cores)
             print(f"{args.small} small files (1024^2 UInt16), {args.workers} workers: {wall:.2f} s, "
-                  f"server + conversion processes CPU {busy:.0%} of {cores} cores")  # fmt: skip
+                  f"server + conversion processes CPU {busy:.0%} of {cores} cores "
+                  f"(the machine, this client included: {machine:.0%})")  # fmt: skip
 
             jpid = server.product("stream", 1)
             rss1 = server.status("VmRSS")

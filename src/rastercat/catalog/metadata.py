@@ -22,6 +22,7 @@ from shapely.geometry import shape
 
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
 from rastercat.catalog.query import compile_expr, sql_prefilter
+from rastercat.catalog.query_geometry import parse_geom
 from rastercat.catalog.validation import parse_datetime
 from rastercat.errors import InvalidInput, NotFound
 from rastercat.store.sql.repo import Repo, t
@@ -31,52 +32,6 @@ BATCH = 2_000
 """Rows read from SQL at a time while streaming matches."""
 FIRST_BATCH = 64
 """The smallest first batch of a search page (exact checks may drop a few candidates)."""
-
-
-def parse_geom(value: Any) -> Any:
-    """A shapely geometry from a JSON string, a GeoJSON dict or WKT (lon/lat)."""
-    from shapely import wkt
-    from shapely.geometry import shape
-
-    if value is None:
-        return None
-    try:
-        if isinstance(value, str):
-            s = value.strip()
-            value = json.loads(s) if s.startswith("{") else wkt.loads(s)
-        if isinstance(value, dict):
-            if value.get("type") == "Feature":
-                value = value["geometry"]
-            elif value.get("type") == "FeatureCollection":
-                from shapely.ops import unary_union
-
-                return unary_union([shape(f["geometry"]) for f in value["features"]])
-            value = shape(value)
-    except Exception as exc:  # shapely and json raise many types for bad input
-        raise InvalidInput(
-            f"'geom' is not a valid GeoJSON or WKT geometry: {exc}", field="geom"
-        ) from None
-    if value.is_empty:
-        raise InvalidInput("'geom' is empty", field="geom")
-    if not value.is_valid:
-        value = value.buffer(0)
-    return wrap_longitudes(value)
-
-
-def wrap_longitudes(geom: Any) -> Any:
-    """A geometry drawn across the antimeridian with longitudes beyond +/-180, cut into parts
-    within [-180, 180] (the way footprints are stored)."""
-    from shapely import affinity, box
-    from shapely.ops import unary_union
-
-    minx, _, maxx, _ = geom.bounds
-    if minx >= -180 and maxx <= 180:
-        return geom
-    if maxx - minx >= 360:
-        raise InvalidInput("'geom' spans more than 360 degrees of longitude", field="geom")
-    world = box(-180, -90, 180, 90)
-    parts = [affinity.translate(geom, xoff=k * 360).intersection(world) for k in (-1, 0, 1)]
-    return unary_union([p for p in parts if not p.is_empty])
 
 
 def _ts(value: Any, name: str) -> float | None:

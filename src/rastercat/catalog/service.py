@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.image_values import INFERRED, bbox_of, image_row_values
 from rastercat.catalog.principal import Principal, can_read, check_access, normalize_acl
 from rastercat.catalog.validation import (
     BandAttrs,
-    ImageAttrs,
     ProductAttrs,
     check_band_consistency,
     check_band_name,

@@ -14,10 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.catalog.arrivals import ArrivalCheck, advance
+from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.service import CatalogService, sub_key
 from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
-from rastercat.catalog.validation import ImageAttrs, check_key, parse_datetime, validate_attrs
+from rastercat.catalog.validation import check_key, parse_datetime, validate_attrs
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from rastercat.store.objects import DirectUploads, ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow

@@ -102,6 +102,14 @@ def test_viewer_shows_tiles_footprints_and_properties(
     page.wait_for_function("(pid) => [...document.querySelectorAll('#product option')]"
                            ".some(o => o.value === pid)", arg=pid)  # fmt: skip
 
+    # The shipped basemap (Natural Earth countries, no internet) is drawn under the tiles.
+    page.wait_for_function(
+        "() => { const c = document.querySelector('.leaflet-basemap-pane canvas');"
+        " if (!c || !window.rcViewer.state.basemap) return false;"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n > 10000; }"
+    )
+
     page.select_option("#product", pid)
     page.wait_for_selector("#display:not([hidden])")
     page.select_option("#colormap", "magma")

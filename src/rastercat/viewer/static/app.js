@@ -9,6 +9,22 @@
   const map = L.map("map", { worldCopyJump: true }).setView([20, 0], 2);
   window.rcViewer = { map, state };
 
+  // ---- basemap: Natural Earth 1:50m countries, shipped with the package (no tile server, no
+  // internet), drawn on a canvas below the image tiles ----------------------------------------
+  map.createPane("basemap").style.zIndex = 150;  // under tilePane (200)
+  map.attributionControl.addAttribution("Natural Earth");
+  fetch("/viewer/static/vendor/world-atlas/countries-50m.json")
+    .then((r) => r.json())
+    .then((topo) => {
+      state.basemap = L.geoJSON(topojson.feature(topo, topo.objects.countries), {
+        pane: "basemap",
+        renderer: L.canvas({ pane: "basemap" }),
+        interactive: false,
+        style: { color: "#9aa8b8", weight: 0.8, fillColor: "#f3f1ec", fillOpacity: 1 },
+      }).addTo(map);
+    })
+    .catch(() => { /* the map still works without it */ });
+
   // ---- HTTP -------------------------------------------------------------------------------
   async function api(path, options = {}) {
     const headers = Object.assign({}, options.headers || {});

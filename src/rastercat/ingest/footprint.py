@@ -2,7 +2,8 @@
 
 The valid-data mask (nodata / alpha) is read at a low resolution from the COG's overviews,
 vectorized, simplified, densified and reprojected. Longitudes are unwrapped along each ring so that
-a raster crossing 180 degrees becomes a MultiPolygon cut at +/-180, never a band around the globe.
+a raster crossing 180 degrees becomes a MultiPolygon cut at +/-180, never a band around the globe,
+and a raster over a pole gets the polar cap it covers.
 """
 
 from __future__ import annotations
@@ -62,35 +63,40 @@ def _valid_geometry(
     return shapely.simplify(geom, pixel / 2, preserve_topology=True), crs, pixel, True
 
 
-def _unwrap_polygon(poly: Polygon) -> Polygon:
-    """Make each ring's longitudes continuous (a ring crossing 180 gets values beyond it)."""
-    ext = np.asarray(poly.exterior.coords)
-    ext[:, 0] = np.unwrap(ext[:, 0], period=360.0)
-    centre = ext[:, 0].mean()
-    holes = []
-    for ring in poly.interiors:
-        hole = np.asarray(ring.coords)
-        hole[:, 0] = np.unwrap(hole[:, 0], period=360.0)
-        hole[:, 0] += 360.0 * round((centre - hole[:, 0].mean()) / 360.0)
-        holes.append(hole)
-    return Polygon(ext, holes)
+def _ring_area(coords: Any, tolerance: float) -> shapely.Geometry:
+    """The area a closed lon/lat ring bounds, within [-180, 180], simplified by ``tolerance``.
 
-
-def _split_at_antimeridian(geom: shapely.Geometry, fraction: float) -> shapely.Geometry:
-    """Unwrap longitudes, simplify (tolerance: ``fraction`` of the extent), cut at +/-180."""
-    polys = [p for p in getattr(geom, "geoms", [geom]) if isinstance(p, Polygon) and not p.is_empty]
-    unwrapped = shapely.make_valid(shapely.union_all([_unwrap_polygon(p) for p in polys]))
-    # Drop the densified points that add nothing at the mask's resolution.
-    ux0, uy0, ux1, uy1 = unwrapped.bounds
-    unwrapped = shapely.simplify(
-        unwrapped, fraction * math.hypot(ux1 - ux0, uy1 - uy0), preserve_topology=True
-    )
+    Longitudes are unwrapped along the ring, so a ring crossing 180 degrees gets values beyond it
+    and is cut there. A ring whose longitudes turn a full 360 degrees encircles a pole: it is
+    closed along that pole's latitude, so the area is the polar cap it bounds, not a thin band.
+    """
+    xy = np.asarray(coords, dtype=float)
+    xy[:, 0] = np.unwrap(xy[:, 0], period=360.0)
+    if abs(xy[-1, 0] - xy[0, 0]) > 180.0:
+        pole = 90.0 if xy[:, 1].mean() >= 0 else -90.0
+        xy = np.vstack([xy, [[xy[-1, 0], pole], [xy[0, 0], pole], xy[0]]])
+    area = shapely.make_valid(Polygon(xy))
+    area = shapely.simplify(area, tolerance, preserve_topology=True)
     pieces = []
     for k in (-1, 0, 1):
-        part = unwrapped.intersection(box(-180 + 360 * k, -90, 180 + 360 * k, 90))
+        part = area.intersection(box(-180 + 360 * k, -90, 180 + 360 * k, 90))
         if not part.is_empty:
             pieces.append(shapely.affinity.translate(part, xoff=-360.0 * k))
     return shapely.union_all(pieces)
+
+
+def _to_world(geom: shapely.Geometry, fraction: float) -> shapely.Geometry:
+    """Lon/lat polygons as areas within [-180, 180]: cut at the antimeridian, closed over a pole
+    they encircle, simplified by ``fraction`` of each polygon's extent."""
+    polys = [p for p in getattr(geom, "geoms", [geom]) if isinstance(p, Polygon) and not p.is_empty]
+    areas = []
+    for poly in polys:
+        x0, y0, x1, y1 = poly.bounds
+        tolerance = fraction * math.hypot(x1 - x0, y1 - y0)
+        outer = _ring_area(poly.exterior.coords, tolerance)
+        holes = [_ring_area(ring.coords, tolerance) for ring in poly.interiors]
+        areas.append(outer.difference(shapely.union_all(holes)) if holes else outer)
+    return shapely.union_all(areas)
 
 
 def _polygonal(geom: shapely.Geometry) -> Polygon | MultiPolygon:
@@ -124,6 +130,6 @@ def footprint(path: Path, alpha_bidx: int | None = None) -> tuple[dict[str, Any]
     if not np.all(np.isfinite(shapely.get_coordinates(lonlat))):
         raise ValueError("the raster's corners cannot be expressed in longitude/latitude")
     # Simplify by a quarter of a mask pixel, expressed as a fraction of the extent.
-    lonlat = _split_at_antimeridian(lonlat, pixel / 4 / extent)
+    lonlat = _to_world(lonlat, pixel / 4 / extent)
     lonlat = shapely.set_precision(shapely.make_valid(lonlat), 1e-9)
     return json.loads(shapely.to_geojson(_polygonal(lonlat))), any_valid

@@ -282,3 +282,45 @@ def test_pages_are_complete_when_exact_checks_drop_most_candidates(live_server, 
     assert keys(_search(c, **{**query, "limit": 25, "offset": 5})) == expected[5:30]
     desc = keys(_search(c, **{**query, "limit": 30, "sort_order": "desc"}))
     assert desc == expected[::-1]
+
+
+def test_sort_by_a_property_in_the_database(live_server, unique):
+    """Numbers by value, then text; missing values last; ties in creation order; ``desc``
+    reverses all but the missing ones. A property in ``extra_properties`` sorts too. Pages of a
+    sorted search follow each other without gaps."""
+    c = live_server.client("sorter")
+    pid = c.post(
+        f"{META}/catalog/products", json={"id": f"so-{unique}", "title": "T", "description": "D"}
+    ).json()["data"]["id"]
+    images = {
+        "n1": {"cloud_fraction": 0.3, "extra_properties": {"score": 5}},
+        "n2": {"cloud_fraction": 0.1, "extra_properties": {"score": "b"}},
+        "n3": {"cloud_fraction": 0.3, "extra_properties": {"score": 2.5}},
+        "n4": {"extra_properties": {"score": "a"}},
+        "n5": {"cloud_fraction": 0.9},
+        "n6": {},
+    }
+    for key, attrs in images.items():
+        body = {"id": key, "acquired": "2019-01-01T00:00:00Z", "geometry": box(0, 0, 1, 1), **attrs}
+        assert c.post(f"{META}/catalog/products/{pid}/images", json=body).status_code == 201
+
+    def order(field: str, direction: str, limit: int = 100) -> list[str]:
+        seen, token = [], None
+        while True:
+            body = {"products": [pid], "sort_field": field, "sort_order": direction, "limit": limit}
+            r = _search(c, **body, **({"continuation_token": token} if token else {}))
+            seen += keys(r)
+            token = r.headers["X-Continuation-Token"]
+            if not token:
+                return seen
+
+    assert order("cloud_fraction", "asc") == ["n2", "n1", "n3", "n5", "n4", "n6"]
+    assert order("cloud_fraction", "desc") == ["n5", "n1", "n3", "n2", "n4", "n6"]
+    assert order("score", "asc") == ["n3", "n1", "n4", "n2", "n5", "n6"]
+    assert order("score", "desc") == ["n2", "n4", "n1", "n3", "n5", "n6"]
+    assert order("score", "asc", limit=2) == order("score", "asc")
+    assert order("key", "desc") == ["n6", "n5", "n4", "n3", "n2", "n1"]
+    assert order("id", "asc") == [f"n{i}" for i in range(1, 7)]
+    assert order("nothing", "asc") == [f"n{i}" for i in range(1, 7)]  # all missing: by creation
+    r = c.post(f"{META}/search", json={"products": [pid], "sort_field": 'a"b'})
+    assert r.status_code == 400 and "sort_field" in r.text

@@ -23,6 +23,7 @@ from shapely.geometry import shape
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
 from rastercat.catalog.query import compile_expr, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
+from rastercat.catalog.sort import order_by_property
 from rastercat.catalog.validation import parse_datetime
 from rastercat.errors import InvalidInput, NotFound
 from rastercat.store.sql.repo import Repo, t
@@ -287,12 +288,13 @@ class MetadataService:
         clauses, _, post = self._candidates(p, body)
         sort_field = body.get("sort_field")
         desc = body.get("sort_order") == "desc"
-        acq = t.images.c.acquired.desc() if desc else t.images.c.acquired.asc()
-        order_by = (
-            [acq, t.images.c.pk.desc() if desc else t.images.c.pk]
-            if sort_field in (None, "acquired")
-            else [t.images.c.pk]
-        )
+        if sort_field in (None, "acquired"):
+            acq = t.images.c.acquired.desc() if desc else t.images.c.acquired.asc()
+            order_by = [acq, t.images.c.pk.desc() if desc else t.images.c.pk]
+        elif body.get("random_seed"):
+            order_by = [t.images.c.pk]  # shuffled by the caller
+        else:
+            order_by = order_by_property(str(sort_field), desc, self.repo.dialect)
         offset = 0
         size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
         while True:
@@ -322,17 +324,10 @@ class MetadataService:
         offset = body.get("offset") or 0
         if body.get("continuation_token"):
             offset = _untoken(body["continuation_token"], query_hash)
-        sort_field = body.get("sort_field")
         seed = body.get("random_seed")
-        if sort_field not in (None, "acquired") or seed:
+        if seed:
             rows = list(self.iter_matches(p, body))
-            if seed:
-                random.Random(str(seed)).shuffle(rows)
-            else:
-                # Images without the field come last, whichever the order.
-                have = [r for r in rows if _sort_value(r, str(sort_field)) is not None]
-                have.sort(key=lambda r: _sort_key(r, str(sort_field)), reverse=order == "desc")
-                rows = have + [r for r in rows if _sort_value(r, str(sort_field)) is None]
+            random.Random(str(seed)).shuffle(rows)
             page = rows[offset : offset + limit + 1]
         else:
             page = []
@@ -349,13 +344,3 @@ class MetadataService:
         from rastercat.catalog.summary import summarize
 
         return summarize(list(self.iter_matches(p, body)), body)
-
-
-def _sort_value(row: dict[str, Any], field: str) -> Any:
-    return row["attrs"].get(field, row.get(field))
-
-
-def _sort_key(row: dict[str, Any], field: str) -> tuple[int, Any]:
-    value = _sort_value(row, field)
-    # Numbers before strings, so mixed types never compare.
-    return (0, value) if isinstance(value, int | float) else (1, str(value))

@@ -343,4 +343,4 @@ class MetadataService:
         """Counts, bytes, pixels and products of what a search matches (protocol §3.4)."""
         from rastercat.catalog.summary import summarize
 
-        return summarize(list(self.iter_matches(p, body)), body)
+        return summarize(self.iter_matches(p, body), body)

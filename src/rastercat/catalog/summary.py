@@ -2,26 +2,65 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from rastercat.errors import InvalidInput
 
 
-def summarize(rows: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+def summarize(rows: Iterable[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    """One pass over the matching rows (streamed: memory does not grow with their number)."""
     interval = body.get("interval") or body.get("part")
+    with_pixels = bool(body.get("pixels"))
+    date_field = body.get("date") or "acquired"
+    unit = None
+    if interval and interval != "product":
+        unit = _TRUNC.get(interval)
+        if unit is None:
+            raise InvalidInput(
+                "'interval' must be one of year, quarter, month, week, day, hour, minute or "
+                "product",
+                field="interval",
+            )
+    total = {"count": 0, "bytes": 0, "pixels": 0}
+    products: dict[str, dict[str, int]] = {}
+    buckets: dict[datetime, dict[str, int]] = {}
+    for r in rows:
+        size, pix = _bytes(r), _pixels(r)
+        for acc in (total, products.setdefault(r["product_id"], dict.fromkeys(total, 0))):
+            acc["count"] += 1
+            acc["bytes"] += size
+            acc["pixels"] += pix
+        if unit is not None:
+            value = r["attrs"].get(date_field)
+            if not value:
+                continue
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+            b = buckets.setdefault(_bucket(dt, unit), dict.fromkeys(total, 0))
+            b["count"] += 1
+            b["bytes"] += size
+            b["pixels"] += pix
     out: dict[str, Any] = {
-        "count": len(rows),
-        "bytes": sum(_bytes(r) for r in rows),
-        "products": sorted({r["product_id"] for r in rows}),
+        "count": total["count"],
+        "bytes": total["bytes"],
+        "products": sorted(products),
     }
-    if body.get("pixels"):
-        out["pixels"] = sum(_pixels(r) for r in rows)
-    if interval:
-        out["items"] = _histogram(
-            rows, interval, bool(body.get("pixels")), body.get("date") or "acquired"
-        )
+    if with_pixels:
+        out["pixels"] = total["pixels"]
+    if interval == "product":
+        out["items"] = [
+            {"product": k, "count": v["count"], "bytes": v["bytes"],
+             **({"pixels": v["pixels"]} if with_pixels else {})}
+            for k, v in sorted(products.items())
+        ]  # fmt: skip
+    elif unit is not None:
+        out["items"] = [
+            {"date": k.replace(tzinfo=None).isoformat(), "timestamp": int(k.timestamp()),
+             "count": v["count"], "bytes": v["bytes"],
+             **({"pixels": v["pixels"]} if with_pixels else {})}
+            for k, v in sorted(buckets.items())
+        ]  # fmt: skip
     return out
 
 
@@ -60,51 +99,3 @@ def _bucket(dt: datetime, unit: str) -> datetime:
     if unit == "hour":
         return dt.replace(minute=0, second=0, microsecond=0)
     return dt.replace(second=0, microsecond=0)
-
-
-def _histogram(
-    rows: list[dict[str, Any]], interval: str, pixels: bool, date_field: str
-) -> list[dict]:
-    if interval == "product":
-        counts: Counter[str] = Counter()
-        sizes: Counter[str] = Counter()
-        pix: Counter[str] = Counter()
-        for r in rows:
-            counts[r["product_id"]] += 1
-            sizes[r["product_id"]] += _bytes(r)
-            pix[r["product_id"]] += _pixels(r)
-        return [
-            {
-                "product": k,
-                "count": counts[k],
-                "bytes": sizes[k],
-                **({"pixels": pix[k]} if pixels else {}),
-            }
-            for k in sorted(counts)
-        ]
-    unit = _TRUNC.get(interval)
-    if unit is None:
-        raise InvalidInput(
-            "'interval' must be one of year, quarter, month, week, day, hour, minute or product",
-            field="interval",
-        )
-    buckets: dict[datetime, dict[str, int]] = {}
-    for r in rows:
-        value = r["attrs"].get(date_field)
-        if not value:
-            continue
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-        b = buckets.setdefault(_bucket(dt, unit), {"count": 0, "bytes": 0, "pixels": 0})
-        b["count"] += 1
-        b["bytes"] += _bytes(r)
-        b["pixels"] += _pixels(r)
-    return [
-        {
-            "date": k.replace(tzinfo=None).isoformat(),
-            "timestamp": int(k.timestamp()),
-            "count": v["count"],
-            "bytes": v["bytes"],
-            **({"pixels": v["pixels"]} if pixels else {}),
-        }  # fmt: skip
-        for k, v in sorted(buckets.items())
-    ]

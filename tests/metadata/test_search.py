@@ -324,3 +324,38 @@ def test_sort_by_a_property_in_the_database(live_server, unique):
     assert order("nothing", "asc") == [f"n{i}" for i in range(1, 7)]  # all missing: by creation
     r = c.post(f"{META}/search", json={"products": [pid], "sort_field": 'a"b'})
     assert r.status_code == 400 and "sort_field" in r.text
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_continuation_pages_in_date_order_with_ties_and_undated_images(
+    live_server, unique, direction
+):
+    """Continuation tokens of a date-ordered search name the last row (date, creation order):
+    pages must follow each other exactly through equal dates and images with no date, and the
+    same as one big page."""
+    c = live_server.client("keyset")
+    pid = c.post(
+        f"{META}/catalog/products", json={"id": f"ks-{unique}", "title": "T", "description": "D"}
+    ).json()["data"]["id"]
+    dates = ["2019-01-02T00:00:00Z", "2019-01-01T00:00:00Z", None, "2019-01-02T00:00:00Z"]
+    for i in range(40):
+        body = {"id": f"k{i:02d}", "geometry": box(0, 0, 1, 1)}
+        if dates[i % 4]:
+            body["acquired"] = dates[i % 4]
+        assert c.post(f"{META}/catalog/products/{pid}/images", json=body).status_code == 201
+    whole = keys(_search(c, products=[pid], sort_order=direction, limit=1000))
+    assert sorted(whole) == [f"k{i:02d}" for i in range(40)]
+    for size in (1, 3, 7):
+        seen, token = [], None
+        while True:
+            body = {"products": [pid], "sort_order": direction, "limit": size}
+            r = _search(c, **body, **({"continuation_token": token} if token else {}))
+            seen += keys(r)
+            token = r.headers["X-Continuation-Token"]
+            if not token:
+                break
+        assert seen == whole, size
+    # A token belongs to the query it came from.
+    bad = _search(c, products=[pid], limit=2).headers["X-Continuation-Token"]
+    r = c.post(f"{META}/search", json={"products": [pid], "limit": 3, "continuation_token": bad})
+    assert r.status_code == 400 and "another query" in r.text

@@ -40,23 +40,61 @@ def _ts(value: Any, name: str) -> float | None:
     return None if iso is None else datetime.fromisoformat(iso).timestamp()
 
 
-def _token(offset: int, query_hash: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "q": query_hash}).encode()).decode()
+Position = tuple[float | None, int]
+"""Where a page sorted by acquisition date ended: the last row's (acquired, pk)."""
 
 
-def _untoken(token: str, query_hash: str) -> int:
+def _token(query_hash: str, offset: int | None = None, after: Position | None = None) -> str:
+    data: dict[str, Any] = {"q": query_hash}
+    if after is not None:
+        data["k"] = list(after)
+    else:
+        data["o"] = offset
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def _untoken(token: str, query_hash: str) -> tuple[int, Position | None]:
+    """(offset, position) of a continuation token: keyset tokens (``k``) name the last row of the
+    previous page, so the next page starts there without re-reading what came before."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(data["o"])
+        if "k" in data:
+            acquired, pk = data["k"]
+            if not (acquired is None or isinstance(acquired, int | float)) or not isinstance(
+                pk, int
+            ):
+                raise TypeError("bad position")
+            position: Position | None = (acquired, pk)
+            offset = 0
+        else:
+            offset, position = int(data["o"]), None
     except (ValueError, KeyError, TypeError):
         raise InvalidInput(
             "'continuation_token' is not valid", field="continuation_token"
         ) from None
-    if data.get("q") != query_hash:
+    if not isinstance(data, dict) or data.get("q") != query_hash:
         raise InvalidInput(
             "'continuation_token' belongs to another query", field="continuation_token"
         )
-    return offset
+    return offset, position
+
+
+def _after(position: Position, desc: bool, dialect: str) -> Any:
+    """Rows after ``position`` in (acquired, pk) order. Images with no date sort as the database
+    puts NULLs (SQLite: smallest; PostgreSQL: largest), so the order can use the date index."""
+    c = t.images.c
+    acquired, pk = position
+    nulls_first = desc == (dialect == "postgresql")
+    pk_beyond = c.pk < pk if desc else c.pk > pk
+    if acquired is None:
+        rest = [c.acquired.is_not(None)] if nulls_first else []
+        return sa.or_(sa.and_(c.acquired.is_(None), pk_beyond), *rest)
+    rest = [] if nulls_first else [c.acquired.is_(None)]
+    return sa.or_(
+        c.acquired < acquired if desc else c.acquired > acquired,
+        sa.and_(c.acquired == acquired, pk_beyond),
+        *rest,
+    )
 
 
 class MetadataService:
@@ -280,15 +318,22 @@ class MetadataService:
         return pred is None or pred(attrs)
 
     def iter_matches(
-        self, p: Principal, body: dict[str, Any], wanted: int | None = None
+        self,
+        p: Principal,
+        body: dict[str, Any],
+        wanted: int | None = None,
+        after: Position | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every image the search body matches, in order. ``wanted``: how many the caller expects
         to take; the first batch read from SQL is sized for it (then batches grow), so a page of
-        100 does not decode thousands of rows."""
+        100 does not decode thousands of rows. In date order (the default) batches continue from
+        the last row read (keyset), so reading far into the results costs no more per row than
+        reading the start; ``after`` starts there."""
         clauses, _, post = self._candidates(p, body)
         sort_field = body.get("sort_field")
         desc = body.get("sort_order") == "desc"
-        if sort_field in (None, "acquired"):
+        keyset = sort_field in (None, "acquired") and not body.get("random_seed")
+        if keyset:
             acq = t.images.c.acquired.desc() if desc else t.images.c.acquired.asc()
             order_by = [acq, t.images.c.pk.desc() if desc else t.images.c.pk]
         elif body.get("random_seed"):
@@ -298,12 +343,19 @@ class MetadataService:
         offset = 0
         size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
         while True:
-            rows = self._image_rows(*clauses, order_by=order_by, limit=size, offset=offset)
+            where = clauses
+            if keyset and after is not None:
+                where = [*clauses, _after(after, desc, self.repo.dialect)]
+            rows = self._image_rows(
+                *where, order_by=order_by, limit=size, offset=0 if keyset else offset
+            )
             for row in rows:
                 if self._matches(p, row, post):
                     yield row
             if len(rows) < size:
                 return
+            if keyset:
+                after = (rows[-1]["acquired"], rows[-1]["pk"])
             offset += size
             size = min(BATCH, size * 4)
 
@@ -321,9 +373,9 @@ class MetadataService:
                 default=str,
             ).encode()  # fmt: skip
         ).hexdigest()[:16]
-        offset = body.get("offset") or 0
+        offset, position = body.get("offset") or 0, None
         if body.get("continuation_token"):
-            offset = _untoken(body["continuation_token"], query_hash)
+            offset, position = _untoken(body["continuation_token"], query_hash)
         seed = body.get("random_seed")
         if seed:
             rows = list(self.iter_matches(p, body))
@@ -331,13 +383,18 @@ class MetadataService:
             page = rows[offset : offset + limit + 1]
         else:
             page = []
-            for i, row in enumerate(self.iter_matches(p, body, wanted=offset + limit + 1)):
+            matches = self.iter_matches(p, body, wanted=offset + limit + 1, after=position)
+            for i, row in enumerate(matches):
                 if i >= offset:
                     page.append(row)
                 if len(page) > limit:
                     break
-        more = len(page) > limit
-        return page[:limit], _token(offset + limit, query_hash) if more else None
+        if len(page) <= limit:
+            return page, None
+        if seed or body.get("sort_field") not in (None, "acquired") or limit == 0:
+            return page[:limit], _token(query_hash, offset=offset + limit)
+        last = page[limit - 1]
+        return page[:limit], _token(query_hash, after=(last["acquired"], last["pk"]))
 
     def summary(self, p: Principal, body: dict[str, Any]) -> dict[str, Any]:
         """Counts, bytes, pixels and products of what a search matches (protocol §3.4)."""

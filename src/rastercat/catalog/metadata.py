@@ -182,13 +182,17 @@ class MetadataService:
 
     # images ------------------------------------------------------------------------------------
     def _image_rows(self, *clauses: Any, order_by: Any = None, limit: int | None = None,
-                    offset: int = 0) -> list[dict[str, Any]]:  # fmt: skip
-        stmt = (
-            sa.select(t.images, t.products.c.owners.label("p_owners"), t.products.c.readers.label("p_readers"),
-                      t.products.c.writers.label("p_writers"))
-            .select_from(t.images.join(t.products, t.images.c.product_uid == t.products.c.uid))
-            .where(*clauses)
-        )  # fmt: skip
+                    offset: int = 0, product_acl: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+        """Image rows, with their product's permissions (``p_owners`` ...) when ``product_acl``."""
+        if product_acl:
+            stmt = (
+                sa.select(t.images, t.products.c.owners.label("p_owners"), t.products.c.readers.label("p_readers"),
+                          t.products.c.writers.label("p_writers"))
+                .select_from(t.images.join(t.products, t.images.c.product_uid == t.products.c.uid))
+                .where(*clauses)
+            )  # fmt: skip
+        else:
+            stmt = sa.select(t.images).where(*clauses)
         if order_by is not None:
             stmt = stmt.order_by(*order_by)
         if limit is not None:
@@ -229,15 +233,19 @@ class MetadataService:
         self, p: Principal, body: dict[str, Any]
     ) -> tuple[list[Any], Any, dict[str, Any]]:
         """SQL clauses, the exact geometry and the python-side filters of a search body."""
+        # The products the caller may read: asked-for products narrow the SQL; otherwise the set
+        # is checked per row (a product clause on every query would steer SQLite's planner away
+        # from the spatial index). Either way only the image's own permissions remain to check.
+        readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
         clauses: list[Any] = []
         products = body.get("products") or body.get("product")
         if products:
             if isinstance(products, str):
                 products = [products]
-            readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
-            clauses.append(
-                t.images.c.product_uid.in_([readable[x] for x in products if x in readable])
-            )
+            uids = {readable[x] for x in products if x in readable}
+            clauses.append(t.images.c.product_uid.in_(sorted(uids)))
+        else:
+            uids = set(readable.values())
         date_field = body.get("date") or "acquired"
         start = _ts(body.get("start_datetime") or body.get("start_time"), "start_datetime")
         end = _ts(body.get("end_datetime") or body.get("end_time"), "end_datetime")
@@ -257,6 +265,7 @@ class MetadataService:
                 )
             )
         post: dict[str, Any] = {
+            "products": uids,
             "geom": geom,
             "prepared": shapely.prepared.prep(geom) if geom is not None else None,
             "date_field": date_field if date_field != "acquired" else None,
@@ -287,7 +296,7 @@ class MetadataService:
         return clauses, geom, post
 
     def _matches(self, p: Principal, row: dict[str, Any], post: dict[str, Any]) -> bool:
-        if not self._visible(p, row):
+        if row["product_uid"] not in post["products"] or not can_read(p, row):
             return False
         attrs = {**row["attrs"], "id": row["id"], "key": row["key"], "product": row["product_id"]}
         if post["date_field"]:
@@ -347,7 +356,11 @@ class MetadataService:
             if keyset and after is not None:
                 where = [*clauses, _after(after, desc, self.repo.dialect)]
             rows = self._image_rows(
-                *where, order_by=order_by, limit=size, offset=0 if keyset else offset
+                *where,
+                order_by=order_by,
+                limit=size,
+                offset=0 if keyset else offset,
+                product_acl=False,
             )
             for row in rows:
                 if self._matches(p, row, post):

@@ -142,7 +142,7 @@ class TileCatalog:
         if end:
             body["end_datetime"] = end
         top_first: list[dict[str, Any]] = []
-        for row in self.metadata.iter_matches(p, body):
+        for row in self.metadata.iter_matches(p, body, wanted=MAX_IMAGES_PER_TILE):
             if _has_pixels(row):
                 top_first.append(row)
                 if len(top_first) >= MAX_IMAGES_PER_TILE:
@@ -181,7 +181,10 @@ class TileCatalog:
                            max(box[2], row.maxx), max(box[3], row.maxy)]  # fmt: skip
         bounds = [-180.0, -85.0511, 180.0, 85.0511] if box is None else [float(v) for v in box]
         newest = next(
-            iter(self.metadata.iter_matches(p, {"products": [pid], "sort_order": "desc"})), None
+            iter(
+                self.metadata.iter_matches(p, {"products": [pid], "sort_order": "desc"}, wanted=1)
+            ),
+            None,
         )
         return bounds, _pixel_metres(newest) if newest else None
 

@@ -409,8 +409,26 @@ class MetadataService:
         last = page[limit - 1]
         return page[:limit], _token(query_hash, after=(last["acquired"], last["pk"]))
 
-    def summary(self, p: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        """Counts, bytes, pixels and products of what a search matches (protocol §3.4)."""
-        from rastercat.catalog.summary import summarize
+    def summary(
+        self, p: Principal, body: dict[str, Any], in_sql: bool | None = None
+    ) -> dict[str, Any]:
+        """Counts, bytes, pixels and products of what a search matches (protocol §3.4).
 
-        return summarize(self.iter_matches(p, body), body)
+        When every condition of the search is SQL (no area, no property filter, dates on
+        ``acquired``), the database computes each image's numbers (``in_sql``; None: whenever
+        possible); otherwise the matching rows are read and checked in Python."""
+        from rastercat.catalog.summary import row_facts, summarize
+        from rastercat.catalog.summary_sql import sql_facts
+
+        clauses, geom, post = self._candidates(p, body)
+        sql_only = geom is None and post["pred"] is None and post["date_field"] is None
+        if in_sql is None:
+            in_sql = sql_only
+        elif in_sql and not sql_only:
+            raise ValueError("this search has conditions only Python can check")
+        if in_sql:
+            readable = t.images.c.product_uid.in_(sorted(post["products"]))
+            facts = sql_facts(self.repo, p, [*clauses, readable])
+        else:
+            facts = row_facts(self.iter_matches(p, body), body.get("date") or "acquired")
+        return summarize(facts, body)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from rastercat.errors import InvalidInput
 
+Fact = tuple[str, float | None, int, int]
+"""What a summary needs of one image: product id, date (Unix seconds; None: none), bytes, pixels."""
 
-def summarize(rows: Iterable[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
-    """One pass over the matching rows (streamed: memory does not grow with their number)."""
+
+def row_facts(rows: Iterable[dict[str, Any]], date_field: str) -> Iterator[Fact]:
+    """Facts of full image rows (the path with checks only Python can make)."""
+    for r in rows:
+        value = r["attrs"].get(date_field)
+        when = None
+        if value:
+            when = datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        yield r["product_id"], when, _bytes(r), _pixels(r)
+
+
+def summarize(facts: Iterable[Fact], body: dict[str, Any]) -> dict[str, Any]:
+    """One pass over the facts of the matching images (streamed: memory does not grow with
+    their number)."""
     interval = body.get("interval") or body.get("part")
     with_pixels = bool(body.get("pixels"))
-    date_field = body.get("date") or "acquired"
     unit = None
     if interval and interval != "product":
         unit = _TRUNC.get(interval)
@@ -26,18 +39,15 @@ def summarize(rows: Iterable[dict[str, Any]], body: dict[str, Any]) -> dict[str,
     total = {"count": 0, "bytes": 0, "pixels": 0}
     products: dict[str, dict[str, int]] = {}
     buckets: dict[datetime, dict[str, int]] = {}
-    for r in rows:
-        size, pix = _bytes(r), _pixels(r)
-        for acc in (total, products.setdefault(r["product_id"], dict.fromkeys(total, 0))):
+    for product_id, when, size, pix in facts:
+        for acc in (total, products.setdefault(product_id, dict.fromkeys(total, 0))):
             acc["count"] += 1
             acc["bytes"] += size
             acc["pixels"] += pix
-        if unit is not None:
-            value = r["attrs"].get(date_field)
-            if not value:
-                continue
-            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-            b = buckets.setdefault(_bucket(dt, unit), dict.fromkeys(total, 0))
+        if unit is not None and when is not None:
+            b = buckets.setdefault(
+                _bucket(datetime.fromtimestamp(when, UTC), unit), dict.fromkeys(total, 0)
+            )
             b["count"] += 1
             b["bytes"] += size
             b["pixels"] += pix

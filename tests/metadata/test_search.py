@@ -147,6 +147,9 @@ def test_fields_projection(seeded):
     assert k[0]["key"] == "a" and k[0]["properties"] == {}
 
 
+SEARCH_ONLY = {"limit", "sort_order", "continuation_token", "offset", "sort_field"}
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
@@ -158,12 +161,27 @@ def test_fields_projection(seeded):
         ({"query_expr": {"between": {"x": 1}}}, "query_expr"),
         ({"query_expr": {"range": {"x": {"around": 1}}}}, "query_expr"),
         ({"continuation_token": "garbage!"}, "continuation_token"),
+        ({"offset": "ten"}, "offset"),
+        ({"offset": -3}, "offset"),
+        ({"products": 5}, "products"),
+        ({"products": [5]}, "products"),
+        ({"sort_field": 5}, "sort_field"),
+        ({"sort_field": ["a"]}, "sort_field"),
+        ({"interval": "fortnight"}, "interval"),
     ],
 )
 def test_bad_search_bodies(seeded, body, field):
-    r = seeded["client"].post(f"{META}/search", json={"products": [seeded["pid"]], **body})
-    assert r.status_code == 400, r.text
-    assert r.json()["errors"][0]["source"]["pointer"] == field
+    """400 naming the field, from search and from summary alike (summary ignores paging and
+    order; search ignores ``interval``)."""
+    for route in ("search", "summary"):
+        r = seeded["client"].post(f"{META}/{route}", json={"products": [seeded["pid"]], **body})
+        if (route == "summary" and field in SEARCH_ONLY) or (
+            route == "search" and field == "interval"
+        ):
+            assert r.status_code == 200, (route, r.text)
+            continue
+        assert r.status_code == 400, (route, r.text)
+        assert r.json()["errors"][0]["source"]["pointer"] == field
 
 
 def test_summary(seeded):

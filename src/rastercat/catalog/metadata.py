@@ -24,7 +24,7 @@ from rastercat.catalog.principal import Principal, can_read, can_read_within, na
 from rastercat.catalog.query import compile_expr, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
 from rastercat.catalog.sort import order_by_property
-from rastercat.catalog.validation import parse_datetime
+from rastercat.catalog.validation import optional_string, parse_datetime, string_list
 from rastercat.errors import InvalidInput, NotFound
 from rastercat.store.sql.repo import Repo, t
 
@@ -129,6 +129,7 @@ class MetadataService:
             ]  # fmt: skip
         wanted = body.get("bands")
         if wanted:
+            wanted = string_list(wanted, "bands", "a band name")
             have: dict[str, set[str]] = {}
             for b in self.repo.all(t.bands, t.bands.c.product_uid.in_([r["uid"] for r in rows])):
                 have.setdefault(b["product_uid"], set()).add(b["name"])
@@ -161,7 +162,7 @@ class MetadataService:
         products = body.get("products")
         if products:
             clauses.append(
-                t.bands.c.product_id.in_([products] if isinstance(products, str) else products)
+                t.bands.c.product_id.in_(string_list(products, "products", "a product id"))
             )
         rows = self._readable_bands(p, *clauses)
         owner = body.get("owner")
@@ -240,13 +241,12 @@ class MetadataService:
         clauses: list[Any] = []
         products = body.get("products") or body.get("product")
         if products:
-            if isinstance(products, str):
-                products = [products]
+            products = string_list(products, "products", "a product id")
             uids = {readable[x] for x in products if x in readable}
             clauses.append(t.images.c.product_uid.in_(sorted(uids)))
         else:
             uids = set(readable.values())
-        date_field = body.get("date") or "acquired"
+        date_field = optional_string(body.get("date"), "date") or "acquired"
         start = _ts(body.get("start_datetime") or body.get("start_time"), "start_datetime")
         end = _ts(body.get("end_datetime") or body.get("end_time"), "end_datetime")
         if start is not None and end is not None and start > end:
@@ -282,9 +282,7 @@ class MetadataService:
                 preds.append({"range": {key: {op: body[key]}}})
         sat_ids = body.get("sat_ids") or body.get("sat_id")
         if sat_ids:
-            preds.append(
-                {"in": {"sat_id": [sat_ids] if isinstance(sat_ids, str) else list(sat_ids)}}
-            )
+            preds.append({"in": {"sat_id": string_list(sat_ids, "sat_ids", "a satellite id")}})
         if body.get("query_expr"):
             preds.append(body["query_expr"])
         post["pred"] = compile_expr({"and": preds}) if preds else None
@@ -387,8 +385,16 @@ class MetadataService:
             ).encode()  # fmt: skip
         ).hexdigest()[:16]
         offset, position = body.get("offset") or 0, None
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+        sort_field = body.get("sort_field")
+        if sort_field is not None and not isinstance(sort_field, str):
+            raise InvalidInput("'sort_field' must be a property name", field="sort_field")
         if body.get("continuation_token"):
-            offset, position = _untoken(body["continuation_token"], query_hash)
+            token = body["continuation_token"]
+            if not isinstance(token, str):
+                raise InvalidInput("'continuation_token' is not valid", field="continuation_token")
+            offset, position = _untoken(token, query_hash)
         seed = body.get("random_seed")
         if seed:
             rows = list(self.iter_matches(p, body))

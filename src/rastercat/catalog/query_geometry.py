@@ -16,6 +16,8 @@ def parse_geom(value: Any) -> Any:
 
     if value is None:
         return None
+    if not isinstance(value, str | dict):
+        raise InvalidInput("'geom' must be GeoJSON (an object or a string) or WKT", field="geom")
     try:
         if isinstance(value, str):
             s = value.strip()

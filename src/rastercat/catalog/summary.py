@@ -26,6 +26,8 @@ def summarize(facts: Iterable[Fact], body: dict[str, Any]) -> dict[str, Any]:
     """One pass over the facts of the matching images (streamed: memory does not grow with
     their number)."""
     interval = body.get("interval") or body.get("part")
+    if interval is not None and not isinstance(interval, str):
+        raise InvalidInput("'interval' must be a string", field="interval")
     with_pixels = bool(body.get("pixels"))
     unit = None
     if interval and interval != "product":

@@ -282,11 +282,15 @@ class UploadService:
                 when = datetime.fromisoformat(parse_datetime(body[name], name) or "")
                 clauses.append(t.uploads.c[name] >= when)
         offset = body.get("offset") or 0
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
         token = body.get("continuation_token")
         if token:
             try:
                 offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
-            except (ValueError, KeyError, TypeError):
+                if offset < 0:
+                    raise ValueError("negative offset")
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise InvalidInput(
                     "'continuation_token' is not valid", field="continuation_token"
                 ) from None

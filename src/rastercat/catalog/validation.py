@@ -89,7 +89,10 @@ def parse_datetime_value(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, int | float) and not isinstance(v, bool):
-        return datetime.fromtimestamp(v, UTC).isoformat()
+        try:
+            return datetime.fromtimestamp(v, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{v!r} is not a Unix time within the years 1-9999") from None
     if not isinstance(v, str):
         raise ValueError("must be an ISO-8601 date/time string")
     s = v.strip().replace("Z", "+00:00")
@@ -100,6 +103,21 @@ def parse_datetime_value(v: Any) -> str | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat()
+
+
+def string_list(value: Any, field: str, what: str) -> list[str]:
+    """A list of strings from one string or a list of them; 400 naming ``field`` otherwise."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise InvalidInput(f"'{field}' must be {what} or a list of them", field=field)
+    return value
+
+
+def optional_string(value: Any, field: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be a string", field=field)
+    return value
 
 
 def parse_datetime(v: Any, field: str) -> str | None:

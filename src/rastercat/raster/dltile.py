@@ -60,16 +60,39 @@ class TileSpec:
         return minx, miny, minx + side, miny + side
 
 
+MAX_TILE_PIXELS = 32_768
+"""Longest side of a DLTile in pixels (the raster output cap)."""
+MAX_TILE_METRES = 1_000_000.0
+"""Longest side of a DLTile on the ground: a UTM zone is ~670 km wide at the equator."""
+
+
 def _check_params(tilesize: Any, pad: Any, resolution: Any) -> tuple[int, int, float]:
     try:
         ts, pd, res = int(tilesize), int(pad), float(resolution)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(
             "tilesize and pad must be integers, resolution a number", field="dltile"
         ) from None
     if ts <= 0 or pd < 0 or not (res > 0 and math.isfinite(res)):
         raise InvalidInput("tilesize must be positive, pad >= 0, resolution > 0", field="dltile")
+    if ts + 2 * pd > MAX_TILE_PIXELS or (ts + 2 * pd) * res > MAX_TILE_METRES:
+        raise InvalidInput(
+            f"a tile is at most {MAX_TILE_PIXELS} pixels and {MAX_TILE_METRES / 1000:.0f} km "
+            "a side (tilesize + 2 * pad, times resolution)",
+            field="dltile",
+        )
     return ts, pd, res
+
+
+def _integer(value: Any, name: str) -> int:
+    """An integer parameter: an int, a whole float or a numeric string; 400 naming it otherwise."""
+    whole_float = isinstance(value, float) and value.is_integer() and abs(value) < 2**53
+    if isinstance(value, bool) or not (isinstance(value, int | str) or whole_float):
+        raise InvalidInput(f"'{name}' must be an integer", field=name)
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"'{name}' must be an integer", field=name) from None
 
 
 def parse_key(key: str) -> TileSpec:
@@ -218,13 +241,18 @@ def dltiles_from_shape(
     ``iterstate`` names the first tile of the next page, or is None after the last page.
     """
     ts, pd, res = _check_params(tilesize, pad, resolution)
+    maxtiles = _integer(maxtiles, "maxtiles")
     if maxtiles < 1:
         raise InvalidInput("maxtiles must be positive", field="maxtiles")
     geom = _shape_geometry(shape_geojson)
     west, _, east, _ = geom.bounds
     resume = None
     if start_zone is not None:
-        resume = (int(start_zone), int(start_ti or 0), int(start_tj or 0))
+        resume = (
+            _integer(start_zone, "start_zone"),
+            _integer(start_ti or 0, "start_ti"),
+            _integer(start_tj or 0, "start_tj"),
+        )
     features: list[dict[str, Any]] = []
     iterstate = None
     for zone in range(_zone_of(west), _zone_of(east) + 1):

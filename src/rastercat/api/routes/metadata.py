@@ -83,6 +83,10 @@ def batch_images(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> list[
         p, body.get("ids") or [], bool(body.get("ignore_not_found", True))
     )
     fields = body.get("fields")
+    if fields is not None and (
+        not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
+    ):
+        raise InvalidInput("'fields' must be a list of property names", field="fields")
     out = [flat_image(r) for r in rows]
     if fields:
         keep = set(fields) | {"id"}

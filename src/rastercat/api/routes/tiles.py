@@ -78,6 +78,10 @@ def parse_colormap(value: str | None) -> Colormap | None:
     return cmap
 
 
+MIN_TILESIZE, MAX_TILESIZE = 16, 2048
+"""Tile sides a request may ask for (256 and 512 are the usual ones)."""
+
+
 def style_from(
     fmt: str, bands: list[str], colormap: str | None, rescale: list[str], resampling: str,
     tilesize: int,
@@ -85,6 +89,10 @@ def style_from(
     fmt = fmt.lower()
     if fmt not in MEDIA_TYPES:
         raise InvalidInput(f"unknown tile format {fmt!r}; use png, webp or jpg", field="format")
+    if not MIN_TILESIZE <= tilesize <= MAX_TILESIZE:
+        raise InvalidInput(
+            f"'tilesize' must be from {MIN_TILESIZE} to {MAX_TILESIZE} pixels", field="tilesize"
+        )
     return TileStyle(
         bands=parse_bands(bands),
         colormap=parse_colormap(colormap),

@@ -24,6 +24,16 @@ def band(name: str, srcband: int = 1, dtype: str = "UInt16", srcfile: int = 0) -
     }  # fmt: skip
 
 
+def multi_body(files: list[str], image_id: str) -> dict[str, Any]:
+    """The step-1 body of one file of a multi-file scene."""
+    return {
+        "process_controls": {
+            "upload_type": "file",
+            "multi_file": {"image_files": files, "image_id": image_id},
+        }
+    }
+
+
 class Uploader:
     """The wire protocol by hand: step 1 with the user's token, step 2 with none."""
 

@@ -7,7 +7,7 @@ import io
 import threading
 
 import numpy as np
-from _upload_helpers import CAT, band
+from _upload_helpers import CAT, band, multi_body
 
 from helpers import wait_for, write_geotiff
 
@@ -74,15 +74,6 @@ def test_metadata_image_id_names_the_image(up, clean, tmp_path):
     assert up.wait(pid, "blue.tif")["status"] == "SUCCESS"
     assert up.image(pid, "renamed")["key"] == "renamed"
     assert up.image(pid, "blue") is None
-
-
-def multi_body(files: list[str], image_id: str) -> dict:
-    return {
-        "process_controls": {
-            "upload_type": "file",
-            "multi_file": {"image_files": files, "image_id": image_id},
-        }
-    }
 
 
 def test_multi_file_scene_waits_for_the_last_file_and_orders_by_image_files(up, clean, tmp_path):

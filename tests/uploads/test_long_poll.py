@@ -8,25 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-from _upload_helpers import CAT, band
+from _upload_helpers import CAT, band, multi_body
 
 from helpers import wait_for, write_geotiff
-
-
-def _multi(files: list[str], image_id: str) -> dict:
-    return {
-        "process_controls": {
-            "upload_type": "file",
-            "multi_file": {"image_files": files, "image_id": image_id},
-        }
-    }
 
 
 def test_wait_holds_the_request_until_the_upload_finishes(up, clean, tmp_path):
     pid = up.product([band("b1", srcfile=0), band("b2", srcfile=1)])
     for name, value in (("a.tif", 1), ("b.tif", 2)):
         write_geotiff(tmp_path / name, np.full((1, 16, 16), value, "uint16"))
-    body = _multi(["a.tif", "b.tif"], "scene")
+    body = multi_body(["a.tif", "b.tif"], "scene")
     up.upload(pid, tmp_path / "a.tif", body)  # WAITING for b.tif: nothing can finish it yet
 
     # A short wait on an unfinished upload is held for the whole wait, then answered as it is.

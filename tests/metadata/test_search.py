@@ -428,3 +428,31 @@ def test_summary_in_sql_matches_the_python_path(live_server, unique):
     with pytest.raises(ValueError, match="only Python"):
         service.summary(users.authenticate(owner_token), geo, in_sql=True)
     assert c.post(f"{META}/summary", json=geo).json()["count"] == 24
+
+
+def test_random_order_is_fixed_by_its_seed_and_pages(live_server, unique):
+    """``random_seed``: a shuffled order, the same for the same seed (so its pages follow each
+    other without gaps or repeats), another for another seed, computed by the database."""
+    c = live_server.client("shuffler")
+    pid = c.post(
+        f"{META}/catalog/products", json={"id": f"rs-{unique}", "title": "T", "description": "D"}
+    ).json()["data"]["id"]
+    for i in range(30):
+        body = {"id": f"r{i:02d}", "acquired": "2019-01-01T00:00:00Z", "geometry": box(0, 0, 1, 1)}
+        assert c.post(f"{META}/catalog/products/{pid}/images", json=body).status_code == 201
+    created = [f"r{i:02d}" for i in range(30)]
+
+    def shuffled(seed: object, limit: int = 100) -> list[str]:
+        seen, token = [], None
+        while True:
+            body = {"products": [pid], "random_seed": seed, "limit": limit}
+            r = _search(c, **body, **({"continuation_token": token} if token else {}))
+            seen += keys(r)
+            token = r.headers["X-Continuation-Token"]
+            if not token:
+                return seen
+
+    one = shuffled(42)
+    assert sorted(one) == created and one != created
+    assert shuffled(42) == one and shuffled(42, limit=7) == one
+    assert shuffled("another seed") != one

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,7 @@ from shapely.geometry import shape
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
 from rastercat.catalog.query import compile_expr, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
-from rastercat.catalog.sort import order_by_property
+from rastercat.catalog.sort import order_at_random, order_by_property
 from rastercat.catalog.validation import optional_string, parse_datetime, string_list
 from rastercat.errors import InvalidInput, NotFound
 from rastercat.store.sql.repo import Repo, t
@@ -344,7 +343,7 @@ class MetadataService:
             acq = t.images.c.acquired.desc() if desc else t.images.c.acquired.asc()
             order_by = [acq, t.images.c.pk.desc() if desc else t.images.c.pk]
         elif body.get("random_seed"):
-            order_by = [t.images.c.pk]  # shuffled by the caller
+            order_by = order_at_random(body["random_seed"])
         else:
             order_by = order_by_property(str(sort_field), desc, self.repo.dialect)
         offset = 0
@@ -396,18 +395,13 @@ class MetadataService:
                 raise InvalidInput("'continuation_token' is not valid", field="continuation_token")
             offset, position = _untoken(token, query_hash)
         seed = body.get("random_seed")
-        if seed:
-            rows = list(self.iter_matches(p, body))
-            random.Random(str(seed)).shuffle(rows)
-            page = rows[offset : offset + limit + 1]
-        else:
-            page = []
-            matches = self.iter_matches(p, body, wanted=offset + limit + 1, after=position)
-            for i, row in enumerate(matches):
-                if i >= offset:
-                    page.append(row)
-                if len(page) > limit:
-                    break
+        page = []
+        matches = self.iter_matches(p, body, wanted=offset + limit + 1, after=position)
+        for i, row in enumerate(matches):
+            if i >= offset:
+                page.append(row)
+            if len(page) > limit:
+                break
         if len(page) <= limit:
             return page, None
         if seed or body.get("sort_field") not in (None, "acquired") or limit == 0:

@@ -68,3 +68,16 @@ def order_by_property(field: str, desc: bool, dialect: str) -> list[Any]:
     if dialect == "postgresql":
         return _postgres_order(field, desc)
     return _sqlite_order(field, desc)
+
+
+def order_at_random(seed: object) -> list[Any]:
+    """ORDER BY clauses for a pseudo-random order fixed by ``seed`` (``random_seed``): the same
+    seed gives the same order, so pages of it follow each other; the database sorts, so no match
+    is held in memory. Each row's key is ``((pk XOR s) * A) mod M`` with ``s`` from the seed."""
+    import hashlib
+
+    s = int.from_bytes(hashlib.sha1(str(seed).encode()).digest()[:4], "big") & 0x7FFFFFFF
+    pk = t.images.c.pk
+    xor = sa.cast(pk.op("|")(s) - pk.op("&")(s), sa.BigInteger)  # as both databases spell it
+    mixed = xor * sa.literal(2654435761, sa.BigInteger)
+    return [mixed % sa.literal(4294967311, sa.BigInteger), pk]

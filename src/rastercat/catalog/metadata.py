@@ -329,13 +329,15 @@ class MetadataService:
         body: dict[str, Any],
         wanted: int | None = None,
         after: Position | None = None,
+        candidates: tuple[list[Any], Any, dict[str, Any]] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every image the search body matches, in order. ``wanted``: how many the caller expects
         to take; the first batch read from SQL is sized for it (then batches grow), so a page of
         100 does not decode thousands of rows. In date order (the default) batches continue from
         the last row read (keyset), so reading far into the results costs no more per row than
-        reading the start; ``after`` starts there."""
-        clauses, _, post = self._candidates(p, body)
+        reading the start; ``after`` starts there. ``candidates``: what ``_candidates`` made of
+        the body, when the caller has it already."""
+        clauses, _, post = candidates or self._candidates(p, body)
         sort_field = body.get("sort_field")
         desc = body.get("sort_order") == "desc"
         keyset = sort_field in (None, "acquired") and not body.get("random_seed")
@@ -420,7 +422,8 @@ class MetadataService:
         from rastercat.catalog.summary import row_facts, summarize
         from rastercat.catalog.summary_sql import sql_facts
 
-        clauses, geom, post = self._candidates(p, body)
+        candidates = self._candidates(p, body)
+        clauses, geom, post = candidates
         sql_only = geom is None and post["pred"] is None and post["date_field"] is None
         if in_sql is None:
             in_sql = sql_only
@@ -430,5 +433,6 @@ class MetadataService:
             readable = t.images.c.product_uid.in_(sorted(post["products"]))
             facts = sql_facts(self.repo, p, [*clauses, readable])
         else:
-            facts = row_facts(self.iter_matches(p, body), body.get("date") or "acquired")
+            rows = self.iter_matches(p, body, candidates=candidates)
+            facts = row_facts(rows, post["date_field"] or "acquired")
         return summarize(facts, body)

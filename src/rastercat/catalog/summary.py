@@ -42,17 +42,14 @@ def summarize(facts: Iterable[Fact], body: dict[str, Any]) -> dict[str, Any]:
     products: dict[str, dict[str, int]] = {}
     buckets: dict[datetime, dict[str, int]] = {}
     for product_id, when, size, pix in facts:
-        for acc in (total, products.setdefault(product_id, dict.fromkeys(total, 0))):
+        accumulators = [total, products.setdefault(product_id, dict.fromkeys(total, 0))]
+        if unit is not None and when is not None:
+            bucket = _bucket(datetime.fromtimestamp(when, UTC), unit)
+            accumulators.append(buckets.setdefault(bucket, dict.fromkeys(total, 0)))
+        for acc in accumulators:
             acc["count"] += 1
             acc["bytes"] += size
             acc["pixels"] += pix
-        if unit is not None and when is not None:
-            b = buckets.setdefault(
-                _bucket(datetime.fromtimestamp(when, UTC), unit), dict.fromkeys(total, 0)
-            )
-            b["count"] += 1
-            b["bytes"] += size
-            b["pixels"] += pix
     out: dict[str, Any] = {
         "count": total["count"],
         "bytes": total["bytes"],

@@ -107,3 +107,30 @@ def test_sdk_waits_need_no_polling_loop(live_server, tmp_path):
     assert time.monotonic() - started < 30
     waits = [p for p in requests if "/uploads/" in p]
     assert 1 <= len(waits) <= 3, requests
+
+
+def test_a_job_finished_by_another_process_releases_the_wait(server_factory, tmp_path):
+    """An API-only server (``--no-workers``) gets no signal when a worker elsewhere finishes a
+    job: its held request notices by re-reading the job, and answers SUCCESS."""
+    from _upload_helpers import Uploader
+
+    from rastercat.ingest.jobs import JobRunner
+
+    server = server_factory(start_workers=False)
+    up = Uploader(server)
+    try:
+        pid = up.product()
+        up.upload(pid, write_geotiff(tmp_path / "far.tif", np.full((1, 16, 16), 4, "uint16")))
+        assert up.result(pid, "far.tif")["status"] == "PENDING"
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(
+                up.client.get, f"{CAT}/products/{pid}/uploads/far.tif", params={"wait": "60"}
+            )
+            # A worker of its own, as another process would run it: it signals nobody.
+            runner = JobRunner(server.state.repo, server.state.extras["objects"], server.settings)
+            job = runner.claim()
+            assert job is not None and runner.run(job) == "SUCCESS"
+            r = held.result(timeout=30)
+        assert r.status_code == 200 and r.json()["data"]["attributes"]["status"] == "SUCCESS"
+    finally:
+        up.close()

@@ -140,11 +140,23 @@ def test_ndarray_rejects_bad_band_requests_before_any_request(
         scene.ndarray(bands, scene.default_ctx(), **kwargs)
 
 
-def test_mask_alpha_needs_an_alpha_band() -> None:
+def test_mask_alpha_true_needs_an_alpha_band() -> None:
     no_alpha = {k: v for k, v in BANDS.items() if not k.endswith("alpha")}
     scene = Scene(feature(), no_alpha)
     with pytest.raises(ValueError, match="mask_alpha=False"):
-        scene.ndarray("blue", scene.default_ctx())
+        scene.ndarray("blue", scene.default_ctx(), mask_alpha=True)
+
+
+def test_default_mask_alpha_follows_the_product() -> None:
+    meta = _bands.bands_by_name(BANDS)
+    with_alpha = _bands.prepare("blue", meta, PID, mask_alpha=None)
+    assert with_alpha.names == ["blue", "alpha"] and with_alpha.mask_alpha
+    no_alpha = {k: v for k, v in meta.items() if k != "alpha"}
+    plain = _bands.prepare("blue", no_alpha, PID, mask_alpha=None)
+    assert plain.names == ["blue"] and not plain.mask_alpha and not plain.drop_alpha
+    raw = np.array([[[0, 6], [7, 8]]], dtype="uint16")
+    out = _bands.masked(raw, plain, mask_nodata=True, mask_alpha=None, bands_axis=0)
+    assert not out.mask.any()  # a 0 in blue is data when there is no alpha band to say otherwise
 
 
 def test_mixed_dtypes_need_a_data_type() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 INFERRED = (
     "key", "proj4", "wkt", "cs_code", "geotrans", "descartes_version", "geometry", "raster_size", "bucket",
-    "directory", "processed", "files", "file_sizes", "file_md5s", "identifier", "product",
+    "directory", "processed", "files", "file_sizes", "file_md5s", "identifier", "product", "statistics",
 )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import click
 from rastercat import __version__
 from rastercat.cli.admin import groups, token, users
 from rastercat.cli.data import search, upload
+from rastercat.cli.demo import demo
 from rastercat.cli.serve import serve
 from rastercat.cli.worker import worker
 
@@ -24,3 +25,4 @@ cli.add_command(token)
 cli.add_command(worker)
 cli.add_command(upload)
 cli.add_command(search)
+cli.add_command(demo)

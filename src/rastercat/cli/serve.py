@@ -22,8 +22,9 @@ LOCAL_USER = "local"
 @click.option("--workers", type=int, default=None, help="Ingest workers (default: the CPU count).")
 @click.option("--no-workers", is_flag=True, help="Serve the API only (workers run elsewhere).")
 @click.option("--log-level", default="info", show_default=True)
+@click.option("--demo", is_flag=True, help="Also create the demo product (see `rastercat demo`).")
 def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None,
-          no_workers: bool, log_level: str) -> None:  # fmt: skip
+          no_workers: bool, log_level: str, demo: bool) -> None:  # fmt: skip
     """Start rastercat: catalog, metadata, raster, tiles, viewer and ingest workers."""
     from rastercat.api.app import create_app
     from rastercat.api.server import run
@@ -48,4 +49,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     saved = save_credentials(url, local_token)
     click.echo(f"rastercat serving at {url}  (data: {settings.data_dir})")
     click.echo(f"local user '{LOCAL_USER}': token saved to {saved} and {cred}")
+    if demo:
+        from rastercat.cli.demo import start_in_background
+
+        start_in_background(url, local_token)
     run(create_app(settings), settings.host, settings.port, log_level)

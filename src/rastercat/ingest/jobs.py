@@ -242,6 +242,7 @@ class JobRunner:
             "file_sizes": [inferred.get("cog_size")],
             "file_md5s": [md5],
             "identifier": f"{product['id']}/{job['upload_id']}",
+            "statistics": inferred.get("statistics"),  # per band, from ingest/stats.py
         }
         if inferred.get("cs_code"):
             platform["cs_code"] = inferred["cs_code"]

@@ -25,6 +25,7 @@ from rastercat.ingest.footprint import footprint
 from rastercat.ingest.gdal_env import ingest_env
 from rastercat.ingest.plan import CogPlan, make_plan
 from rastercat.ingest.probe import SourceInfo, check_same_grid, probe_file, probe_ndarray
+from rastercat.ingest.stats import StatsBand, band_statistics
 from rastercat.ingest.to_cog import write_cog
 from rastercat.ingest.types import IngestRequest, IngestResult
 from rastercat.ingest.verify import file_md5, verify_cog
@@ -127,6 +128,15 @@ def _attributes(
     return attrs
 
 
+def _statistics(plan: CogPlan, cog: Path) -> list[dict[str, Any]]:
+    """Per-band statistics keyed by each product band's srcfile/srcband."""
+    bands = [
+        StatsBand(srcfile=b.spec.srcfile, srcband=b.srcband, nodata=b.nodata, alpha=b.alpha)
+        for b in plan.bands
+    ]
+    return band_statistics(cog, bands)
+
+
 def _write(request: IngestRequest, plan: CogPlan, tmp_cog: Path, staging: Path) -> str:
     try:
         return write_cog(plan, tmp_cog, staging, request.compression, request.compression_level)
@@ -191,6 +201,10 @@ def process(
         with ingest_env():
             attributes = _attributes(request, plan, sources, tmp_cog, say)
         say(f"footprint and checksum in {time.perf_counter() - clock:.2f} s")
+        clock = time.perf_counter()
+        with ingest_env():
+            attributes["statistics"] = _statistics(plan, tmp_cog)
+        say(f"statistics in {time.perf_counter() - clock:.2f} s")
         tmp_cog.replace(final)
         ok = True
         return IngestResult(

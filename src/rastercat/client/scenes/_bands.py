@@ -36,6 +36,8 @@ class BandRequest:
     scales: list[Any] | None
     nodata: list[Any]
     """Per requested band: the value to mask, or None (no nodata, or the band is scaled)."""
+    mask_alpha: bool = False
+    """Mask where the last requested band (alpha) is 0: asked for, or the default with an alpha band."""
 
 
 def _scales(
@@ -62,11 +64,16 @@ def prepare(
     bands: str | Sequence[str],
     meta: Mapping[str, Mapping[str, Any]],
     product: str,
-    mask_alpha: bool,
+    mask_alpha: bool | None,
     scaling: Any = None,
     data_type: str | None = None,
 ) -> BandRequest:
-    """Validate ``bands`` against the product's band metadata ``{name: band}``, client-side."""
+    """Validate ``bands`` against the product's band metadata ``{name: band}``, client-side.
+
+    ``mask_alpha=None`` (the default of ``ndarray``/``mosaic``/``stack``) masks by the alpha band
+    when the product has one and not otherwise, as later descarteslabs clients do; ``True`` insists
+    on an alpha band (InvalidInput without one, as the 0.17 client's ValueError).
+    """
     names = band_names(bands)
     unknown = [n for n in names if n not in meta]
     if unknown:
@@ -78,6 +85,8 @@ def prepare(
     if "alpha" in names[:-1]:
         raise InvalidInput("the 'alpha' band must be the last band requested", field="bands")
     drop_alpha = False
+    if mask_alpha is None:
+        mask_alpha = "alpha" in meta
     if mask_alpha:
         if "alpha" not in meta:
             raise InvalidInput(
@@ -108,13 +117,21 @@ def prepare(
         meta[n].get("nodata") if scales is None or scales[i] is None else None
         for i, n in enumerate(names)
     ]
-    return BandRequest(names, drop_alpha, data_type, scales, nodata)
+    return BandRequest(names, drop_alpha, data_type, scales, nodata, bool(mask_alpha))
 
 
 def masked(
-    array: np.ndarray, request: BandRequest, mask_nodata: bool, mask_alpha: bool, bands_axis: int
+    array: np.ndarray,
+    request: BandRequest,
+    mask_nodata: bool,
+    mask_alpha: bool | None,
+    bands_axis: int,
 ) -> np.ma.MaskedArray:
-    """The server's (band, y, x) or (y, x) array, masked and with the bands on ``bands_axis``."""
+    """The server's (band, y, x) or (y, x) array, masked and with the bands on ``bands_axis``.
+
+    ``mask_alpha=None`` follows what :func:`prepare` decided for ``request``."""
+    if mask_alpha is None:
+        mask_alpha = request.mask_alpha
     if array.ndim == 2:
         array = array[np.newaxis]
     mask = np.zeros(array.shape, dtype=bool)

@@ -136,10 +136,16 @@ class SceneCollection(Sequence[Scene]):
             yield value, SceneCollection(group)
 
     def _band_request(
-        self, bands: str | Sequence[str], mask_alpha: bool, scaling: Any, data_type: str | None
+        self,
+        bands: str | Sequence[str],
+        mask_alpha: bool | None,
+        scaling: Any,
+        data_type: str | None,
     ) -> _bands.BandRequest:
         if not self._scenes:
             raise InvalidInput("the collection is empty")
+        if mask_alpha is None:  # one request for all scenes: mask only if every one has alpha
+            mask_alpha = all("alpha" in s.properties.bands for s in self._scenes)
         requests = [
             _bands.prepare(
                 bands,
@@ -161,7 +167,7 @@ class SceneCollection(Sequence[Scene]):
         bands: str | Sequence[str],
         ctx: GeoContext,
         mask_nodata: bool = True,
-        mask_alpha: bool = True,
+        mask_alpha: bool | None = None,
         bands_axis: int = 0,
         resampler: str = "near",
         processing_level: str | None = None,
@@ -183,7 +189,7 @@ class SceneCollection(Sequence[Scene]):
                 order="gdal",
                 **ctx.raster_params,
             )
-        result = _bands.masked(array, request, mask_nodata, mask_alpha, bands_axis)
+        result = _bands.masked(array, request, mask_nodata, request.mask_alpha, bands_axis)
         return (result, meta) if raster_info else result
 
     def stack(
@@ -191,7 +197,7 @@ class SceneCollection(Sequence[Scene]):
         bands: str | Sequence[str],
         ctx: GeoContext,
         mask_nodata: bool = True,
-        mask_alpha: bool = True,
+        mask_alpha: bool | None = None,
         bands_axis: int = 1,
         resampler: str = "near",
         processing_level: str | None = None,

@@ -104,7 +104,7 @@ class Scene:
         bands: str | Sequence[str],
         ctx: GeoContext,
         mask_nodata: bool = True,
-        mask_alpha: bool = True,
+        mask_alpha: bool | None = None,
         bands_axis: int = 0,
         raster_info: bool = False,
         resampler: str = "near",
@@ -115,7 +115,8 @@ class Scene:
     ) -> np.ma.MaskedArray | tuple[np.ma.MaskedArray, dict[str, Any]]:
         """The scene's pixels on ``ctx`` as a masked (band, y, x) array (bands moved to ``bands_axis``).
 
-        ``mask_alpha`` needs a band named ``alpha``; ``mask_nodata`` masks each band's ``nodata``.
+        ``mask_alpha`` masks where the band named ``alpha`` is 0: by default when the product has
+        one (``True`` requires it); ``mask_nodata`` masks each band's ``nodata``.
         ``raster_info=True`` also returns the georeferencing metadata (``upload_ndarray(raster_meta=)``).
         """
         request = _bands.prepare(
@@ -134,7 +135,7 @@ class Scene:
                 order="gdal",
                 **params,
             )
-        result = _bands.masked(array, request, mask_nodata, mask_alpha, bands_axis)
+        result = _bands.masked(array, request, mask_nodata, request.mask_alpha, bands_axis)
         return (result, meta) if raster_info else result
 
     def download(

@@ -21,7 +21,7 @@ from typing import Any
 
 SKIP_MARKER = "<!-- readme-test: skip -->"
 RUN_LANGS = {"python": "python", "py": "python", "bash": "bash", "sh": "bash", "shell": "bash"}
-_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
+_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
 
 @dataclass(frozen=True)
@@ -42,26 +42,42 @@ class Block:
         return RUN_LANGS.get(self.lang, "")
 
 
+def _opening(line: str) -> re.Match[str] | None:
+    match = _FENCE.match(line)
+    # CommonMark: a backtick fence's info string has no backtick (```` ```x ```` is inline code).
+    if match and match["fence"][0] == "`" and "`" in match["info"]:
+        return None
+    return match
+
+
+def _closes(line: str, fence: str) -> bool:
+    stripped = line.strip()
+    return len(stripped) >= len(fence) and set(stripped) == {fence[0]}
+
+
 def blocks(text: str) -> list[Block]:
-    """Every fenced code block of a Markdown text, in order."""
+    """Every fenced code block of a Markdown text, in order; ValueError for an unclosed fence
+    (CommonMark would run it to the end of the file, silently swallowing every block after it)."""
     lines = text.splitlines()
     out: list[Block] = []
     i = 0
     while i < len(lines):
-        match = _FENCE.match(lines[i])
+        match = _opening(lines[i])
         if not match:
             i += 1
             continue
         fence, indent = match["fence"], len(match["indent"])
+        info = match["info"].strip().split()
         previous = next((ln.strip() for ln in reversed(lines[:i]) if ln.strip()), "")
         body: list[str] = []
         j = i + 1
-        while j < len(lines) and not lines[j].lstrip().startswith(fence):
+        while j < len(lines) and not _closes(lines[j], fence):
             body.append(lines[j][indent:] if lines[j][:indent].isspace() else lines[j])
             j += 1
-        out.append(
-            Block(match["info"].lower(), "\n".join(body) + "\n", i + 2, previous == SKIP_MARKER)
-        )
+        if j == len(lines):
+            raise ValueError(f"line {i + 1}: the code fence {fence} is never closed")
+        lang = info[0].lower() if info else ""
+        out.append(Block(lang, "\n".join(body) + "\n", i + 2, previous == SKIP_MARKER))
         i = j + 1
     return out
 

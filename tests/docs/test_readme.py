@@ -81,6 +81,13 @@ def test_blocks_in_order_with_skip_marker_and_languages() -> None:
     assert found[0].code == "echo one\n" and found[-1].code == "x = 1\n"  # indent removed
 
 
+def test_inline_code_with_backticks_is_no_fence_and_an_unclosed_fence_fails() -> None:
+    text = "Blocks fenced as\n```` ```python ```` run.\n\n```python\nx = 1\n````\n"
+    assert [(b.lang, b.code) for b in blocks(text)] == [("python", "x = 1\n")]
+    with pytest.raises(ValueError, match="line 1: the code fence ``` is never closed"):
+        blocks("```bash\necho swallowed\n")
+
+
 def test_raster_names_a_block_mentions() -> None:
     code = 'catalog.upload_image("blue.tif", pid)\nrastercat upload $P red.tif demo/x.tif a.jp2'
     assert referenced_rasters(code) == {"blue.tif", "red.tif", "a.jp2"}

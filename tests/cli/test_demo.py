@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ import rasterio
 from click.testing import CliRunner
 
 from helpers import wait_for
-from rastercat.cli.demo import DEMO_PRODUCT
+from rastercat.cli.demo import DEMO_PRODUCT, ensure_demo
 from rastercat.cli.main import cli
 from rastercat.client.auth import namespace_of
+from rastercat.client.catalog import Catalog
 
 BIN = Path(sys.executable).parent
 BANDS = ["blue", "green", "red", "nir", "alpha"]
@@ -96,6 +98,24 @@ def test_demo_completes_what_is_missing(live_server: Any, tmp_path: Path) -> Non
     assert sum(f.stat().st_size for f in files) < 4 * 2**20  # a few MB at most
     with rasterio.open(files[0]) as ds:
         assert ds.count == 5 and ds.dtypes[0] == "uint16" and ds.crs.to_epsg() == 32643
+
+
+def test_two_demo_runs_at_once_make_one_product(live_server: Any) -> None:
+    user = "demo-race"
+    token = live_server.token(user)
+
+    def run() -> str:
+        with Catalog(live_server.url, token) as catalog:
+            return ensure_demo(catalog, lambda _line: None, timeout=240)
+
+    with ThreadPoolExecutor(2) as pool:
+        ids = list(pool.map(lambda _: run(), range(2)))
+    pid = f"{namespace_of(user)}:{DEMO_PRODUCT}"
+    assert ids == [pid, pid]
+    client = live_server.client(user)
+    assert len(client.get(f"/metadata/v1/bands/all/{pid}").json()) == 5
+    keys = sorted(f["id"].rsplit(":", 1)[1] for f in _images(client, pid))
+    assert len(keys) == 6 and len(set(keys)) == 6
 
 
 def test_demo_without_a_server_says_so(tmp_path: Path) -> None:

@@ -145,3 +145,21 @@ def test_image_api_returns_statistics_and_replace_keeps_them(live_server, tmp_pa
         kept = catalog.get_image(pid, "two")["data"]["attributes"]
         assert kept["statistics"] == stats and kept["acquired"].startswith("2020-01-01")
         catalog.remove_product(pid, cascade=True)
+
+
+def test_ndarray_upload_with_band_nodata(tmp_path, work_dir, limits):
+    arr = np.stack([ramp(25, 20, offset=3), ramp(25, 20, scale=5)], axis=-1)  # bands last
+    arr[0, :, 1] = 9999
+    path = tmp_path / "derived.npy"
+    np.save(path, arr, allow_pickle=False)
+    request = IngestRequest(
+        "ndarray",
+        (path,),
+        (BandSpec("a", 1), BandSpec("b", 2, nodata=9999)),
+        geotrans=(391395.0, 15.0, 0.0, 5596530.0, 0.0, -15.0),
+        crs="EPSG:32643",
+        overviews=(2,),
+    )
+    stats = process(request, work_dir, limits).attributes["statistics"]
+    assert_stats(stats[0], expected(arr[..., 0], srcband=1))
+    assert_stats(stats[1], expected(arr[1:, :, 1], srcband=2))

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from rastercat.errors import NotFound, RastercatError
+from rastercat.errors import Conflict, NotFound, RastercatError
 
 DEMO_PRODUCT = "rastercat-demo"
 _ACTIVE = ("WAITING", "PENDING", "RUNNING")
@@ -44,7 +44,8 @@ def ensure_demo(catalog: Any, echo: Callable[[str], None], timeout: float = 600)
     try:
         catalog.get_product(pid)
     except NotFound:
-        catalog.add_product(
+        _create(
+            catalog.add_product,
             pid,
             title="rastercat demo",
             description="A synthetic landscape (fields, a river, woods) on three dates, made by "
@@ -59,7 +60,7 @@ def ensure_demo(catalog: Any, echo: Callable[[str], None], timeout: float = 600)
         try:
             catalog.get_band(pid, spec["name"])
         except NotFound:
-            catalog.add_band(product_id=pid, **spec)
+            _create(catalog.add_band, product_id=pid, **spec)
     pending: list[str] = []
     with tempfile.TemporaryDirectory(prefix="rastercat-demo-") as tmp:
         land = None
@@ -80,6 +81,14 @@ def ensure_demo(catalog: Any, echo: Callable[[str], None], timeout: float = 600)
     if pending:
         echo(f"processed {len(pending)} image(s)")
     return str(pid)
+
+
+def _create(add: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Create unless a concurrent run (``serve --demo`` and ``rastercat demo``) just did."""
+    try:
+        add(*args, **kwargs)
+    except Conflict:
+        pass
 
 
 def _state(catalog: Any, pid: str, key: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 import rasterio
 
 from rastercat.ingest import BandSpec, IngestRequest, process
-from rastercat.ingest.stats import STATS_SIDE
+from rastercat.ingest.stats import STATS_SIDE, _overview_level
 
 KEYS = ["srcfile", "srcband", "min", "max", "mean", "stddev", "p2", "p98"]
 
@@ -163,3 +163,18 @@ def test_ndarray_upload_with_band_nodata(tmp_path, work_dir, limits):
     stats = process(request, work_dir, limits).attributes["statistics"]
     assert_stats(stats[0], expected(arr[..., 0], srcband=1))
     assert_stats(stats[1], expected(arr[1:, :, 1], srcband=2))
+
+
+def test_overviews_all_too_large_read_decimated(tmp_path, work_dir, limits):
+    side = 2 * STATS_SIDE + 600  # the only overview (2x) is still wider than STATS_SIDE
+    arr = np.full((side, side), 1000, "uint16")
+    arr[side // 2 :] = 3000
+    path = tmp_path / "wide.npy"
+    np.save(path, arr, allow_pickle=False)
+    request = IngestRequest("ndarray", (path,), (BandSpec("a", 1),), overviews=(2,),
+                            geotrans=(391395.0, 15.0, 0.0, 5596530.0, 0.0, -15.0), crs="EPSG:32643")  # fmt: skip
+    res = process(request, work_dir, limits)
+    assert _overview_level(res.cog_path) == (0, STATS_SIDE, STATS_SIDE)  # the 2x one, decimated
+    [stats] = res.attributes["statistics"]
+    assert (stats["min"], stats["max"], stats["p2"], stats["p98"]) == (1000, 3000, 1000, 3000)
+    assert stats["mean"] == pytest.approx(2000, rel=0.01)

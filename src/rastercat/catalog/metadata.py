@@ -152,7 +152,7 @@ class MetadataService:
             .where(*clauses)
             .order_by(t.bands.c.pk)
         )  # fmt: skip
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
         return [r for r in rows if self._visible(p, r)]
 
@@ -197,7 +197,7 @@ class MetadataService:
             stmt = stmt.order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     @staticmethod

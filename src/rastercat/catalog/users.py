@@ -67,7 +67,7 @@ class UserService:
         return self.get_user(name)
 
     def get_user(self, name: str) -> dict[str, Any]:
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             row = self.repo.one(t.users, conn, name=name)
             if row is None:
                 raise NotFound(f"user {name!r} not found")
@@ -81,7 +81,7 @@ class UserService:
             return self.add_user(name, **kwargs)
 
     def list_users(self) -> list[dict[str, Any]]:
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             rows = self.repo.all(t.users, order_by=[t.users.c.name], conn=conn)
             for row in rows:
                 row["groups"] = self._groups(conn, row["pk"])
@@ -103,7 +103,7 @@ class UserService:
             .order_by(t.memberships.c.group_name, t.users.c.name)
         )
         out: dict[str, list[str]] = {}
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             for group, user in conn.execute(stmt):
                 out.setdefault(group, []).append(user)
         return out
@@ -149,7 +149,7 @@ class UserService:
     # authentication --------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal:
         claims = verify_user_token(self.secret, token)
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             user = self.repo.one(t.users, conn, sub=str(claims["sub"]))
             if user is None:
                 raise Unauthenticated("the token's user is not known to this server")

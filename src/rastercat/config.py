@@ -24,6 +24,9 @@ class Limits(BaseModel):
 
     max_upload_bytes: int = 20 * 2**30
     """Largest accepted upload body (413 above)."""
+    max_request_body_bytes: int = 4 * 2**20
+    """Largest body of any other request (JSON of searches, reads, catalog changes): 413 above,
+    answered before the body is read or the token checked. Uploads have their own limit."""
     max_image_pixels: int = 40_000 * 40_000
     """Largest declared width x height of an uploaded raster."""
     max_image_side: int = 200_000 // 2

@@ -1,0 +1,167 @@
+"""Hostile requests against authentication: oversized bodies, local sign-in, tokens.
+
+Bodies: FastAPI reads and parses a JSON body before the token check runs, so an anonymous client
+could make the server hold any amount of memory. Every body but an upload's is capped (413),
+before a byte of it is read.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+CAT = "/metadata/v1/catalog"
+MIB = 2**20
+BIG = 64 * MIB
+DEFAULT_CAP = 4 * MIB
+"""The default of ``limits.max_request_body_bytes`` (the test servers keep it)."""
+
+
+def _rss() -> int:
+    """Resident memory of this process, which runs the test server too (bytes)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+class PeakRSS:
+    """The highest resident memory seen while the block runs (sampled every few ms)."""
+
+    def __init__(self) -> None:
+        self.peak = self.before = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> PeakRSS:
+        self.before = self.peak = _rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.003):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.before
+
+
+def _json_chunks(total: int, chunk: int = MIB) -> Iterator[bytes]:
+    """A valid JSON object of ``total`` bytes, in chunks (the same buffer again and again)."""
+    head, tail = b'{"x": "', b'"}'
+    yield head
+    filler = b"a" * chunk
+    left = total - len(head) - len(tail)
+    while left > 0:
+        yield filler[: min(chunk, left)]
+        left -= chunk
+    yield tail
+
+
+def _raw_request(url: str, head: str, timeout: float) -> bytes:
+    """Send only the request line and headers; return what the server answers meanwhile."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as s:
+        s.sendall(head.encode())
+        data = b""
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            more = s.recv(65536)
+            if not more:
+                break
+            data += more
+        return data
+
+
+def test_a_declared_oversized_body_is_refused_before_it_is_sent(live_server: Any) -> None:
+    host = urlsplit(live_server.url).netloc
+    started = time.monotonic()
+    answer = _raw_request(
+        live_server.url,
+        f"POST /metadata/v1/search HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {BIG}\r\n\r\n",
+        timeout=5,  # the old server waited for all 64 MiB: the read timed out
+    )
+    assert time.monotonic() - started < 5
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert b" 413 " in status_line, answer[:200]
+    assert b'"PayloadTooLarge"' in rest and b"max_request_body_bytes".upper() in rest.upper()
+
+
+def test_a_huge_anonymous_body_answers_413_without_the_server_growing(live_server: Any) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=60) as c, PeakRSS() as mem:
+        try:
+            r = c.post(
+                "/metadata/v1/search",
+                content=_json_chunks(BIG),
+                headers={"Content-Type": "application/json", "Content-Length": str(BIG)},
+            )
+            status: int | None = r.status_code
+            assert r.json()["errors"][0]["title"] == "PayloadTooLarge"
+        except httpx.TransportError:
+            status = None  # the server closed the connection on a body it will not read
+    # Before the cap, the server read (64 MiB) and parsed the body, then answered 401.
+    assert status in (413, None)
+    assert mem.growth < 24 * MIB, f"the process grew by {mem.growth / MIB:.0f} MiB"
+
+
+def test_a_chunked_body_over_the_cap_is_cut_off(live_server: Any) -> None:
+    with live_server.client("alice") as c, PeakRSS() as mem:
+        r = c.post(
+            "/metadata/v1/search",
+            content=_json_chunks(4 * DEFAULT_CAP, chunk=64 * 1024),  # no Content-Length: chunked
+            headers={"Content-Type": "application/json"},
+        )
+    assert r.status_code == 413, r.text
+    assert r.json()["errors"][0]["title"] == "PayloadTooLarge"
+    assert mem.growth < 24 * MIB
+    # A chunked body under the cap is read as usual.
+    with live_server.client("alice") as c:
+        r = c.post(
+            "/metadata/v1/search",
+            content=iter([b'{"lim', b'it": 1}']),
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_a_body_at_the_cap_is_accepted(live_server: Any) -> None:
+    cap = live_server.settings.limits.max_request_body_bytes
+    assert cap == DEFAULT_CAP
+    body = b'{"limit": 1' + b" " * (cap - 12) + b"}"  # JSON whitespace, to the byte
+    assert len(body) == cap
+    with live_server.client("alice") as c:
+        r = c.post(
+            "/metadata/v1/search", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_upload_bodies_are_not_capped(live_server: Any) -> None:
+    """PUT /uploads/{token} streams to storage under its own limit (max_upload_bytes)."""
+    c = live_server.client("alice")
+    pid = c.post(
+        f"{CAT}/products",
+        json={"id": f"big-{uuid.uuid4().hex[:8]}", "title": "T", "description": "D"},
+    ).json()["data"]["id"]
+    url = c.post(
+        f"{CAT}/products/{pid}/images/upload/big.tif",
+        json={"process_controls": {"upload_type": "file"}},
+    ).text
+    size = DEFAULT_CAP + 2 * MIB
+    r = httpx.put(url, content=b"\0" * size, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["size"] == size

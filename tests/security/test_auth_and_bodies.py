@@ -7,6 +7,7 @@ before a byte of it is read.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -17,6 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from rastercat.config import Settings
 
 CAT = "/metadata/v1/catalog"
 MIB = 2**20
@@ -165,3 +168,62 @@ def test_upload_bodies_are_not_capped(live_server: Any) -> None:
     r = httpx.put(url, content=b"\0" * size, timeout=60)
     assert r.status_code == 200, r.text
     assert r.json()["size"] == size
+
+
+# local sign-in ----------------------------------------------------------------------------------
+def _serve_like(server: Any) -> str:
+    """What ``rastercat serve`` leaves for the viewer: the local user's saved token."""
+    token = server.token("local")
+    (server.settings.data_dir / "local-credentials.json").write_text(
+        json.dumps({"url": server.url, "token": token})
+    )
+    return token
+
+
+def test_local_sign_in_is_off_unless_enabled(server_factory: Any) -> None:
+    """Behind a reverse proxy on the same machine every visitor is a loopback client: the token
+    of the local user must not be handed out by default."""
+    server = server_factory()
+    _serve_like(server)
+    with httpx.Client(base_url=server.url) as c:
+        r = c.get("/viewer/v1/local-token")
+        assert r.status_code == 404 and "token" not in r.json()
+
+
+def test_local_sign_in_when_enabled_only_for_unproxied_local_requests(
+    server_factory: Any,
+) -> None:
+    server = server_factory(local_signin=True)
+    token = _serve_like(server)
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/viewer/v1/local-token").json() == {"token": token}
+        for header, value in [
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("Forwarded", "for=203.0.113.9"),
+            ("X-Real-IP", "203.0.113.9"),
+            ("X-Forwarded-Host", "maps.example"),
+            ("Via", "1.1 proxy"),
+        ]:
+            r = c.get("/viewer/v1/local-token", headers={header: value})
+            assert r.status_code == 404, header
+        r = c.get("/viewer/v1/local-token", headers={"Host": "maps.example"})
+        assert r.status_code == 404
+
+
+def test_serve_enables_local_sign_in_only_on_a_loopback_address(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from rastercat.cli.serve import local_signin_default
+    from rastercat.config import load_settings
+
+    monkeypatch.delenv("RASTERCAT_LOCAL_SIGNIN", raising=False)
+    assert Settings(data_dir=tmp_path).local_signin is False
+    for host, expected in [("127.0.0.1", True), ("::1", True), ("localhost", True),
+                           ("127.0.0.2", True), ("0.0.0.0", False), ("::", False),
+                           ("192.0.2.10", False), ("example.org", False)]:  # fmt: skip
+        assert local_signin_default(load_settings(host=host, data_dir=tmp_path)) is expected, host
+    # An operator behind a proxy turns it off; one who knows better turns it on.
+    monkeypatch.setenv("RASTERCAT_LOCAL_SIGNIN", "false")
+    assert local_signin_default(load_settings(host="127.0.0.1", data_dir=tmp_path)) is False
+    monkeypatch.setenv("RASTERCAT_LOCAL_SIGNIN", "true")
+    assert local_signin_default(load_settings(host="0.0.0.0", data_dir=tmp_path)) is True

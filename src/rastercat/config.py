@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     ``rastercat serve`` when it binds a loopback address only; even then only requests from a
     loopback client to a loopback name, with no proxy headers, get it. Set it to false when a
     reverse proxy on this machine forwards to the server without adding ``X-Forwarded-For``."""
-    token_days: float = 90
+    token_days: float = Field(default=90, gt=0, le=36_500)
     """Lifetime of new user tokens, in days (``rastercat token --days`` overrides it). Keep it well
     above the 500 s the 0.17 client expects a token to remain valid for."""
     limits: Limits = Field(default_factory=Limits)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from rastercat.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 MAX_TOKEN_DAYS = 36_500.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@|:+-]{0,199}$")
 
 
@@ -38,7 +39,7 @@ def _created_us(user: dict[str, Any]) -> int:
     created: datetime = user["created"]
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
-    return round(created.timestamp() * 1_000_000)
+    return (created - _EPOCH) // timedelta(microseconds=1)  # exact, unlike float seconds
 
 
 class UserService:

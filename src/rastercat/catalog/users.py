@@ -15,6 +15,8 @@ from rastercat.catalog.tokens import USER_CREATED_CLAIM, mint_user_token, verify
 from rastercat.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from rastercat.store.sql.repo import Repo, t, utcnow
 
+DEFAULT_TOKEN_DAYS = 90.0
+"""Lifetime of new tokens unless told otherwise (``Settings.token_days``)."""
 MAX_TOKEN_DAYS = 36_500.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@|:+-]{0,199}$")
@@ -27,10 +29,6 @@ def _check_name(value: str, what: str) -> str:
             field=what,
         )
     return value
-
-
-DEFAULT_TOKEN_DAYS = 90.0
-"""Lifetime of new tokens unless told otherwise (``Settings.token_days``)."""
 
 
 def _created_us(user: dict[str, Any]) -> int:

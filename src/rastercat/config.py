@@ -24,6 +24,9 @@ class Limits(BaseModel):
 
     max_upload_bytes: int = 20 * 2**30
     """Largest accepted upload body (413 above)."""
+    max_request_body_bytes: int = 4 * 2**20
+    """Largest body of any other request (JSON of searches, reads, catalog changes): 413 above,
+    answered before the body is read or the token checked. Uploads have their own limit."""
     max_image_pixels: int = 40_000 * 40_000
     """Largest declared width x height of an uploaded raster."""
     max_image_side: int = 200_000 // 2
@@ -96,6 +99,15 @@ class Settings(BaseSettings):
     """Signs tokens and upload URLs. Set it (the same value) on every API replica and admin machine
     to keep them stateless; unset, a ``secret.key`` file in ``data_dir`` is created and used."""
     start_workers: bool = True
+    local_signin: bool = False
+    """Hand the local user's token (``local-credentials.json``) to a browser on this machine, so
+    the viewer signs in by itself (``GET /viewer/v1/local-token``). Off unless set, or turned on by
+    ``rastercat serve`` when it binds a loopback address only; even then only requests from a
+    loopback client to a loopback name, with no proxy headers, get it. Set it to false when a
+    reverse proxy on this machine forwards to the server without adding ``X-Forwarded-For``."""
+    token_days: float = Field(default=90, gt=0, le=36_500)
+    """Lifetime of new user tokens, in days (``rastercat token --days`` overrides it). Keep it well
+    above the 500 s the 0.17 client expects a token to remain valid for."""
     limits: Limits = Field(default_factory=Limits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
@@ -111,6 +123,18 @@ class Settings(BaseSettings):
     @property
     def secret_path(self) -> Path:
         return self.data_dir / "secret.key"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether binding ``host`` accepts connections from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

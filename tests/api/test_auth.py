@@ -56,7 +56,8 @@ def test_alg_none(live_server):
 
 
 def test_expired(live_server, secret):
-    token = jwt.encode({"sub": "alice", "exp": int(time.time()) - 10}, secret, algorithm="HS256")
+    now = int(time.time())
+    token = jwt.encode({"sub": "alice", "iat": now - 99, "exp": now - 10}, secret, "HS256")
     r = _get(live_server, token)
     assert r.status_code == 401 and "expired" in error_detail(r)
 
@@ -67,8 +68,16 @@ def test_missing_exp(live_server, secret):
     assert r.status_code == 401 and "exp" in error_detail(r)
 
 
+def test_missing_iat(live_server, secret):
+    """Without its issue time a token cannot be told from one revoked or of an earlier user."""
+    token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 99}, secret, algorithm="HS256")
+    r = _get(live_server, token)
+    assert r.status_code == 401 and "'iat'" in error_detail(r)
+
+
 def test_unknown_user(live_server, secret):
-    token = jwt.encode({"sub": "mallory", "exp": int(time.time()) + 99}, secret, algorithm="HS256")
+    now = int(time.time())
+    token = jwt.encode({"sub": "mallory", "iat": now, "exp": now + 99}, secret, "HS256")
     r = _get(live_server, token)
     assert r.status_code == 401 and "not known" in error_detail(r)
 

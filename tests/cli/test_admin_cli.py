@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from click.testing import CliRunner, Result
 
@@ -96,6 +97,7 @@ def test_short_lived_token_expires(run: Any, server_factory: Any) -> None:
         (("groups", "add", "g", "nobody"), "user 'nobody' not found"),
         (("token", "nobody"), "user 'nobody' not found"),
         (("token", "eve", "--days", "0"), "must be positive"),
+        (("token", "eve", "--days", "inf"), "must be positive"),
     ],
 )
 def test_errors_are_clear(run: Any, args: tuple[str, ...], message: str) -> None:
@@ -109,3 +111,35 @@ def test_adding_a_user_twice_is_refused(run: Any) -> None:
     run("users", "add", "fay")
     result = run("users", "add", "fay", ok=False)
     assert result.exit_code == 1 and "already exists" in result.output
+
+
+def _lifetime_days(token: str) -> float:
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return (claims["exp"] - claims["iat"]) / 86400
+
+
+def test_token_lifetime_is_a_setting_and_days_overrides_it(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RASTERCAT_TOKEN_DAYS", raising=False)
+    run("users", "add", "gus")
+    assert _lifetime_days(run("token", "gus").output.strip()) == 90  # no longer ten years
+    monkeypatch.setenv("RASTERCAT_TOKEN_DAYS", "7")
+    assert _lifetime_days(run("token", "gus").output.strip()) == 7
+    assert _lifetime_days(run("token", "gus", "--days", "30").output.strip()) == 30
+    assert run("token", "gus", "--days", "1e9", ok=False).exit_code == 1
+
+
+def test_a_removed_user_added_again_does_not_get_the_old_tokens_back(
+    run: Any, server_factory: Any
+) -> None:
+    run("users", "add", "hal")
+    old = run("token", "hal").output.strip()
+    server = server_factory(run.data_dir)
+    assert _whoami(server, old).status_code == 200
+    run("users", "remove", "hal")
+    run("users", "add", "hal")
+    r = _whoami(server, old)
+    assert r.status_code == 401, r.text
+    assert "earlier user of this name" in r.json()["errors"][0]["detail"]
+    assert _whoami(server, run("token", "hal").output.strip()).json()["name"] == "hal"

@@ -51,6 +51,13 @@ def test_serve_then_sdk_with_no_setup(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{port}" in first  # it prints its URL
         wait_for(lambda: _healthy(port), timeout=60, interval=0.1, what="rastercat serve to answer")
         assert (data / "catalog.db").exists() and (data / "secret.key").exists()
+        # Bound to 127.0.0.1: the viewer in a browser on this machine signs in by itself.
+        local = httpx.get(f"http://127.0.0.1:{port}/viewer/v1/local-token", timeout=10)
+        assert local.status_code == 200, local.text
+        me = httpx.get(
+            f"http://127.0.0.1:{port}/whoami", headers={"Authorization": local.json()["token"]}
+        )
+        assert me.json()["name"] == "local"
         # A script on the same machine: no URL, no token, only what serve saved.
         script = textwrap.dedent(
             """

@@ -24,7 +24,7 @@ def test_viewer_page_and_packaged_leaflet_are_served(live_server: Any) -> None:
 
 
 def test_local_token_only_for_local_requests_of_a_served_data_dir(server_factory: Any) -> None:
-    server = server_factory()
+    server = server_factory(local_signin=True)  # as `rastercat serve` on 127.0.0.1
     with httpx.Client(base_url=server.url) as c:
         assert c.get("/viewer/v1/local-token").status_code == 404  # no rastercat serve here
         token = server.token("local")

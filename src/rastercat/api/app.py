@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from rastercat import __version__
+from rastercat.api.body_limit import BodyLimitMiddleware
 from rastercat.api.errors import install_error_handlers
 from rastercat.api.state import AppState
 from rastercat.config import Settings
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="rastercat", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    # Before anything reads a body (FastAPI parses JSON before the token is checked).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_body_bytes)
 
     from rastercat.api.routes import catalog, system
 

@@ -48,7 +48,7 @@ class AppState:
             engine=engine,
             repo=repo,
             secret=secret,
-            users=UserService(repo, secret),
+            users=UserService(repo, secret, token_days=settings.token_days),
             catalog=CatalogService(repo, settings),
         )
 

@@ -7,7 +7,6 @@ and the caller's read permission), streaming rows in batches.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Iterator
@@ -19,8 +18,10 @@ import shapely.prepared
 import sqlalchemy as sa
 from shapely.geometry import shape
 
+from rastercat.catalog import continuation
+from rastercat.catalog.continuation import Position, bounded_list, count
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
-from rastercat.catalog.query import compile_expr, sql_prefilter
+from rastercat.catalog.query import compile_expr, finite_number, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
 from rastercat.catalog.sort import order_at_random, order_by_property
 from rastercat.catalog.validation import optional_string, parse_datetime, string_list
@@ -37,45 +38,6 @@ FIRST_BATCH = 64
 def _ts(value: Any, name: str) -> float | None:
     iso = parse_datetime(value, name)
     return None if iso is None else datetime.fromisoformat(iso).timestamp()
-
-
-Position = tuple[float | None, int]
-"""Where a page sorted by acquisition date ended: the last row's (acquired, pk)."""
-
-
-def _token(query_hash: str, offset: int | None = None, after: Position | None = None) -> str:
-    data: dict[str, Any] = {"q": query_hash}
-    if after is not None:
-        data["k"] = list(after)
-    else:
-        data["o"] = offset
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
-
-
-def _untoken(token: str, query_hash: str) -> tuple[int, Position | None]:
-    """(offset, position) of a continuation token: keyset tokens (``k``) name the last row of the
-    previous page, so the next page starts there without re-reading what came before."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if "k" in data:
-            acquired, pk = data["k"]
-            if not (acquired is None or isinstance(acquired, int | float)) or not isinstance(
-                pk, int
-            ):
-                raise TypeError("bad position")
-            position: Position | None = (acquired, pk)
-            offset = 0
-        else:
-            offset, position = int(data["o"]), None
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput(
-            "'continuation_token' is not valid", field="continuation_token"
-        ) from None
-    if not isinstance(data, dict) or data.get("q") != query_hash:
-        raise InvalidInput(
-            "'continuation_token' belongs to another query", field="continuation_token"
-        )
-    return offset, position
 
 
 def _after(position: Position, desc: bool, dialect: str) -> Any:
@@ -128,7 +90,7 @@ class MetadataService:
             ]  # fmt: skip
         wanted = body.get("bands")
         if wanted:
-            wanted = string_list(wanted, "bands", "a band name")
+            wanted = bounded_list(string_list(wanted, "bands", "a band name"), "bands")
             have: dict[str, set[str]] = {}
             for b in self.repo.all(t.bands, t.bands.c.product_uid.in_([r["uid"] for r in rows])):
                 have.setdefault(b["product_uid"], set()).add(b["name"])
@@ -136,12 +98,10 @@ class MetadataService:
         return self._window(rows, body)
 
     def _window(self, rows: list[Any], body: dict[str, Any]) -> list[Any]:
-        offset = body.get("offset") or 0
+        offset = count(body.get("offset"), "offset")
         limit = body.get("limit")
-        if not isinstance(offset, int) or offset < 0:
-            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise InvalidInput("'limit' must be a non-negative integer", field="limit")
+        if limit is not None:
+            limit = count(limit, "limit")
         return rows[offset : None if limit is None else offset + limit]
 
     def _readable_bands(self, p: Principal, *clauses: Any) -> list[dict[str, Any]]:
@@ -152,7 +112,7 @@ class MetadataService:
             .where(*clauses)
             .order_by(t.bands.c.pk)
         )  # fmt: skip
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
         return [r for r in rows if self._visible(p, r)]
 
@@ -161,7 +121,9 @@ class MetadataService:
         products = body.get("products")
         if products:
             clauses.append(
-                t.bands.c.product_id.in_(string_list(products, "products", "a product id"))
+                t.bands.c.product_id.in_(
+                    bounded_list(string_list(products, "products", "a product id"), "products")
+                )
             )
         rows = self._readable_bands(p, *clauses)
         owner = body.get("owner")
@@ -197,7 +159,7 @@ class MetadataService:
             stmt = stmt.order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     @staticmethod
@@ -220,6 +182,7 @@ class MetadataService:
     ) -> list[dict[str, Any]]:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise InvalidInput("'ids' must be a list of image ids", field="ids")
+        bounded_list(ids, "ids")
         found = {
             r["id"]: r for r in self._image_rows(t.images.c.id.in_(ids)) if self._visible(p, r)
         }
@@ -240,7 +203,7 @@ class MetadataService:
         clauses: list[Any] = []
         products = body.get("products") or body.get("product")
         if products:
-            products = string_list(products, "products", "a product id")
+            products = bounded_list(string_list(products, "products", "a product id"), "products")
             uids = {readable[x] for x in products if x in readable}
             clauses.append(t.images.c.product_uid.in_(sorted(uids)))
         else:
@@ -278,10 +241,18 @@ class MetadataService:
             ("fill_fraction", "gte"),
         ):
             if body.get(key) is not None:
-                preds.append({"range": {key: {op: body[key]}}})
+                preds.append({"range": {key: {op: finite_number(body[key], key)}}})
         sat_ids = body.get("sat_ids") or body.get("sat_id")
         if sat_ids:
-            preds.append({"in": {"sat_id": string_list(sat_ids, "sat_ids", "a satellite id")}})
+            preds.append(
+                {
+                    "in": {
+                        "sat_id": bounded_list(
+                            string_list(sat_ids, "sat_ids", "a satellite id"), "sat_ids"
+                        )
+                    }
+                }
+            )
         if body.get("query_expr"):
             preds.append(body["query_expr"])
         post["pred"] = compile_expr({"and": preds}) if preds else None
@@ -372,9 +343,7 @@ class MetadataService:
             size = min(BATCH, size * 4)
 
     def search(self, p: Principal, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-        limit = body.get("limit", 100)
-        if not isinstance(limit, int) or not 0 <= limit <= MAX_PAGE:
-            raise InvalidInput(f"'limit' must be an integer from 0 to {MAX_PAGE}", field="limit")
+        limit = count(body.get("limit"), "limit", default=100, maximum=MAX_PAGE)
         order = body.get("sort_order") or "asc"
         if order not in ("asc", "desc"):
             raise InvalidInput("'sort_order' must be 'asc' or 'desc'", field="sort_order")
@@ -385,17 +354,12 @@ class MetadataService:
                 default=str,
             ).encode()  # fmt: skip
         ).hexdigest()[:16]
-        offset, position = body.get("offset") or 0, None
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+        offset, position = count(body.get("offset"), "offset"), None
         sort_field = body.get("sort_field")
         if sort_field is not None and not isinstance(sort_field, str):
             raise InvalidInput("'sort_field' must be a property name", field="sort_field")
         if body.get("continuation_token"):
-            token = body["continuation_token"]
-            if not isinstance(token, str):
-                raise InvalidInput("'continuation_token' is not valid", field="continuation_token")
-            offset, position = _untoken(token, query_hash)
+            offset, position = continuation.decode(body["continuation_token"], query_hash)
         seed = body.get("random_seed")
         page = []
         matches = self.iter_matches(p, body, wanted=offset + limit + 1, after=position)
@@ -407,9 +371,9 @@ class MetadataService:
         if len(page) <= limit:
             return page, None
         if seed or body.get("sort_field") not in (None, "acquired") or limit == 0:
-            return page[:limit], _token(query_hash, offset=offset + limit)
+            return page[:limit], continuation.encode(query_hash, offset=offset + limit)
         last = page[limit - 1]
-        return page[:limit], _token(query_hash, after=(last["acquired"], last["pk"]))
+        return page[:limit], continuation.encode(query_hash, after=(last["acquired"], last["pk"]))
 
     def summary(
         self, p: Principal, body: dict[str, Any], in_sql: bool | None = None

@@ -13,6 +13,7 @@ looked up on the image, then in its ``extra_properties``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -23,6 +24,29 @@ from rastercat.errors import InvalidInput
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 _MISSING = object()
+MAX_DEPTH = 32
+"""Deepest nesting of ``and``/``or`` in a ``query_expr``."""
+MAX_TERMS = 20_000
+"""Most operators and listed values in one ``query_expr`` (``sat_ids`` count too)."""
+_MAX_INT = 2**63 - 1
+
+
+def finite_number(value: Any, field: str) -> int | float:
+    """A JSON number the database can take: finite, and an integer within 64 bits (JSON allows
+    ``Infinity`` and integers of any size; SQLite raises OverflowError on them)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"'{field}' must be a number", field=field)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"'{field}' must be a finite number", field=field)
+    if isinstance(value, int) and abs(value) > _MAX_INT:
+        raise InvalidInput(f"'{field}' is out of range (at most 64-bit integers)", field=field)
+    return value
+
+
+def _check_value(value: Any) -> None:
+    """Numbers in a ``query_expr`` must be finite (and integers within 64 bits)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        finite_number(value, "query_expr")
 
 
 def _get(image: Mapping[str, Any], prop: str) -> Any:
@@ -32,18 +56,62 @@ def _get(image: Mapping[str, Any], prop: str) -> Any:
     return extra.get(prop, _MISSING)
 
 
+MAX_LIKE_PATTERN = 1_000
+"""Longest ``like`` pattern (characters)."""
+
+
 @lru_cache(maxsize=256)
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
+def like_matcher(pattern: str) -> Callable[[str], bool]:
+    """A test of SQL LIKE ``pattern`` (``%`` any run, ``_`` one character, ``\\`` escapes), in
+    time linear in the text for each piece of the pattern: never backtracking.
+
+    A LIKE pattern translated to a regular expression (``.*`` per ``%``) backtracks: ``%a%a%a%a%c``
+    against a long id took minutes. Here the pattern is cut at each ``%`` into pieces of fixed
+    length; the first must match at the start, the last at the end, and each middle piece is
+    searched for left to right from where the previous one ended. Taking the leftmost place of
+    each piece never loses a match, so there is nothing to try again."""
+    if len(pattern) > MAX_LIKE_PATTERN:
+        raise InvalidInput(
+            f"query_expr: a 'like' pattern is at most {MAX_LIKE_PATTERN} characters",
+            field="query_expr",
+        )
+    pieces: list[list[str]] = [[]]  # each piece: regex atoms of one character each
+    i = 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
+            pieces[-1].append(re.escape(pattern[i + 1]))
             i += 2
             continue
-        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+        if c == "%":
+            pieces.append([])
+        else:
+            pieces[-1].append("." if c == "_" else re.escape(c))
         i += 1
-    return re.compile("".join(out), re.DOTALL)
+    # Fixed-length regexes (no quantifier): matching one costs at most its length per position.
+    compiled = [(re.compile("".join(p), re.DOTALL), len(p)) for p in pieces]
+    if len(compiled) == 1:
+        ((whole, _),) = compiled
+        return lambda text: whole.fullmatch(text) is not None
+    (first, first_len), *middle, (last, last_len) = compiled
+
+    def match(text: str) -> bool:
+        end = len(text) - last_len
+        if end < first_len or first.match(text, 0, first_len) is None:
+            return False
+        if last.match(text, end) is None:
+            return False
+        pos = first_len
+        for piece, size in middle:
+            if size == 0:
+                continue
+            found = piece.search(text, pos, end)
+            if found is None:
+                return False
+            pos = found.end()
+        return True
+
+    return match
 
 
 def _comparable(a: Any, b: Any) -> tuple[Any, Any] | None:
@@ -80,9 +148,34 @@ def _single(expr: Mapping[str, Any], op: str) -> tuple[str, Any]:
     return str(prop), value
 
 
+class _Budget:
+    """Counts what one ``query_expr`` costs to compile and to run on every candidate."""
+
+    def __init__(self) -> None:
+        self.terms = 0
+
+    def spend(self, n: int = 1) -> None:
+        self.terms += n
+        if self.terms > MAX_TERMS:
+            raise InvalidInput(
+                f"query_expr: at most {MAX_TERMS} operators and values", field="query_expr"
+            )
+
+
 def compile_expr(expr: Any) -> Predicate:
+    """A predicate on flat images for ``expr`` (see the module docstring); 400 naming
+    ``query_expr`` when it is malformed or beyond the caps (depth, terms, pattern length)."""
+    return _compile(expr, 0, _Budget())
+
+
+def _compile(expr: Any, depth: int, budget: _Budget) -> Predicate:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(
+            f"query_expr: nested more than {MAX_DEPTH} levels deep", field="query_expr"
+        )
+    budget.spend()
     if isinstance(expr, list):
-        return compile_expr({"and": expr})
+        return _compile({"and": expr}, depth + 1, budget)
     if not isinstance(expr, Mapping) or len(expr) != 1:
         raise InvalidInput(
             "query_expr: each expression is an object with one operator", field="query_expr"
@@ -92,12 +185,13 @@ def compile_expr(expr: Any) -> Predicate:
         parts = expr[op]
         if not isinstance(parts, list):
             raise InvalidInput(f"query_expr: '{op}' takes a list", field="query_expr")
-        preds = [compile_expr(p) for p in parts]
+        preds = [_compile(p, depth + 1, budget) for p in parts]
         if op == "and":
             return lambda img: all(p(img) for p in preds)
         return lambda img: any(p(img) for p in preds)
     if op in ("eq", "ne"):
         prop, value = _single(expr, op)
+        _check_value(value)
 
         def eq(img: Mapping[str, Any]) -> bool:
             got = _get(img, prop)
@@ -111,20 +205,35 @@ def compile_expr(expr: Any) -> Predicate:
         prop, values = _single(expr, op)
         if not isinstance(values, list):
             raise InvalidInput("query_expr: 'in' takes a list of values", field="query_expr")
-        options = list(values)
-        return lambda img: (got := _get(img, prop)) is not _MISSING and got in options
+        budget.spend(len(values))
+        for v in values:
+            _check_value(v)
+        options: list[Any] | frozenset[Any] = list(values)
+        if all(isinstance(v, str | int | float) for v in values):
+            options = frozenset(values)  # the same equality as the list, in constant time
+
+        def is_in(img: Mapping[str, Any]) -> bool:
+            got = _get(img, prop)
+            try:
+                return got is not _MISSING and got in options
+            except TypeError:  # an unhashable value (a list) is in no set of scalars
+                return False
+
+        return is_in
     if op == "like":
         prop, pattern = _single(expr, op)
         if not isinstance(pattern, str):
             raise InvalidInput("query_expr: 'like' takes a string pattern", field="query_expr")
-        rx = _like_regex(pattern)
-        return lambda img: isinstance(got := _get(img, prop), str) and rx.fullmatch(got) is not None
+        matches = like_matcher(pattern)
+        return lambda img: isinstance(got := _get(img, prop), str) and matches(got)
     if op == "range":
         prop, bounds = _single(expr, op)
         if not isinstance(bounds, Mapping) or not bounds or set(bounds) - set(_OPS):
             raise InvalidInput(
                 "query_expr: 'range' takes gt, gte, lt and/or lte", field="query_expr"
             )
+        for v in bounds.values():
+            _check_value(v)
         checks = [(_OPS[k], v) for k, v in bounds.items()]
 
         def in_range(img: Mapping[str, Any]) -> bool:

@@ -57,7 +57,7 @@ def sql_facts(repo: Repo, p: Principal, clauses: list[Any]) -> Iterator[Fact]:
         sa.literal_column(sql["bytes"]),
         sa.literal_column(sql["pixels"]),
     ).where(*where)
-    with repo.tx() as conn:
+    with repo.read() as conn:
         result = conn.execution_options(stream_results=True, yield_per=5000).execute(stmt)
         for product_id, acquired, size, pixels in result:
             yield product_id, acquired, int(size or 0), int(pixels or 0)

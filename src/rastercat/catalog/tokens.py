@@ -1,4 +1,4 @@
-"""Signed tokens: user JWTs (HS256, ``sub`` and ``exp`` required) and upload capabilities."""
+"""Signed tokens: user JWTs (HS256, ``sub``, ``exp`` and ``iat`` required) and upload capabilities."""
 
 from __future__ import annotations
 
@@ -32,11 +32,21 @@ def load_or_create_secret(path: Path) -> bytes:
         return value
 
 
-def mint_user_token(secret: bytes, sub: str, *, days: float = 3650, name: str | None = None) -> str:
+USER_CREATED_CLAIM = "uct"
+"""When the token's user was created (microseconds): a user removed and added again under the
+same name is another user, and the tokens of the first are not valid for the second."""
+
+
+def mint_user_token(
+    secret: bytes, sub: str, *, days: float, name: str | None = None,
+    user_created: int | None = None,
+) -> str:  # fmt: skip
     now = int(time.time())
     claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + int(days * 86400)}
     if name:
         claims["name"] = name
+    if user_created is not None:
+        claims[USER_CREATED_CLAIM] = user_created
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -51,7 +61,7 @@ def verify_user_token(secret: bytes, token: str | None) -> dict[str, Any]:
             token,
             secret,
             algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp"]},
+            options={"require": ["sub", "exp", "iat"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from rastercat.catalog.principal import Principal, namespace_of
-from rastercat.catalog.tokens import mint_user_token, verify_user_token
+from rastercat.catalog.tokens import USER_CREATED_CLAIM, mint_user_token, verify_user_token
 from rastercat.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from rastercat.store.sql.repo import Repo, t, utcnow
 
+DEFAULT_TOKEN_DAYS = 90.0
+"""Lifetime of new tokens unless told otherwise (``Settings.token_days``)."""
+MAX_TOKEN_DAYS = 36_500.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@|:+-]{0,199}$")
 
 
@@ -25,10 +31,22 @@ def _check_name(value: str, what: str) -> str:
     return value
 
 
+def _created_us(user: dict[str, Any]) -> int:
+    """When the user row was created, in microseconds since the epoch (SQLite gives it back
+    without its time zone, UTC)."""
+    created: datetime = user["created"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return (created - _EPOCH) // timedelta(microseconds=1)  # exact, unlike float seconds
+
+
 class UserService:
-    def __init__(self, repo: Repo, secret: bytes) -> None:
+    def __init__(
+        self, repo: Repo, secret: bytes, *, token_days: float = DEFAULT_TOKEN_DAYS
+    ) -> None:
         self.repo = repo
         self.secret = secret
+        self.token_days = token_days
 
     # administration ------------------------------------------------------------------------
     def add_user(
@@ -67,7 +85,7 @@ class UserService:
         return self.get_user(name)
 
     def get_user(self, name: str) -> dict[str, Any]:
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             row = self.repo.one(t.users, conn, name=name)
             if row is None:
                 raise NotFound(f"user {name!r} not found")
@@ -81,7 +99,7 @@ class UserService:
             return self.add_user(name, **kwargs)
 
     def list_users(self) -> list[dict[str, Any]]:
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             rows = self.repo.all(t.users, order_by=[t.users.c.name], conn=conn)
             for row in rows:
                 row["groups"] = self._groups(conn, row["pk"])
@@ -103,7 +121,7 @@ class UserService:
             .order_by(t.memberships.c.group_name, t.users.c.name)
         )
         out: dict[str, list[str]] = {}
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             for group, user in conn.execute(stmt):
                 out.setdefault(group, []).append(user)
         return out
@@ -139,22 +157,35 @@ class UserService:
         with self.repo.tx() as conn:
             self.repo.update(t.users, user["pk"], {"tokens_valid_after": time.time()}, conn)
 
-    def mint_token(self, name: str, *, days: float = 3650) -> str:
+    def mint_token(self, name: str, *, days: float | None = None) -> str:
+        """A new token for ``name``, valid ``days`` (default: ``token_days``)."""
+        days = self.token_days if days is None else days
+        if not math.isfinite(days) or not 0 < days <= MAX_TOKEN_DAYS:
+            raise InvalidInput(
+                f"a token's lifetime must be more than 0 and at most {MAX_TOKEN_DAYS} days",
+                field="days",
+            )
         user = self.get_user(name)
         # iat is in whole seconds: make sure a token minted right after a revocation is valid.
         if user["tokens_valid_after"] >= int(time.time()):
             time.sleep(max(0.0, user["tokens_valid_after"] + 1 - time.time()))
-        return mint_user_token(self.secret, user["sub"], days=days, name=name)
+        return mint_user_token(
+            self.secret, user["sub"], days=days, name=name, user_created=_created_us(user)
+        )
 
     # authentication --------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal:
         claims = verify_user_token(self.secret, token)
-        with self.repo.tx() as conn:
+        with self.repo.read() as conn:
             user = self.repo.one(t.users, conn, sub=str(claims["sub"]))
             if user is None:
                 raise Unauthenticated("the token's user is not known to this server")
-            if float(claims.get("iat", 0)) < user["tokens_valid_after"]:
+            if float(claims["iat"]) < user["tokens_valid_after"]:
                 raise Unauthenticated("the token has been revoked: create a new one")
+            if not _issued_to(claims, user):
+                raise Unauthenticated(
+                    "the token was issued to an earlier user of this name: create a new one"
+                )
             groups = self._groups(conn, user["pk"])
         return Principal(
             user_pk=user["pk"],
@@ -169,3 +200,14 @@ class UserService:
     def _groups(self, conn: sa.Connection, user_pk: int) -> list[str]:
         rows = self.repo.all(t.memberships, t.memberships.c.user_pk == user_pk, conn=conn)
         return sorted(r["group_name"] for r in rows)
+
+
+def _issued_to(claims: dict[str, Any], user: dict[str, Any]) -> bool:
+    """Whether the token was minted for this user row, not for an earlier user of the same name
+    (removed, then added again). Tokens minted before the user-created claim existed are judged
+    by their issue time: not before the row was created (``iat`` is in whole seconds)."""
+    created = _created_us(user)
+    stamp = claims.get(USER_CREATED_CLAIM)
+    if stamp is not None:
+        return isinstance(stamp, int) and stamp == created
+    return float(claims["iat"]) >= created // 1_000_000

@@ -148,15 +148,18 @@ def groups_list(data_dir: Path | None) -> None:
 @click.command()
 @click.argument("name")
 @click.option(
-    "--days", type=float, default=3650, show_default=True, help="Days until the token expires."
+    "--days",
+    type=float,
+    default=None,
+    help="Days until the token expires (default: RASTERCAT_TOKEN_DAYS, 90).",
 )
 @data_dir_option
-def token(name: str, days: float, data_dir: Path | None) -> None:
+def token(name: str, days: float | None, data_dir: Path | None) -> None:
     """Print a new token for user NAME (and nothing else, for scripts).
 
     Revoke every token of a user with `rastercat users revoke NAME`.
     """
-    if days <= 0:
-        raise click.BadParameter("must be positive", param_hint="--days")
+    if days is not None and not 0 < days < float("inf"):
+        raise click.BadParameter("must be positive (a number of days)", param_hint="--days")
     with open_users(data_dir) as svc:
         click.echo(svc.mint_token(name, days=days))

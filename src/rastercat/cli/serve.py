@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rastercat.cli.options import data_dir_option
 
+if TYPE_CHECKING:
+    from rastercat.config import Settings
+
 LOCAL_USER = "local"
+
+
+def local_signin_default(settings: Settings) -> bool:
+    """Local sign-in for the viewer: as set (``RASTERCAT_LOCAL_SIGNIN``), else on only when the
+    server listens on a loopback address, where every client is on this machine."""
+    from rastercat.config import is_loopback_host
+
+    if "local_signin" in settings.model_fields_set:
+        return settings.local_signin
+    return is_loopback_host(settings.host)
 
 
 @click.command()
@@ -33,6 +47,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     from rastercat.config import load_settings
 
     settings = load_settings(host=host, port=port, data_dir=data_dir)
+    settings.local_signin = local_signin_default(settings)
     if workers is not None:
         settings.ingest.workers = workers
     if no_workers:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 
-from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.api.deps import StateDep, TilePrincipalDep
 from rastercat.api.routes.uploads import public_base
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.tiles import TileCatalog, TileLayer, TileStyle, max_zoom_for
@@ -142,7 +142,7 @@ RescaleQ = Annotated[list[str], Query()]
 def image_tile(
     request: Request,
     state: StateDep,
-    p: PrincipalDep,
+    p: TilePrincipalDep,
     image_id: str,
     z: int,
     x: int,
@@ -164,7 +164,7 @@ def image_tile(
 def product_tile(
     request: Request,
     state: StateDep,
-    p: PrincipalDep,
+    p: TilePrincipalDep,
     pid: str,
     z: int,
     x: int,
@@ -212,13 +212,13 @@ def _tilejson(request: Request, state: Any, path: str, name: str, bounds: list[f
 
 
 @router.get("/images/{image_id:path}/tilejson.json")
-def image_tilejson(request: Request, state: StateDep, p: PrincipalDep, image_id: str) -> dict:
+def image_tilejson(request: Request, state: StateDep, p: TilePrincipalDep, image_id: str) -> dict:
     bounds, pixel = _catalog(state).image_extent(p, image_id)
     path = f"images/{quote(image_id, safe=':')}"
     return _tilejson(request, state, path, image_id, bounds, pixel)
 
 
 @router.get("/products/{pid:path}/tilejson.json")
-def product_tilejson(request: Request, state: StateDep, p: PrincipalDep, pid: str) -> dict:
+def product_tilejson(request: Request, state: StateDep, p: TilePrincipalDep, pid: str) -> dict:
     bounds, pixel = _catalog(state).product_extent(p, pid)
     return _tilejson(request, state, f"products/{quote(pid, safe=':')}", pid, bounds, pixel)

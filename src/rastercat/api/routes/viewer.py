@@ -41,12 +41,17 @@ def viewer_alias() -> RedirectResponse:
     return RedirectResponse("/")
 
 
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+                 "x-real-ip", "via")  # fmt: skip
+"""Headers a reverse proxy adds: a request carrying any of them speaks for someone else."""
+
+
 def is_local_request(request: Request) -> bool:
     """A request made on this machine to a loopback name: not proxied, not DNS-rebound."""
     client = request.client.host if request.client else None
     if client not in LOOPBACK:
         return False
-    if request.headers.get("x-forwarded-for") or request.headers.get("forwarded"):
+    if any(request.headers.get(h) is not None for h in PROXY_HEADERS):
         return False  # a reverse proxy on this machine speaks for remote users
     host = (request.headers.get("host") or "").lower()
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
@@ -55,9 +60,10 @@ def is_local_request(request: Request) -> bool:
 
 @router.get("/viewer/v1/local-token")
 def local_token(request: Request, state: StateDep) -> dict:
-    """The local user's token, for a browser on the machine ``rastercat serve`` runs on; else 404."""
+    """The local user's token, for a browser on the machine ``rastercat serve`` runs on; else 404.
+    Only with ``local_signin`` on (``rastercat serve`` bound to a loopback address)."""
     path = state.settings.data_dir / "local-credentials.json"
-    if not is_local_request(request) or not path.is_file():
+    if not state.settings.local_signin or not is_local_request(request) or not path.is_file():
         raise NotFound("no local sign-in here")
     try:
         token = json.loads(path.read_text())["token"]

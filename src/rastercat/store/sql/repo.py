@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from rastercat.errors import Conflict, InvalidInput, StoreError
 from rastercat.store.sql import tables as t
+from rastercat.store.sql.engine import READ_ONLY
 
 RTREE_DAY = 86400.0
 """Seconds per unit of the R*Tree's time axis (revision 0003). The R*Tree splits its nodes by
@@ -50,15 +51,28 @@ def _row(row: sa.Row[Any] | None) -> dict[str, Any] | None:
 
 class Repo:
     """Thin data access over one engine. Every method runs in its own transaction unless a
-    connection is passed in."""
+    connection is passed in (the reading ones in a read transaction)."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sa.Connection]:
+        """A transaction that may write (SQLite: ``BEGIN IMMEDIATE``, one writer at a time).
+        Anything that reads and then writes must use this one: a read transaction that later
+        writes fails with "database is locked" when another writer got there first."""
         with translate_errors(), self.engine.begin() as conn:
             yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A transaction that only reads: one consistent snapshot that neither waits for writers
+        nor holds them up (SQLite WAL: deferred ``BEGIN``, ``query_only``). Long reads (streamed
+        summaries, authentication on every request) belong here."""
+        with translate_errors(), self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     # generic helpers ---------------------------------------------------------------------
     def one(self, table: sa.Table, conn: sa.Connection | None = None, *,
@@ -70,7 +84,9 @@ class Repo:
             stmt = stmt.with_for_update()
         if conn is not None:
             return _row(conn.execute(stmt).first())
-        with self.tx() as c:
+        if for_update:
+            raise TypeError("for_update needs the connection of a write transaction")
+        with self.read() as c:
             return _row(c.execute(stmt).first())
 
     def all(
@@ -89,7 +105,7 @@ class Repo:
             stmt = stmt.offset(offset)
         if conn is not None:
             return [dict(r._mapping) for r in conn.execute(stmt)]
-        with self.tx() as c:
+        with self.read() as c:
             return [dict(r._mapping) for r in c.execute(stmt)]
 
     def insert(self, table: sa.Table, values: dict[str, Any], conn: sa.Connection) -> int:
@@ -106,7 +122,7 @@ class Repo:
         stmt = sa.select(sa.func.count()).select_from(table).where(*clauses)
         if conn is not None:
             return int(conn.execute(stmt).scalar_one())
-        with self.tx() as c:
+        with self.read() as c:
             return int(c.execute(stmt).scalar_one())
 
     # spatial index ------------------------------------------------------------------------

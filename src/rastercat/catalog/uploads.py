@@ -123,6 +123,8 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
             raise InvalidInput(
                 f"{key!r} is not listed in multi_file.image_files", field="multi_file"
             )
+        for name in multi["image_files"]:
+            check_key(name, "multi_file.image_files entry", field="multi_file", file_name=True)
         if len(set(multi["image_files"])) != len(multi["image_files"]):
             raise InvalidInput("multi_file.image_files has duplicate names", field="multi_file")
         params["multi_file"] = {
@@ -165,7 +167,9 @@ class UploadService:
 
     def begin(self, p: Principal, pid: str, key: str, body: dict[str, Any], base_url: str) -> str:
         """Step 1: record the upload and return its capability URL."""
-        check_key(key, "upload file name")
+        # The name becomes a path component of the stored key: refuse what no file system stores
+        # now, not after the bytes were sent.
+        check_key(key, "upload file name", field="key", file_name=True)
         params = parse_upload_request(key, body, self.catalog.settings.limits.max_extra_properties)
         now = utcnow()
         uid = uuid.uuid4().hex

@@ -70,9 +70,12 @@ def start_background(state: AppState) -> None:
     state.extras["uploads"] = uploads
     maintenance = MaintenanceThread(Maintenance(state.repo, objects, settings.upload_url_ttl))
     state.extras["maintenance"] = maintenance
+    if pool is not None:
+        # Before the maintenance thread: the sweep lists and deletes files and folders that the
+        # thread's deletions would otherwise prune at the same time.
+        sweep(state, runner)
     maintenance.start()
     if pool is not None:
-        sweep(state, runner)
         pool.start()
         if uploads.direct is not None:  # nobody else looks at the bucket for this pool
             watcher = Periodic(

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from rastercat.catalog.arrivals import ArrivalCheck, advance
 from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.principal import Principal
-from rastercat.catalog.service import CatalogService, sub_key
+from rastercat.catalog.service import CatalogService, split_acl, sub_key
 from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
+from rastercat.catalog.upload_access import check_image_access, recheck
 from rastercat.catalog.validation import check_key, parse_datetime, validate_attrs
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from rastercat.store.objects import DirectUploads, ObjectStore
@@ -171,12 +172,16 @@ class UploadService:
         # now, not after the bytes were sent.
         check_key(key, "upload file name", field="key", file_name=True)
         params = parse_upload_request(key, body, self.catalog.settings.limits.max_extra_properties)
+        # ACL fields (the 0.17 client sends add_image's keyword arguments) apply to the image, as
+        # with add_image and change_image; they are not image attributes.
+        params["acl"] = split_acl(params["metadata"])
         now = utcnow()
         uid = uuid.uuid4().hex
         # A direct upload's key is known in advance: its arrival is noticed by looking for it.
         file_key = f"uploads/{uid}/{key}" if self.direct is not None else None
         with self.repo.tx() as conn:
             product = self.catalog._product(conn, p, pid, "write")
+            check_image_access(conn, self.repo, p, product, params["image_key"], params["acl"])
             self.repo.insert(
                 t.uploads,
                 {
@@ -213,6 +218,9 @@ class UploadService:
             raise PayloadTooLarge(
                 f"the upload is {content_length} bytes; the limit is {self.max_bytes} bytes"
             )
+        with self.repo.tx() as conn:
+            # The URL is the uploader's credential: it stops working when their access does.
+            recheck(conn, self.repo, row)
         return row
 
     async def receive(self, row: dict[str, Any], chunks: AsyncIterator[bytes]) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def put_in_background(up: Uploader, url: str, body: Iterator[bytes]) -> dict[str
 @pytest.fixture
 def slow_up(server_factory: Any) -> Iterator[Uploader]:
     """Short URL lifetime and idle timeout, so expiry would show within a test."""
-    server = server_factory(upload_url_ttl=2, upload_idle_timeout=2)
+    server = server_factory(upload_url_ttl=2, upload_idle_timeout=3)
     up = Uploader(server)
     try:
         yield up
@@ -111,7 +111,7 @@ def test_one_put_at_a_time(up: Uploader, clean: None, tmp_path: Path) -> None:
 def test_a_put_that_stops_sending_is_given_up_and_the_url_works_again(
     server_factory: Any, tmp_path: Path
 ) -> None:
-    server = server_factory(upload_idle_timeout=1)
+    server = server_factory(upload_idle_timeout=1.5)
     up = Uploader(server)
     pid = up.product([band("b1")])
     data = tif_bytes(tmp_path)
@@ -120,7 +120,7 @@ def test_a_put_that_stops_sending_is_given_up_and_the_url_works_again(
     stalled = put_in_background(up, url, slow_body(data, gate))
     try:
         wait_for(lambda: parts_in_flight(server), timeout=20, what="the PUT to start")
-        # No more data: after the 1 s idle timeout the PUT is given up, its partial file removed
+        # No more data: after the 1.5 s idle timeout the PUT is given up, its partial file removed
         # and the upload given back (not expired: the URL may still be used).
         wait_for(
             lambda: not parts_in_flight(server), timeout=20, what="the stalled PUT to be dropped"

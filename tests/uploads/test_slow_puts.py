@@ -202,3 +202,30 @@ def test_a_client_that_goes_away_mid_put_leaves_nothing_and_may_retry(
     again = up.put(url, data)
     assert again.status_code == 200, again.text
     assert up.wait(pid, "gone.tif")["status"] == "SUCCESS"
+
+
+def test_a_put_cut_off_by_a_restart_may_be_retried(server_factory: Any, tmp_path: Path) -> None:
+    """The embedded server's start-up gives back uploads whose PUT the restart interrupted."""
+    data_dir = tmp_path / "data"
+    first = server_factory(data_dir)
+    up = Uploader(first)
+    pid = up.product([band("b1")])
+    url = up.begin(pid, "cut.tif")
+    up.close()
+    with first.state.repo.tx() as conn:  # as a PUT in progress leaves it
+        conn.execute(
+            sa.update(t.uploads).values(
+                file_key="uploads/x/y/cut.tif", lease_until=time.time() + 3600
+            )
+        )
+    first.stop()
+    second = server_factory(data_dir)
+    up = Uploader(second)
+    try:
+        row = second.state.repo.one(t.uploads, upload_id="cut.tif")
+        assert row["status"] == "UPLOADING" and row["file_key"] is None
+        url = url.replace(first.url, second.url)  # a new port; the same signed URL
+        assert up.put(url, tif_bytes(tmp_path)).status_code == 200
+        assert up.wait(pid, "cut.tif")["status"] == "SUCCESS"
+    finally:
+        up.close()

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """Base URL clients use to reach this server (upload URLs); defaults to the request's own."""
     upload_url_ttl: int = 3600
+    upload_idle_timeout: float = Field(default=300.0, gt=0)
+    """Seconds without data after which a PUT of an upload in progress is given up (the URL can
+    be used again while it is valid). A transfer that keeps receiving data never expires, however
+    slow; an upload URL that was never used expires ``upload_url_ttl`` + 60 s after it was made."""
     secret: SecretStr | None = None
     """Signs tokens and upload URLs. Set it (the same value) on every API replica and admin machine
     to keep them stateless; unset, a ``secret.key`` file in ``data_dir`` is created and used."""

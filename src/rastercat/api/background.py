@@ -66,13 +66,19 @@ def start_background(state: AppState) -> None:
         settings.upload_url_ttl,
         settings.limits.max_upload_bytes,
         on_pending=notify,
+        idle=settings.upload_idle_timeout,
     )
     state.extras["uploads"] = uploads
-    maintenance = MaintenanceThread(Maintenance(state.repo, objects, settings.upload_url_ttl))
+    maintenance = MaintenanceThread(
+        Maintenance(state.repo, objects, settings.upload_url_ttl, settings.upload_idle_timeout)
+    )
     state.extras["maintenance"] = maintenance
+    if pool is not None:
+        # Before the maintenance thread: the sweep lists and deletes files and folders that the
+        # thread's deletions would otherwise prune at the same time.
+        sweep(state, runner)
     maintenance.start()
     if pool is not None:
-        sweep(state, runner)
         pool.start()
         if uploads.direct is not None:  # nobody else looks at the bucket for this pool
             watcher = Periodic(
@@ -106,6 +112,13 @@ def sweep(state: AppState, runner: JobRunner) -> None:
     requeued = runner.requeue_running()
     if requeued:
         log.info("requeued %d interrupted ingest job(s)", requeued)
+    with state.repo.tx() as conn:
+        # PUTs cut off by the restart: give their uploads back, so their URLs work again.
+        conn.execute(
+            sa.update(t.uploads)
+            .where(t.uploads.c.status == "UPLOADING", t.uploads.c.lease_until.is_not(None))
+            .values(file_key=None, lease_until=None)
+        )
     shutil.rmtree(runner.work_root, ignore_errors=True)
     shutil.rmtree(state.settings.data_dir / "incoming", ignore_errors=True)
     objects = state.extras["objects"]

@@ -37,6 +37,7 @@ def advance(conn: sa.Connection, row: dict[str, Any], file_key: str, size: int) 
         "file_size": size,
         "updated": utcnow(),
         "status": "PENDING",
+        "lease_until": None,  # no longer receiving
     }
     multi = row["params"].get("multi_file")
     if multi:
@@ -60,7 +61,13 @@ def advance(conn: sa.Connection, row: dict[str, Any], file_key: str, size: int) 
             values["status"] = "WAITING"
     result = conn.execute(
         sa.update(t.uploads)
-        .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
+        .where(
+            t.uploads.c.pk == row["pk"],
+            t.uploads.c.status == "UPLOADING",
+            # Still this file's upload: a PUT that lost its hold (expired, given back) must not
+            # advance the row another PUT may hold now.
+            t.uploads.c.file_key == file_key,
+        )
         .values(**values)
     )
     return str(values["status"]) if result.rowcount else None
@@ -96,7 +103,10 @@ class ArrivalCheck:
         """Advance every direct upload that has arrived; one listing of ``uploads/`` (not one
         request per waiting row). Returns how many rows moved."""
         rows = self.repo.all(
-            t.uploads, t.uploads.c.status == "UPLOADING", t.uploads.c.file_key.is_not(None)
+            t.uploads,
+            t.uploads.c.status == "UPLOADING",
+            t.uploads.c.file_key.is_not(None),
+            t.uploads.c.lease_until.is_(None),  # not a PUT through the API in progress
         )
         if not rows:
             return 0
@@ -106,7 +116,11 @@ class ArrivalCheck:
     def check(self, rows: Iterable[dict[str, Any]], limit: int = 20) -> int:
         """Advance those of ``rows`` (e.g. the ones a client is polling) whose object has arrived;
         at most ``limit`` lookups, so a poll stays fast."""
-        waiting = [r for r in rows if r["status"] == "UPLOADING" and r["file_key"]][:limit]
+        waiting = [
+            r
+            for r in rows
+            if r["status"] == "UPLOADING" and r["file_key"] and r["lease_until"] is None
+        ][:limit]
         return self._advance([r for r in waiting if self.objects.exists(r["file_key"])])
 
     def _advance(self, rows: list[dict[str, Any]]) -> int:

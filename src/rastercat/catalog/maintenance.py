@@ -23,10 +23,12 @@ LIVE_UPLOADS = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
 
 
 class Maintenance:
-    def __init__(self, repo: Repo, objects: ObjectStore, upload_ttl: float = 3600.0) -> None:
+    def __init__(self, repo: Repo, objects: ObjectStore, upload_ttl: float = 3600.0,
+                 upload_idle: float = 300.0) -> None:  # fmt: skip
         self.repo = repo
         self.objects = objects
         self.upload_ttl = upload_ttl
+        self.upload_idle = upload_idle
         self._next_expiry = 0.0
 
     def run_once(self) -> bool:
@@ -76,40 +78,51 @@ class Maintenance:
         return len(stray)
 
     def expire_uploads(self) -> int:
-        """Uploads whose URL expired with no data, and multi-file scenes still missing files after
-        that long, end as FAILURE (with their stored files removed) instead of waiting forever.
-        Returns how many ended."""
+        """End as FAILURE (removing their stored files), instead of waiting forever: uploads whose
+        URL expired with no PUT in progress, uploads whose PUT stopped receiving data (its hold
+        lapsed: no data for ``upload_idle`` seconds, or the process died mid-transfer), and
+        multi-file scenes still missing files after the URL lifetime. A PUT that keeps receiving
+        is never expired, however long it takes. Returns how many ended."""
+        import time
         from datetime import timedelta
 
-        ended = 0
         cutoff = utcnow() - timedelta(seconds=self.upload_ttl + 60)
-        stale = self.repo.all(
-            t.uploads,
-            t.uploads.c.status.in_(("UPLOADING", "WAITING")),
+        # A grace beyond the lease: the PUT itself gives the upload back when data stops.
+        lapsed = time.time() - min(60.0, self.upload_idle)
+        unused = sa.and_(
+            t.uploads.c.status == "UPLOADING",
+            t.uploads.c.lease_until.is_(None),
             t.uploads.c.created < cutoff,
         )
-        for row in stale:
-            why = (
-                "the upload URL expired before any data arrived"
-                if row["status"] == "UPLOADING"
-                else "the other files of this multi-file scene never arrived"
-            )
-            with self.repo.tx() as conn:
-                result = conn.execute(
-                    sa.update(t.uploads)
-                    .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == row["status"])
-                    .values(
-                        status="FAILURE",
-                        failure_type="timeout",
-                        exception_name="UploadExpired",
-                        log=(row["log"] + "\n" if row["log"] else "") + f"FAILED: {why}",
-                        updated=utcnow(),
-                    )  # fmt: skip
-                )
-            if result.rowcount:
-                ended += 1
-                if row["file_key"]:
-                    self.objects.delete(row["file_key"])
+        stalled = sa.and_(t.uploads.c.status == "UPLOADING", t.uploads.c.lease_until < lapsed)
+        waiting = sa.and_(t.uploads.c.status == "WAITING", t.uploads.c.created < cutoff)
+        why = {
+            "unused": "the upload URL expired before any data arrived",
+            "stalled": f"no data arrived for {self.upload_idle:g} s while the upload was "
+            "being received: the transfer stalled",
+            "waiting": "the other files of this multi-file scene never arrived",
+        }
+        ended = 0
+        for kind, clause in (("unused", unused), ("stalled", stalled), ("waiting", waiting)):
+            for row in self.repo.all(t.uploads, clause):
+                # The same condition again: a PUT may have taken or renewed the row meanwhile.
+                with self.repo.tx() as conn:
+                    result = conn.execute(
+                        sa.update(t.uploads)
+                        .where(t.uploads.c.pk == row["pk"], clause)
+                        .values(
+                            status="FAILURE",
+                            failure_type="timeout",
+                            exception_name="UploadExpired",
+                            lease_until=None,
+                            log=(row["log"] + "\n" if row["log"] else "") + f"FAILED: {why[kind]}",
+                            updated=utcnow(),
+                        )  # fmt: skip
+                    )
+                if result.rowcount:
+                    ended += 1
+                    if row["file_key"]:
+                        self.objects.delete(row["file_key"])
         return ended
 
     def _permissions(self) -> bool:

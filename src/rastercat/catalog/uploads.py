@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from rastercat.catalog.arrivals import ArrivalCheck, advance
 from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.principal import Principal
-from rastercat.catalog.service import CatalogService, sub_key
+from rastercat.catalog.service import CatalogService, split_acl, sub_key
 from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
+from rastercat.catalog.upload_access import check_image_access, recheck
+from rastercat.catalog.upload_claims import Claim, lost_hold, renew_interval
 from rastercat.catalog.validation import check_key, parse_datetime, validate_attrs
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from rastercat.store.objects import DirectUploads, ObjectStore
@@ -123,6 +125,8 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
             raise InvalidInput(
                 f"{key!r} is not listed in multi_file.image_files", field="multi_file"
             )
+        for name in multi["image_files"]:
+            check_key(name, "multi_file.image_files entry", field="multi_file", file_name=True)
         if len(set(multi["image_files"])) != len(multi["image_files"]):
             raise InvalidInput("multi_file.image_files has duplicate names", field="multi_file")
         params["multi_file"] = {
@@ -147,7 +151,8 @@ class UploadService:
 
     def __init__(self, repo: Repo, catalog: CatalogService, objects: ObjectStore, secret: bytes,
                  incoming: Path, ttl: int, max_bytes: int,
-                 on_pending: Callable[[str], None] | None = None) -> None:  # fmt: skip
+                 on_pending: Callable[[str], None] | None = None, idle: float = 300.0,
+                 ) -> None:  # fmt: skip
         self.repo = repo
         self.catalog = catalog
         self.objects = objects
@@ -156,6 +161,8 @@ class UploadService:
         self.ttl = ttl
         self.max_bytes = max_bytes
         self.on_pending = on_pending
+        self.idle = idle
+        """Seconds without data after which a PUT in progress is given up."""
         self.direct: DirectUploads | None = (
             objects
             if isinstance(objects, DirectUploads) and catalog.settings.s3.direct_uploads
@@ -165,14 +172,20 @@ class UploadService:
 
     def begin(self, p: Principal, pid: str, key: str, body: dict[str, Any], base_url: str) -> str:
         """Step 1: record the upload and return its capability URL."""
-        check_key(key, "upload file name")
+        # The name becomes a path component of the stored key: refuse what no file system stores
+        # now, not after the bytes were sent.
+        check_key(key, "upload file name", field="key", file_name=True)
         params = parse_upload_request(key, body, self.catalog.settings.limits.max_extra_properties)
+        # ACL fields (the 0.17 client sends add_image's keyword arguments) apply to the image, as
+        # with add_image and change_image; they are not image attributes.
+        params["acl"] = split_acl(params["metadata"])
         now = utcnow()
         uid = uuid.uuid4().hex
         # A direct upload's key is known in advance: its arrival is noticed by looking for it.
         file_key = f"uploads/{uid}/{key}" if self.direct is not None else None
         with self.repo.tx() as conn:
             product = self.catalog._product(conn, p, pid, "write")
+            check_image_access(conn, self.repo, p, product, params["image_key"], params["acl"])
             self.repo.insert(
                 t.uploads,
                 {
@@ -198,57 +211,90 @@ class UploadService:
         token = mint_upload_token(self.secret, uid, self.ttl)
         return f"{base_url.rstrip('/')}/uploads/{token}"
 
-    def check_put(self, token: str, content_length: int | None) -> dict[str, Any]:
+    def check_put(self, token: str, content_length: int | None) -> Claim:
+        """Step 2 starts: check the URL, the size and the uploader's access, then hold the upload
+        for this PUT (409 while another PUT holds it)."""
         uid = verify_upload_token(self.secret, token)
         row = self.repo.one(t.uploads, uid=uid)
         if row is None:
             raise NotFound("this upload no longer exists")
-        if row["status"] != "UPLOADING" or row["file_key"]:
+        if row["status"] != "UPLOADING":
             raise Conflict("this upload URL has already been used: request a new one")
         if content_length is not None and content_length > self.max_bytes:
             raise PayloadTooLarge(
                 f"the upload is {content_length} bytes; the limit is {self.max_bytes} bytes"
             )
-        return row
+        with self.repo.tx() as conn:
+            # The URL is the uploader's credential: it stops working when their access does.
+            recheck(conn, self.repo, row)
+        return Claim.take(self.repo, row, self.idle)
 
-    async def receive(self, row: dict[str, Any], chunks: AsyncIterator[bytes]) -> dict[str, Any]:
-        """Step 2: stream the body to a temporary file, then store it and queue the job."""
+    async def receive(self, claim: Claim, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+        """Step 2: stream the body to a temporary file, then store it and queue the job.
+
+        Whatever ends the PUT before the file is stored (the client going away, a body over the
+        limit, no data for ``idle`` seconds, cancellation) removes the partial file and gives
+        the upload back, so the URL can be used again."""
         import anyio
 
         self.incoming.mkdir(parents=True, exist_ok=True)
-        # One name per PUT: two concurrent PUTs of one URL must not write into the same file.
-        attempt = uuid.uuid4().hex[:12]
-        tmp = self.incoming / f"{row['uid']}.{attempt}.part"
-        size = 0
+        tmp = self.incoming / f"{claim.row['uid']}.{claim.attempt}.part"
         try:
-            async with await anyio.open_file(tmp, "wb") as f:
-                # Batch the server's small chunks: one thread hop per MiB, memory stays bounded.
-                pending: list[bytes] = []
-                held = 0
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise PayloadTooLarge(
-                            f"the upload is larger than the limit of {self.max_bytes} bytes"
-                        )
-                    pending.append(chunk)
-                    held += len(chunk)
-                    if held >= WRITE_BATCH:
-                        await f.write(b"".join(pending))
-                        pending, held = [], 0
-                if pending:
-                    await f.write(b"".join(pending))
+            size = await self._receive_into(claim, chunks, tmp)
             if size == 0:
                 raise InvalidInput("the upload is empty")
-            return await anyio.to_thread.run_sync(self._stored, row, tmp, size, attempt)
+            return await anyio.to_thread.run_sync(self._stored, claim, tmp, size)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(claim.release)
+            raise
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _stored(self, row: dict[str, Any], tmp: Path, size: int, attempt: str) -> dict[str, Any]:
-        # The attempt in the key keeps a losing concurrent PUT from replacing or deleting the
-        # winner's file; the file name stays the user's, which the processing log quotes.
-        key = f"uploads/{row['uid']}/{attempt}/{row['upload_id']}"
-        self.objects.put_file(tmp, key)
+    async def _receive_into(self, claim: Claim, chunks: AsyncIterator[bytes], tmp: Path) -> int:
+        import anyio
+
+        size = 0
+        renewed = anyio.current_time()
+        every = renew_interval(self.idle)
+        async with await anyio.open_file(tmp, "wb") as f:
+            # Batch the server's small chunks: one thread hop per MiB, memory stays bounded.
+            pending: list[bytes] = []
+            held = 0
+            stream = chunks.__aiter__()
+            while True:
+                try:
+                    with anyio.fail_after(self.idle):
+                        chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise Conflict(
+                        f"no data arrived for {self.idle:g} s: PUT the file again"
+                    ) from None
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise PayloadTooLarge(
+                        f"the upload is larger than the limit of {self.max_bytes} bytes"
+                    )
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= WRITE_BATCH:
+                    await f.write(b"".join(pending))
+                    pending, held = [], 0
+                if anyio.current_time() - renewed >= every:
+                    if not await anyio.to_thread.run_sync(claim.renew):
+                        raise lost_hold(self.idle)
+                    renewed = anyio.current_time()
+            if pending:
+                await f.write(b"".join(pending))
+        return size
+
+    def _stored(self, claim: Claim, tmp: Path, size: int) -> dict[str, Any]:
+        row, key = claim.row, claim.key
+        # Storing a large file (to S3, say) takes a while with no data arriving: keep the hold.
+        with claim.kept():
+            self.objects.put_file(tmp, key)
         try:
             with self.repo.tx() as conn:
                 product = self.repo.one(t.products, conn, uid=row["product_uid"])
@@ -256,7 +302,7 @@ class UploadService:
                     raise NotFound("the product of this upload was deleted")
                 status = advance(conn, row, key, size)
                 if status is None:
-                    raise Conflict("this upload URL has already been used: request a new one")
+                    raise lost_hold(self.idle)
         except Exception:
             self.objects.delete(key)
             raise

@@ -48,6 +48,8 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,199}$")
 _FORBIDDEN_ID = re.compile(r"[/?#\\\x00-\x1f\x7f]")
 
 Number = float | int
+MAX_NAME_BYTES = 255
+"""Longest file name (one path component) of common file systems, in bytes."""
 
 
 def check_product_id(value: str) -> str:
@@ -62,11 +64,32 @@ def check_product_id(value: str) -> str:
     return value
 
 
-def check_key(value: str, what: str = "image id") -> str:
-    if not isinstance(value, str) or not value or _FORBIDDEN_ID.search(value) or ".." in value:
-        raise InvalidInput(f"{what} {value!r} is not valid", field="id")
+def check_key(
+    value: str, what: str = "image id", *, field: str = "id", file_name: bool = False
+) -> str:
+    """An image id or an upload's file name: no path separators, control characters or ``..``;
+    not ``.``; at most 300 characters. A ``file_name`` becomes one path component of a stored
+    key (``uploads/{uid}/{attempt}/{name}``), so it must also fit a file system's 255 bytes."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or value == "."
+        or _FORBIDDEN_ID.search(value)
+        or ".." in value
+    ):
+        raise InvalidInput(
+            f"{what} {value!r} is not valid: no '/', '?', '#', '\\', '..' or control characters, "
+            "and not '.'",
+            field=field,
+        )
     if len(value) > 300:
-        raise InvalidInput(f"{what} is longer than 300 characters", field="id")
+        raise InvalidInput(f"{what} is longer than 300 characters", field=field)
+    if file_name and len(value.encode("utf-8")) > MAX_NAME_BYTES:
+        raise InvalidInput(
+            f"{what} is longer than {MAX_NAME_BYTES} bytes (UTF-8), the longest file name a "
+            "file system stores",
+            field=field,
+        )
     return value
 
 

@@ -19,8 +19,9 @@ import sqlalchemy as sa
 
 from rastercat import __version__
 from rastercat.catalog.image_values import bbox_of, image_row_values
+from rastercat.catalog.upload_access import image_acl, recheck, upload_acl
 from rastercat.config import Settings
-from rastercat.errors import IngestError
+from rastercat.errors import Conflict, Forbidden, IngestError, NotFound
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
@@ -254,14 +255,21 @@ class JobRunner:
                 raise IngestError("this upload was cancelled (its product was deleted)")
             if current["status"] != "RUNNING" or current["attempts"] != job["attempts"]:
                 raise IngestError("this attempt was superseded by another delivery of the job")
-            # Re-read inside the transaction: permissions may have changed while processing,
-            # and a new image inherits the product's permissions as they are now.
-            product = self.repo.one(t.products, conn, uid=product["uid"])
-            if product is None:
-                raise IngestError("the product was deleted while this upload was processed")
-            existing = self.repo.one(  # locked: a concurrent change_image must not be lost
-                t.images, conn, for_update=True, product_uid=product["uid"], key=job["image_key"]
-            )
+            # Check again inside the transaction: permissions may have changed while processing
+            # (the uploader lost write access, or an image they may not change took the key),
+            # and a new image inherits the product's permissions as they are now. The image is
+            # locked: a concurrent change_image must not be lost.
+            try:
+                product, existing = recheck(conn, self.repo, current, lock=True)
+                for member in result["members"]:  # the other files' uploaders, if others
+                    if member["owner_pk"] != current["owner_pk"]:
+                        recheck(conn, self.repo, member)
+            except (NotFound, Forbidden, Conflict) as exc:
+                raise IngestError(
+                    f"the image was not written: {exc.message} (access is checked again when "
+                    "the image is written)"
+                ) from None
+            acl = image_acl(upload_acl(current), product, existing)
             base = dict(existing["attrs"]) if existing else {}
             for stale in ("cs_code", "bits_per_pixel"):  # facts of the replaced file only
                 base.pop(stale, None)
@@ -269,6 +277,7 @@ class JobRunner:
             attrs = {k: v for k, v in {**base, **user, **platform}.items() if v is not None}
             values = image_row_values(attrs)
             values.update(storage_key=cog_key, band_names=result["band_names"], modified=now)
+            values.update(acl)
             if existing:
                 self.repo.update(t.images, existing["pk"], values, conn)
                 pk = existing["pk"]
@@ -281,9 +290,6 @@ class JobRunner:
                         "product_uid": product["uid"],
                         "product_id": product["id"],
                         "key": job["image_key"],
-                        "owners": product["owners"],
-                        "readers": product["readers"],
-                        "writers": product["writers"],
                         "created": now,
                         **values,
                     },

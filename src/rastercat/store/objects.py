@@ -7,8 +7,10 @@ atomically (rename), so a reader never sees a half-written object.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -44,7 +46,20 @@ def _check_key(key: str) -> str:
     return key
 
 
+PUT_RETRIES = 20
+"""How often a put tries again when a concurrent delete removed its freshly made folder."""
+
+
 class LocalObjectStore:
+    """Objects as files under ``root``.
+
+    Deleting an object removes the folders it leaves empty, except top-level prefixes
+    (``uploads``, ``products``) that every writer shares. Making a folder with
+    ``mkdir(parents=True)`` is not atomic, so a deletion can still remove a deeper folder (say
+    ``products/<uid>``) between a put's ``mkdir`` and its rename: puts then try again, and
+    listings ignore folders that vanish while they are walked.
+    """
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
@@ -54,13 +69,33 @@ class LocalObjectStore:
 
     def put_file(self, src: Path, key: str) -> None:
         dest = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(PUT_RETRIES):
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                self._move(src, dest)
+                return
+            except (FileNotFoundError, FileExistsError):
+                # The source is gone (a caller's bug), or a deletion pruned a folder we just made
+                # (mkdir then says ENOENT, or EEXIST when the folder vanished between its own
+                # mkdir and is_dir): only the latter is worth another try.
+                if not src.exists() or attempt == PUT_RETRIES - 1:
+                    raise
+
+    @staticmethod
+    def _move(src: Path, dest: Path) -> None:
         try:
             os.replace(src, dest)
-        except OSError:  # another filesystem: copy next to the target, then rename
-            tmp = dest.with_name(dest.name + ".partial")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # Another file system: copy next to the target (a short unique name: the target's
+            # own may already be 255 bytes long), then rename.
+            tmp = dest.parent / f".put-{uuid.uuid4().hex[:12]}.partial"
+            try:
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
             src.unlink(missing_ok=True)
 
     def gdal_path(self, key: str) -> str:
@@ -75,9 +110,10 @@ class LocalObjectStore:
     def delete(self, key: str) -> None:
         path = self.path(key)
         path.unlink(missing_ok=True)
-        # Remove emptied folders up to the root, so deleting leaves nothing behind.
+        # Remove emptied folders, so deleting leaves nothing behind; never a top-level prefix,
+        # which writers share all the time. A folder that is not empty (or is gone) ends it.
         parent = path.parent
-        while parent != self.root:
+        while parent.parent != self.root and parent != self.root:
             try:
                 parent.rmdir()
             except OSError:
@@ -94,12 +130,15 @@ class LocalObjectStore:
         return contextlib.nullcontext()  # local paths need no configuration
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys under ``prefix`` (a folder), in sorted order within each folder. Folders that a
+        concurrent deletion removes while they are walked are skipped, not an error."""
         base = self.root / prefix if prefix else self.root
-        if not base.exists():
-            return
-        for p in sorted(base.rglob("*")):
-            if p.is_file():
-                yield p.relative_to(self.root).as_posix()
+        # os.walk ignores folders it cannot list (onerror=None), unlike Path.rglob.
+        for folder, dirs, files in os.walk(base):
+            dirs.sort()
+            here = Path(folder)
+            for name in sorted(files):
+                yield (here / name).relative_to(self.root).as_posix()
 
 
 def open_object_store(url: str) -> ObjectStore:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect
 
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.catalog.uploads import UploadService
 from rastercat.errors import InvalidInput
 
+log = logging.getLogger("rastercat.uploads")
 catalog_router = APIRouter()
 put_router = APIRouter()
 
@@ -100,8 +103,8 @@ async def upload_result(
         await state.job_events.wait(min(remaining, RECHECK))
 
 
-@put_router.put("/uploads/{token}")
-async def put_upload(request: Request, token: str) -> dict:
+@put_router.put("/uploads/{token}", response_model=None)
+async def put_upload(request: Request, token: str) -> dict | Response:
     import anyio
 
     state = request.app.state.rc
@@ -111,9 +114,15 @@ async def put_upload(request: Request, token: str) -> dict:
         content_length = int(length) if length is not None else None
     except ValueError:
         raise InvalidInput("Content-Length is not a number") from None
-    row = await anyio.to_thread.run_sync(service.check_put, token, content_length)
+    claim = await anyio.to_thread.run_sync(service.check_put, token, content_length)
     # The service announces the job (wakes or enqueues workers) once it is PENDING.
-    stored = await service.receive(row, request.stream())
+    try:
+        stored = await service.receive(claim, request.stream())
+    except ClientDisconnect:
+        # Nobody is left to answer; the service removed the partial file and gave the upload
+        # back (the URL works again). Not an error of the server: no traceback.
+        log.info("upload %s: the client went away during the PUT", claim.row["uid"])
+        return Response(status_code=400)
     return {
         "upload_id": stored["upload_id"],
         "status": stored["status"],

@@ -1,0 +1,114 @@
+"""Who may upload into which image: checked at step 1, again when the bytes arrive (step 2) and
+once more when the job finalizes its image, so a URL stops working when access is revoked and no
+race replaces an image its uploader may not change.
+
+The rules are those of ``add_image`` and ``change_image``, through the one permission check
+(:func:`~rastercat.catalog.principal.check_access`): the product needs ``write``; an image of
+the same key that already exists is replaced, which needs ``write`` on that image (``own`` when
+the upload carries ACL fields), and a new image with ACL fields needs ``own`` on the product.
+
+An existing image the uploader may not even read answers 409 "already exists", exactly what
+``add_image`` answers for that key: the key is taken whoever holds it, so saying so reveals
+nothing that creating an image with that id does not already reveal, and nothing about the image
+itself (a 403 would confirm that it is readable; a 404 would contradict the catalog).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.catalog.principal import Principal, can_read, check_access
+from rastercat.errors import Conflict, Forbidden, NotFound
+from rastercat.store.sql.repo import Repo, t
+
+ACL_COLUMNS = ("owners", "readers", "writers")
+
+
+def check_image_access(
+    conn: sa.Connection, repo: Repo, p: Principal, product: dict[str, Any], image_key: str,
+    acl: dict[str, list[str]], *, lock: bool = False,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Check that ``p`` may upload into ``image_key`` of ``product`` (whose ``write`` access is
+    checked already); returns the image it would replace, or None for a new image."""
+    pid = product["id"]
+    existing = repo.one(t.images, conn, for_update=lock, product_uid=product["uid"], key=image_key)
+    if existing is None:
+        if acl:
+            check_access(p, product, "own", f"product {pid!r}")
+        return None
+    if not can_read(p, existing):
+        raise Conflict(f"image {image_key!r} already exists in product {pid!r}")
+    what = f"image {image_key!r} of product {pid!r}"
+    check_access(p, existing, "own" if acl else "write", what)
+    return existing
+
+
+def uploader(conn: sa.Connection, repo: Repo, upload: dict[str, Any]) -> Principal:
+    """The user who asked for the upload, as they are now (groups and org included). Forbidden
+    when the account was removed, or its tokens were revoked after the URL was handed out: the
+    URL is a credential of that user."""
+    user = repo.one(t.users, conn, pk=upload["owner_pk"])
+    if user is None:
+        raise Forbidden("the account that asked for this upload no longer exists")
+    created = upload["created"]
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)
+    if user["tokens_valid_after"] and created < datetime.fromtimestamp(
+        user["tokens_valid_after"], UTC
+    ):
+        raise Forbidden("the uploader's tokens were revoked after this upload URL was made")
+    groups = conn.execute(
+        sa.select(t.memberships.c.group_name).where(t.memberships.c.user_pk == user["pk"])
+    ).scalars()
+    return Principal(
+        user_pk=user["pk"],
+        name=user["name"],
+        sub=user["sub"],
+        namespace=user["namespace"],
+        groups=frozenset(groups),
+        org=user["org"],
+        is_admin=bool(user["is_admin"]),
+    )
+
+
+def recheck(
+    conn: sa.Connection, repo: Repo, upload: dict[str, Any], *, lock: bool = False
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Check again, with permissions as they are now, that the uploader may still write the
+    upload's image; returns the product and the image it replaces (or None). NotFound when the
+    product was deleted or can no longer be seen by the uploader; Forbidden when it (or the
+    image) may be seen but no longer changed; Conflict when the key now belongs to an image the
+    uploader may not see."""
+    product = repo.one(t.products, conn, uid=upload["product_uid"])
+    if product is None:
+        raise NotFound("the product of this upload was deleted")
+    p = uploader(conn, repo, upload)
+    if not can_read(p, product):
+        raise NotFound(f"the uploader can no longer see product {product['id']!r}")
+    check_access(p, product, "write", f"product {product['id']!r}")
+    existing = check_image_access(
+        conn, repo, p, product, upload["image_key"], upload_acl(upload), lock=lock
+    )
+    return product, existing
+
+
+def upload_acl(upload: dict[str, Any]) -> dict[str, list[str]]:
+    """The ACL columns given with the upload (normalized at step 1); empty when none were."""
+    return dict(upload["params"].get("acl") or {})
+
+
+def image_acl(
+    acl: dict[str, list[str]], product: dict[str, Any], existing: dict[str, Any] | None
+) -> dict[str, list[str]]:
+    """ACL column values of the finalized image: a new image takes the product's, except what the
+    upload gave (as ``add_image`` does); a replaced image keeps its own, except what was given (as
+    ``change_image`` does)."""
+    if existing is not None:
+        return dict(acl)
+    values = {col: list(product[col]) for col in ACL_COLUMNS}
+    values.update(acl)
+    if not values["owners"]:
+        values["owners"] = list(product["owners"])  # an image always has an owner
+    return values

@@ -60,7 +60,9 @@ class IngestSettings(BaseModel):
     every third of this, so only a job whose worker died (or hung) is claimed again."""
     child_memory_bytes: int = Field(default_factory=default_child_memory)
     """Memory limit (``RLIMIT_DATA``) of each conversion child process (``isolate``); a conversion
-    above it ends FAILURE and the pool goes on. Default: half the machine's memory; 0: unlimited."""
+    above it ends FAILURE and the pool goes on. Default: half the machine's memory; 0: unlimited.
+    Keep it above ~400 MiB: a child needs ~130 MiB for its imports, and GDAL stalls when it cannot
+    create its compression threads."""
     poll_interval: float = 0.2
     arrival_interval: float = 1.0
     """Seconds between looks at the bucket for direct uploads that have arrived (S3 store)."""

@@ -170,15 +170,16 @@ class JobRunner:
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         lines = [job["log"]] if job.get("log") else []
         lines.append(
-            f"{stamp} FAILED: gave up after {limit} attempt(s) (ingest.max_attempts): each ended "
-            "without a result because its worker died, was stopped or stopped renewing its lease "
-            "(a file that crashes or exhausts the conversion does this)"
+            f"{stamp} FAILED: gave up after {limit} attempt(s) (ingest.max_attempts) that did not "
+            "finish: their worker died, was stopped, or stopped renewing its lease (a file that "
+            "crashes or exhausts the conversion does this)"
         )
         log.error("ingest job %s: gave up after %d attempt(s)", job["uid"], limit)
         if not self._fail(job, "attempts", "TooManyAttempts", lines, 0.0):
             return "SUPERSEDED"
-        for attempt in range(1, job["attempts"] + 1):
+        for attempt in range(1, job["attempts"] + 1):  # what the dead attempts left
             self.objects.delete(f"products/{job['product_uid']}/{job['uid']}-{attempt}.tif")
+            shutil.rmtree(self.work_dir({**job, "attempts": attempt}), ignore_errors=True)
         self._drop_raw(job)
         return "FAILURE"
 

@@ -223,3 +223,27 @@ def test_two_attempts_of_a_job_never_share_a_work_folder(server: Any, up: Any,
     [image] = images(server, pid)
     assert image["storage_key"].endswith("-2.tif")
     assert server.state.extras["objects"].exists(image["storage_key"])
+
+
+def test_a_superseded_attempt_never_renews_the_lease_of_the_one_that_took_over(
+    server: Any, up: Any, tmp_path: Path
+) -> None:
+    """Attempt 1 stalls past its lease and is taken over by attempt 2, whose worker then dies:
+    attempt 1, still converting and beating, must not keep attempt 2's job alive."""
+    pid, uid = pending(server, up, slow_raster(tmp_path / "slow.tif"))
+    late, dead, rescuer = runner(server), runner(server), runner(server)
+    stale = late.claim(uid)
+    expire(server, uid)
+    assert dead.claim(uid) is not None  # attempt 2: its worker dies at once (never runs)
+    th, out = in_thread(late.run, stale)
+    rescued = None
+    while th.is_alive() and rescued is None:
+        rescued = rescuer.claim(uid)
+        th.join(0.05)
+    assert rescued is not None, "the stale attempt's heartbeat kept the dead attempt's lease alive"
+    assert rescued["attempts"] == 3
+    th.join(60)
+    assert out["value"] == "SUPERSEDED"
+    assert rescuer.run(rescued) == "SUCCESS"
+    [image] = images(server, pid)
+    assert image["storage_key"].endswith("-3.tif")

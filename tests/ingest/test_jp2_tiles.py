@@ -87,3 +87,18 @@ def test_uploads_end_failure_naming_the_tile_or_success(server_factory: Any,
         assert ok["status"] == "SUCCESS", ok["logs"]
     finally:
         up.close()
+
+
+def test_a_decoy_codestream_header_in_an_earlier_box_is_not_believed(
+    tmp_path: Path, work_dir: Path, limits: Any
+) -> None:
+    """The tile size comes from the codestream box itself, not from the first bytes that look like
+    a codestream header (here inside an XML box placed before it, declaring small tiles)."""
+    path = huge_tile_jp2(tmp_path / "decoy.jp2")
+    data = path.read_bytes()
+    jp2c = data.index(b"jp2c") - 4  # the box starts with its 4-byte length
+    fake = b"\xff\x4f\xff\x51" + struct.pack(">HH8IH", 41, 0, 64, 64, 0, 0, 64, 64, 0, 0, 1)
+    xml = struct.pack(">I4s", 8 + len(fake), b"xml ") + fake
+    path.write_bytes(data[:jp2c] + xml + data[jp2c:])
+    with pytest.raises(IngestError, match=f"JPEG2000 tiles of {SIDE} x {SIDE} pixels"):
+        process(IngestRequest("file", (path,), (BandSpec("b1", 1),)), work_dir, limits)

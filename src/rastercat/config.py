@@ -19,6 +19,15 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("rastercat", appauthor=False))
 
 
+def default_child_memory() -> int:
+    """Half of this machine's physical memory: one runaway conversion cannot take it all, while a
+    normal one (GDAL streams by blocks) stays far below. 0 (unlimited) where the size is unknown."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
 class Limits(BaseModel):
     """Caps that protect the server from hostile or careless requests."""
 
@@ -47,6 +56,16 @@ class IngestSettings(BaseModel):
     """``local`` (in-process workers polling the job table) or ``celery``."""
     broker_url: str = "redis://127.0.0.1:6379/0"
     max_attempts: int = 3
+    """Runs of one job at most, counting runs whose worker died or lost its lease; past it the job
+    ends FAILURE (a file that crashes or exhausts its worker cannot be retried forever)."""
+    lease_seconds: float = 60.0
+    """Seconds a claimed job stays owned without a heartbeat; a running job's heartbeat renews it
+    every third of this, so only a job whose worker died (or hung) is claimed again."""
+    child_memory_bytes: int = Field(default_factory=default_child_memory)
+    """Memory limit (``RLIMIT_DATA``) of each conversion child process (``isolate``); a conversion
+    above it ends FAILURE and the pool goes on. Default: half the machine's memory; 0: unlimited.
+    Keep it above ~400 MiB: a child needs ~130 MiB for its imports, and GDAL stalls when it cannot
+    create its compression threads."""
     poll_interval: float = 0.2
     arrival_interval: float = 1.0
     """Seconds between looks at the bucket for direct uploads that have arrived (S3 store)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import rasterio
 from _ingest_helpers import UTM43, UTM43_TRANSFORM
 from affine import Affine
 
-from rastercat.config import Limits
+from rastercat.config import IngestSettings, Limits, Settings
 
 
 @pytest.fixture
@@ -88,3 +88,43 @@ def _zero_tiles(path: Path, indexes: list[int]) -> None:
 @pytest.fixture
 def zero_tiles() -> Callable[[Path, list[int]], None]:
     return _zero_tiles
+
+
+def _root_conftest() -> Any:
+    """tests/conftest.py loaded under a name of its own, for its ``LiveServer``."""
+    import importlib.util
+    import sys
+
+    name = "rc_ingest_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parent.parent / "conftest.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before running it: dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture
+def ingest_server(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``ingest_server(**ingest_settings)``: a live server with these ingest settings (for what
+    the shared ``server_factory`` fixes: conversion processes, their memory limit, leases)."""
+    started: list[Any] = []
+
+    def start(start_workers: bool = True, **ingest: Any) -> Any:
+        options: dict[str, Any] = {"workers": 2, "poll_interval": 0.05, "isolate": False}
+        options.update(ingest)
+        settings = Settings(
+            data_dir=tmp_path / f"data{len(started)}",
+            ingest=IngestSettings(**options),
+            start_workers=start_workers,
+        )
+        server = _root_conftest().LiveServer(settings).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

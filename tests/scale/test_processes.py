@@ -240,7 +240,8 @@ def test_a_killed_worker_machine_has_its_job_completed_by_the_other(
         row = state.repo.one(t.uploads, product_id=pid)
         if row is None or row["status"] != "RUNNING":
             return None
-        owner = [d for d in cluster.workers if (Path(d) / "work" / row["uid"]).exists()]
+        # Each attempt works in a folder of its own: work/<uid>.<attempt>
+        owner = [d for d in cluster.workers if any((Path(d) / "work").glob(f"{row['uid']}.*"))]
         return (row, owner[0]) if owner else None
 
     wait_for(lambda: running() is not None, 60, what="the job to run in some worker")

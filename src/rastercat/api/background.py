@@ -35,7 +35,9 @@ def start_background(state: AppState) -> None:
     state.extras["objects"] = objects
     local_workers = settings.ingest.queue != "celery" and settings.start_workers
     conversions = (
-        PipelinePool(settings.ingest.workers) if local_workers and settings.ingest.isolate else None
+        PipelinePool(settings.ingest.workers, settings.ingest.child_memory_bytes)
+        if local_workers and settings.ingest.isolate
+        else None
     )
     state.extras["conversions"] = conversions
     if conversions is not None:

@@ -7,8 +7,9 @@ The job row in the database stays the truth; a Celery message only says "look at
 - a delivery claims the row (``JobRunner.claim``, ``SELECT ... FOR UPDATE SKIP LOCKED``); a second
   delivery of a job that is running elsewhere waits for that job's lease, and one of a finished job
   does nothing, so a job delivered twice yields one image;
-- a claimed job's lease is short and renewed by a heartbeat while it runs: a worker that dies stops
-  renewing, and its job becomes claimable again soon, instead of after ``jobs.LEASE_SECONDS``;
+- a claimed job's lease is short and renewed by a heartbeat while it runs (the same
+  :class:`~rastercat.ingest.lease.Heartbeat`, fenced by attempt, as the in-process workers): a
+  worker that dies stops renewing, and its job becomes claimable again soon;
 - each worker sweeps the job table now and then and enqueues PENDING jobs and expired leases, so even
   a message lost by the broker (Redis restarted without persistence) cannot strand a job.
 
@@ -34,7 +35,8 @@ log = logging.getLogger("rastercat.ingest.celery")
 
 TASK_NAME = "rastercat.ingest_upload"
 DEFAULT_LEASE = 60.0
-"""Seconds a claimed job stays owned without a heartbeat (renewed every third of it)."""
+"""Seconds a claimed job stays owned without a heartbeat (renewed every third of it); the
+``--lease`` of ``rastercat worker`` overrides ``ingest.lease_seconds`` (whose default this is)."""
 
 
 @dataclass
@@ -46,7 +48,7 @@ class WorkerContext:
     pid: int
 
 
-def open_worker_context(settings: Settings) -> WorkerContext:
+def open_worker_context(settings: Settings, lease: float | None = None) -> WorkerContext:
     from rastercat.ingest.jobs import JobRunner
     from rastercat.store.s3 import object_store_from_settings
     from rastercat.store.sql.engine import make_engine, migrate
@@ -55,42 +57,8 @@ def open_worker_context(settings: Settings) -> WorkerContext:
     migrate(engine)
     repo = Repo(engine)
     objects = object_store_from_settings(settings)
-    return WorkerContext(repo=repo, runner=JobRunner(repo, objects, settings), pid=os.getpid())
-
-
-class Heartbeat:
-    """Keeps a RUNNING job's lease ``lease`` seconds ahead while the ``with`` block runs."""
-
-    def __init__(self, repo: Repo, uid: str, lease: float) -> None:
-        self.repo, self.uid, self.lease = repo, uid, lease
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"lease-{uid}", daemon=True)
-
-    def renew(self) -> bool:
-        with self.repo.tx() as conn:
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(t.uploads.c.uid == self.uid, t.uploads.c.status == "RUNNING")
-                .values(lease_until=time.time() + self.lease)
-            )
-            return bool(result.rowcount)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.lease / 3):
-            try:
-                if not self.renew():
-                    return
-            except Exception:  # a database hiccup: the next beat tries again
-                log.warning("could not renew the lease of %s", self.uid, exc_info=True)
-
-    def __enter__(self) -> Heartbeat:
-        self.renew()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    runner = JobRunner(repo, objects, settings, lease=lease)
+    return WorkerContext(repo=repo, runner=runner, pid=os.getpid())
 
 
 def run_delivery(ctx: WorkerContext, uid: str, lease: float) -> tuple[str, float | None]:
@@ -107,15 +75,15 @@ def run_delivery(ctx: WorkerContext, uid: str, lease: float) -> tuple[str, float
         if row["status"] == "RUNNING" and row["lease_until"] is not None:
             return "BUSY", max(1.0, min(row["lease_until"] - time.time() + 0.5, lease))
         return "DONE", None  # finished, failed, or not yet complete (WAITING/UPLOADING)
-    with Heartbeat(ctx.repo, uid, lease):
-        status = ctx.runner.run(job)
+    status = ctx.runner.run(job)  # renews the lease while it runs
     return status, (1.0 if status == "PENDING" else None)
 
 
-def make_celery(settings: Settings, lease: float = DEFAULT_LEASE) -> Any:
+def make_celery(settings: Settings, lease: float | None = None) -> Any:
     """The Celery app of ingest, with the ``ingest_upload`` task registered."""
     from celery import Celery
 
+    seconds = lease if lease is not None else settings.ingest.lease_seconds
     app = Celery("rastercat", broker=settings.ingest.broker_url)
     app.conf.update(
         task_acks_late=True,
@@ -136,14 +104,14 @@ def make_celery(settings: Settings, lease: float = DEFAULT_LEASE) -> Any:
         pid = os.getpid()
         if pid not in contexts:
             contexts.clear()  # a forked child must not use its parent's connections
-            contexts[pid] = open_worker_context(settings)
+            contexts[pid] = open_worker_context(settings, seconds)
         return contexts[pid]
 
     # shared=False: a shared task would also be registered in every Celery app made later in this
     # process, and calls there would reach this app's closure (its settings, its lease).
     @app.task(name=TASK_NAME, bind=True, max_retries=None, shared=False)
     def ingest_upload(self: Any, upload_uid: str) -> str:
-        outcome, again = run_delivery(context(), upload_uid, lease)
+        outcome, again = run_delivery(context(), upload_uid, seconds)
         log.info("upload %s: %s", upload_uid, outcome)
         if again is not None:
             raise self.retry(countdown=again)

@@ -4,12 +4,18 @@ The embedded server runs its ingest workers beside the API in one Python process
 GIL while it compresses, but the Python around it (probing, planning, footprints, hashing) does not,
 and it competed with the API's event loop: 24 small files on 2 cores kept the CPU under half busy.
 Each conversion runs in a process of a small pool instead; results and log lines come back pickled.
+
+Each child runs under a memory limit (``ingest.child_memory_bytes``): a conversion that exceeds it
+ends its job FAILURE, and a child that dies takes only its own job with it. A conversion runs in the
+API process only when the children cannot start at all (a script with no ``__main__`` guard),
+never because a child died.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,17 +35,62 @@ CANNOT_START = (
 )
 
 
+def limit_memory(limit: int) -> None:
+    """In the child, at start: cap its data segment (heap and anonymous mappings, where numpy and
+    GDAL allocate) at ``limit`` bytes; 0 leaves it unlimited. ``RLIMIT_DATA`` rather than
+    ``RLIMIT_AS``: address space reserved but never used (thread stacks, allocator arenas) would
+    count against ``RLIMIT_AS`` and fail conversions that use little memory."""
+    if limit <= 0:
+        return
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is an allocation failure, Python's or GDAL's."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MemoryError) or type(seen).__name__ == "CPLE_OutOfMemoryError":
+            return True
+        text = str(seen).lower()
+        if "out of memory" in text or "cannot allocate" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _memory_message(exc: IngestError) -> str:
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if soft == resource.RLIM_INFINITY:
+        return f"ran out of memory while converting the upload ({exc.message})"
+    return (
+        f"ran out of memory: the conversion needed more than the {soft} bytes a conversion "
+        "process may use (ingest.child_memory_bytes) -- the file is too large or decodes to too "
+        f"much at once ({exc.message})"
+    )
+
+
 def run_pipeline(
     request: IngestRequest, work_dir: Path, limits: Limits
 ) -> tuple[IngestResult | None, tuple[str, str] | None, list[str]]:
     """In the child: ``(result, None, log)`` or ``(None, (message, failure_type), log)``."""
     from rastercat.ingest.pipeline import process
 
-    lines: list[str] = []
+    lines = [f"converting in process {os.getpid()}"]
     try:
         return process(request, work_dir, limits, log=lines.append), None, lines
     except IngestError as exc:
+        if _out_of_memory(exc):
+            return None, (_memory_message(exc), "oom"), lines
         return None, (exc.message, exc.failure_type), lines
+    except MemoryError as exc:  # raised outside the pipeline's own handlers
+        return None, (_memory_message(IngestError(str(exc) or "MemoryError")), "oom"), lines
 
 
 def _warm_up() -> None:
@@ -47,28 +98,45 @@ def _warm_up() -> None:
     import rastercat.ingest.pipeline  # noqa: F401
 
 
+def _child_start(memory_bytes: int, started: Any) -> None:
+    """Initializer of every child: say it started, then limit its memory."""
+    started.set()
+    limit_memory(memory_bytes)
+
+
 class PipelinePool:
     """A lazily started process pool that survives a child being killed (e.g. by the OOM killer).
 
-    If no child has ever worked (the processes cannot start at all, as in a script with no
-    ``__main__`` guard), conversions fall back to this process instead of failing every job.
+    If the processes cannot start at all (as in a script with no ``__main__`` guard), conversions
+    fall back to this process instead of failing every job. A child that dies while converting
+    (killed, out of memory) never sends its upload to this process: the job is tried once more
+    on a fresh pool (the child may have died of another job's file: the pool breaks as a whole),
+    then fails.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, memory_bytes: int = 0) -> None:
         self.size = max(1, size)
+        self.memory_bytes = memory_bytes
+        """``RLIMIT_DATA`` of each child (0: unlimited)."""
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
-        self._worked = False
-        """A child has finished a task: a broken pool from now on means a child died."""
+        self._ctx = multiprocessing.get_context("spawn")
+        # spawn: the parent runs threads (the API, other workers); forking them is unsafe.
+        self._started = self._ctx.Event()
+        """Set by the first child that got as far as its initializer: children can start here,
+        so a broken pool means a child died, not that none can run."""
         self.in_process = False
         """Children cannot start here: every conversion runs in this process."""
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                # spawn: the parent runs threads (the API, other workers); forking them is unsafe.
-                ctx = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(max_workers=self.size, mp_context=ctx)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.size,
+                    mp_context=self._ctx,
+                    initializer=_child_start,
+                    initargs=(self.memory_bytes, self._started),
+                )
             return self._executor
 
     def warm(self) -> None:
@@ -80,10 +148,7 @@ class PipelinePool:
     def _warmed(self, future: Future[None]) -> None:
         if future.cancelled():
             return
-        error = future.exception()
-        if error is None:
-            self._worked = True
-        elif isinstance(error, BrokenProcessPool) and not self._worked:
+        if isinstance(future.exception(), BrokenProcessPool) and not self._started.is_set():
             self._give_up()
 
     def _give_up(self) -> None:
@@ -99,23 +164,33 @@ class PipelinePool:
     def run(
         self, request: IngestRequest, work_dir: Path, limits: Limits, note: Any
     ) -> IngestResult:
-        if self.in_process:
-            return self._run_here(request, work_dir, limits, note)
-        pool = self._pool()
-        try:
-            result, error, lines = pool.submit(run_pipeline, request, work_dir, limits).result()
-            self._worked = True
-        except BrokenProcessPool:
-            if not self._worked:
-                self._give_up()
+        for tries in (1, 2):
+            if self.in_process:
                 return self._run_here(request, work_dir, limits, note)
-            with self._lock:
-                if self._executor is pool:
-                    self._executor = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise IngestError(
-                "the conversion process died (killed, or out of memory)", failure_type="oom"
-            ) from None
+            pool = self._pool()
+            try:
+                result, error, lines = pool.submit(run_pipeline, request, work_dir, limits).result()
+                break
+            except BrokenProcessPool:
+                self._discard(pool)
+                if not self._started.is_set():
+                    self._give_up()  # no child ever started: they cannot, here
+                    continue
+                if tries == 1:
+                    note("the conversion process died; converting again in a fresh process")
+                    continue
+                limit = (
+                    f"; each may use {self.memory_bytes} bytes (ingest.child_memory_bytes)"
+                    if self.memory_bytes > 0
+                    else ""
+                )
+                raise IngestError(
+                    "the conversion process died while converting this upload, twice (killed, "
+                    f"or out of memory{limit})",
+                    failure_type="oom",
+                ) from None
+        else:  # the pool broke before any child started: give_up() chose this process
+            return self._run_here(request, work_dir, limits, note)
         for line in lines:
             note(line)
         if error is not None:
@@ -123,12 +198,19 @@ class PipelinePool:
         assert result is not None
         return result
 
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is pool:
+                self._executor = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
     @staticmethod
     def _run_here(
         request: IngestRequest, work_dir: Path, limits: Limits, note: Any
     ) -> IngestResult:
         from rastercat.ingest.pipeline import process
 
+        note(f"converting in this process (pid {os.getpid()}): {CANNOT_START}")
         return process(request, work_dir, limits, log=note)
 
     def shutdown(self) -> None:

@@ -1,7 +1,10 @@
 """The job table side of ingest: claim a job, run the pipeline, finalize the image (record last).
 
-The job row in the database is the truth: a job is claimed with a lease, and finalizing is idempotent
-(a job delivered twice yields one image).
+The job row in the database is the truth: a job is claimed with a lease, renewed by a heartbeat
+while its attempt runs (:mod:`rastercat.ingest.lease`), and finalizing is idempotent (a job
+delivered twice yields one image). Each attempt works in a folder of its own and writes a COG key
+of its own, so an attempt that lost its job never touches the files of the one that took it over;
+a job claimed more than ``ingest.max_attempts`` times ends FAILURE.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from rastercat.catalog.upload_access import image_acl, recheck, upload_acl
 from rastercat.config import Settings
 from rastercat.errors import Conflict, Forbidden, IngestError, NotFound
 from rastercat.ingest.isolated import PipelinePool
+from rastercat.ingest.lease import Heartbeat
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 log = logging.getLogger("rastercat.ingest")
 
-LEASE_SECONDS = 3600.0
 INGEST_VERSION = f"rastercat-ingest-{__version__}"
 
 
@@ -40,6 +43,7 @@ class JobRunner:
         settings: Settings,
         *,
         pool: PipelinePool | None = None,
+        lease: float | None = None,
     ) -> None:
         self.repo = repo
         self.objects = objects
@@ -47,6 +51,8 @@ class JobRunner:
         self.work_root = settings.data_dir / "work"
         self.pool = pool
         """Where conversions run; None runs them in this process (Celery workers are processes)."""
+        self.lease = lease if lease is not None else settings.ingest.lease_seconds
+        """Seconds a claimed job stays owned without a heartbeat."""
 
     # claiming ------------------------------------------------------------------------------------
     def requeue_running(self) -> int:
@@ -83,7 +89,7 @@ class JobRunner:
                 {
                     "status": "RUNNING",
                     "attempts": job["attempts"],
-                    "lease_until": now + LEASE_SECONDS,
+                    "lease_until": now + self.lease,
                     "updated": utcnow(),
                 },  # fmt: skip
                 conn,
@@ -91,9 +97,20 @@ class JobRunner:
             return job
 
     # running -------------------------------------------------------------------------------------
+    def work_dir(self, job: dict[str, Any]) -> Path:
+        """The folder of one attempt: a sibling, never a child, of other attempts' folders, so
+        cleaning one up never races with creating another."""
+        return self.work_root / f"{job['uid']}.{job['attempts']}"
+
     def run(self, job: dict[str, Any]) -> str:
         """Process one claimed job to SUCCESS or FAILURE (or back to PENDING to retry); SUPERSEDED
         when another delivery of the job took it over meanwhile (then nothing is changed)."""
+        if job["attempts"] > self.settings.ingest.max_attempts:
+            return self._give_up(job)
+        with Heartbeat(self.repo, job["uid"], job["attempts"], self.lease):
+            return self._run(job)
+
+    def _run(self, job: dict[str, Any]) -> str:
         lines: list[str] = []
 
         def note(msg: str) -> None:
@@ -101,7 +118,7 @@ class JobRunner:
             lines.append(f"{stamp} {msg}")
 
         started = time.monotonic()
-        work_dir = self.work_root / job["uid"]
+        work_dir = self.work_dir(job)
         # One key per attempt: a runner whose lease was taken over never touches the file of
         # the attempt that won.
         cog_key = f"products/{job['product_uid']}/{job['uid']}-{job['attempts']}.tif"
@@ -118,6 +135,7 @@ class JobRunner:
             # What earlier, interrupted attempts of this job may have left in storage.
             for attempt in range(1, job["attempts"]):
                 self.objects.delete(f"products/{job['product_uid']}/{job['uid']}-{attempt}.tif")
+                shutil.rmtree(self.work_dir({**job, "attempts": attempt}), ignore_errors=True)
             self._drop_raw(job)
             return "SUCCESS"
         except IngestError as exc:
@@ -145,6 +163,26 @@ class JobRunner:
             return "FAILURE"
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _give_up(self, job: dict[str, Any]) -> str:
+        """FAILURE for a job claimed once too often: every earlier attempt ended without a result
+        (its worker died, was stopped, or hung past its lease), so running it again is futile."""
+        limit = self.settings.ingest.max_attempts
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        lines = [job["log"]] if job.get("log") else []
+        lines.append(
+            f"{stamp} FAILED: gave up after {limit} attempt(s) (ingest.max_attempts) that did not "
+            "finish: their worker died, was stopped, or stopped renewing its lease (a file that "
+            "crashes or exhausts the conversion does this)"
+        )
+        log.error("ingest job %s: gave up after %d attempt(s)", job["uid"], limit)
+        if not self._fail(job, "attempts", "TooManyAttempts", lines, 0.0):
+            return "SUPERSEDED"
+        for attempt in range(1, job["attempts"] + 1):  # what the dead attempts left
+            self.objects.delete(f"products/{job['product_uid']}/{job['uid']}-{attempt}.tif")
+            shutil.rmtree(self.work_dir({**job, "attempts": attempt}), ignore_errors=True)
+        self._drop_raw(job)
+        return "FAILURE"
 
     def _group(self, job: dict[str, Any]) -> list[dict[str, Any]]:
         if not job["group_key"]:

@@ -7,10 +7,11 @@ first, because a few hundred bytes of TIFF can declare terabytes of pixels.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyproj
@@ -30,6 +31,12 @@ ALLOWED_DTYPES: frozenset[str] = frozenset(
 
 MAX_BLOCK_BYTES = 1 << 30
 """Largest declared block (tile or strip) of an upload: GDAL decodes a whole block at once."""
+
+JP2_SAMPLE_BYTES = 4
+"""OpenJPEG decodes every sample of a tile into a 32-bit integer, whatever the file's bit depth."""
+
+_JP2_MAX_BOXES = 64
+"""Top-level boxes of a JP2 file walked to find its codestream (real files have a handful)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ def probe_file(index: int, path: Path, limits: Limits) -> SourceInfo:
                     f"{name}: declares {bw} x {bh} pixel blocks; blocks above "
                     f"{MAX_BLOCK_BYTES} bytes are not accepted (re-save it tiled)"
                 )
+        elif src.driver == "JP2OpenJPEG":
+            check_jp2_tiles(name, path, src.block_shapes, src.count, itemsize)
         if src.crs is None and src.gcps[0]:
             raise IngestError(
                 f"{name}: is georeferenced by ground control points only; warp it to a "
@@ -169,6 +178,68 @@ def probe_file(index: int, path: Path, limits: Limits) -> SourceInfo:
             nodata=tuple(src.nodatavals),
             alpha=tuple(ci == ColorInterp.alpha for ci in src.colorinterp),
             datetime=src.tags().get("TIFFTAG_DATETIME"),
+        )
+
+
+def _codestream_start(f: BinaryIO) -> int | None:
+    """Offset of the codestream: 0 for a raw one (.j2k), else the content of the JP2 file's
+    top-level ``jp2c`` box (found by walking the boxes: a marker-like byte pattern inside an
+    earlier box, e.g. XML, must not be taken for the header)."""
+    if f.read(4) == b"\xff\x4f\xff\x51":
+        return 0
+    offset = 0
+    for _ in range(_JP2_MAX_BOXES):
+        f.seek(offset)
+        head = f.read(8)
+        if len(head) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", head)
+        start = offset + 8
+        if length == 1:  # a 64-bit length follows
+            (length,) = struct.unpack(">Q", f.read(8))
+            start += 8
+        if kind == b"jp2c":
+            return start
+        if length == 0 or length < start - offset:  # the last box, or a broken length
+            return None
+        offset += length
+    return None
+
+
+def jp2_tile_size(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, components) of the largest tile the codestream's SIZ marker declares, as
+    OpenJPEG will decode it (a tile clipped to the image); None if no SIZ is found."""
+    with path.open("rb") as f:
+        start = _codestream_start(f)
+        if start is None:
+            return None
+        f.seek(start)
+        siz = f.read(42)
+    if len(siz) < 42 or siz[:4] != b"\xff\x4f\xff\x51":  # SOC then SIZ open every codestream
+        return None
+    xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, _xtosiz, _ytosiz, csiz = struct.unpack(
+        ">IIIIIIIIH", siz[8:42]
+    )
+    # A tile is decoded clipped to the image area: at most the tile size, at most the image.
+    width = min(xtsiz, max(0, xsiz - xosiz))
+    height = min(ytsiz, max(0, ysiz - yosiz))
+    return width, height, csiz
+
+
+def check_jp2_tiles(
+    name: str, path: Path, block_shapes: Sequence[tuple[int, int]], count: int, itemsize: int
+) -> None:
+    """Reject a JPEG2000 file whose tiles decode to more than :data:`MAX_BLOCK_BYTES`: OpenJPEG
+    decodes a whole tile (all its components) for any pixel of it, and GDAL caches whole blocks."""
+    bh, bw = block_shapes[0]
+    tw, th, comps = jp2_tile_size(path) or (bw, bh, count)
+    sizes = [(tw * th * comps * JP2_SAMPLE_BYTES, tw, th), (bw * bh * count * itemsize, bw, bh)]
+    decoded, width, height = max(sizes)
+    if decoded > MAX_BLOCK_BYTES:
+        raise IngestError(
+            f"{name}: declares JPEG2000 tiles of {width} x {height} pixels ({decoded} bytes "
+            f"decoded per tile); tiles above {MAX_BLOCK_BYTES} bytes are not accepted (re-save it "
+            "with smaller tiles)"
         )
 
 

@@ -162,6 +162,10 @@ class Viewer:
             " t.style.opacity === '1')"
         )
 
+    def close_popup(self) -> None:
+        self.page.evaluate("() => { window.rcViewer.map.closePopup(); }")
+        self.page.wait_for_selector(".leaflet-popup", state="detached")
+
     def screenshot(self, name: str) -> Path:
         path = artifacts_dir() / f"{name}.png"
         self.page.screenshot(path=str(path))
@@ -224,6 +228,22 @@ OPAQUE_TILE_PIXELS = """(needle) => {
 }"""
 """Counts the non-transparent pixels of the loaded tiles whose URL contains ``needle`` (same
 origin, so drawing them onto a canvas does not taint it)."""
+
+
+TILE_ALPHA_AT = """([x, y]) => {
+  for (const img of document.querySelectorAll('.rc-tiles img.leaflet-tile-loaded')) {
+    const r = img.getBoundingClientRect();
+    if (x < r.left || x >= r.right || y < r.top || y >= r.bottom || !img.naturalWidth) continue;
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const px = Math.floor((x - r.left) * c.width / r.width), py = Math.floor((y - r.top) * c.height / r.height);
+    return ctx.getImageData(px, py, 1, 1).data[3];
+  }
+  return -1;
+}"""
+"""The alpha of the image layer's loaded tile pixel at page position ``[x, y]`` (-1: no tile)."""
 
 
 def page_point(viewer: Viewer, lon: float, lat: float) -> tuple[float, float]:

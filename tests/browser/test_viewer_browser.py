@@ -98,14 +98,14 @@ def test_tiles_footprints_coloured_by_date_properties_and_legend(
     assert "red" in legend and "0" in legend and "1000" in legend
 
     x, y = page_point(viewer, 6.05, 45.95)  # image "a" only: its footprint is on top there
-    page.evaluate("() => { window.rcViewer.map.closePopup(); }")
+    viewer.close_popup()
     page.locator("path.rc-footprint").first.wait_for(state="attached")
     page.mouse.click(x, y)
     page.wait_for_selector("#properties-table")
     assert f"{seeded.pid}:a" in page.locator("#properties-table").inner_text()
     assert page.locator("#delete-image").count() == 1  # the owner may delete it
     page.wait_for_function("() => document.querySelector('#uploads .status-SUCCESS') !== null")
-    page.evaluate("() => { window.rcViewer.map.closePopup(); }")
+    viewer.close_popup()
     viewer.wait_tiles()
     viewer.screenshot("product")
 
@@ -132,7 +132,7 @@ def test_a_click_shows_every_band_of_every_image_under_it(viewer: Viewer, seeded
     viewer.screenshot("point")
 
     # In image a's nodata corner the elevation is shown as missing.
-    page.evaluate("() => { window.rcViewer.map.closePopup(); }")
+    viewer.close_popup()
     x, y = page_point(viewer, 6.01, 45.99)
     page.mouse.click(x, y)
     page.wait_for_function(
@@ -177,7 +177,7 @@ def test_the_date_histogram_filters_images_and_tiles(viewer: Viewer, seeded: See
     page.wait_for_selector("#point-table")
     ids = [d["image_id"] for d in page.evaluate("() => window.rcViewer.state.lastPoint.data")]
     assert ids == [f"{seeded.pid}:b", f"{seeded.pid}:a"]
-    page.evaluate("() => { window.rcViewer.map.closePopup(); }")
+    viewer.close_popup()
     viewer.screenshot("dates")
     page.locator("#clear-dates").click()
     page.wait_for_function(

@@ -100,6 +100,8 @@
     updateLegend();
     if (!state.product) return;
     const q = tileQuery();
+    // Tiles may be cached for a minute: after an upload or a deletion, new URLs draw them anew.
+    if (state.tileVersion) q.set("v", state.tileVersion);
     q.set("token", state.token);  // <img> tiles cannot send headers
     const url = `/tiles/v1/products/${encodeURIComponent(state.product)}/{z}/{x}/{y}.png?${q}`;
     state.tilesLoaded = false;
@@ -161,7 +163,11 @@
     });
     for (const id of [`min-${c}`, `max-${c}`]) $(id).addEventListener("change", updateTiles);
   }
-  for (const id of ["colormap", "range-min", "range-max"]) $(id).addEventListener("change", updateTiles);
+  $("colormap").addEventListener("change", updateTiles);
+  for (const id of ["range-min", "range-max", ...CHANNELS.flatMap((c) => [`min-${c}`, `max-${c}`])]) {
+    $(id).addEventListener("change", () => { $("stretch-source").textContent = "stretch: your own"; });
+  }
+  for (const id of ["range-min", "range-max"]) $(id).addEventListener("change", updateTiles);
   on("dates", updateTiles);
 
   // ---- legend -------------------------------------------------------------------------------

@@ -205,5 +205,9 @@
   }
   on("product", (pid) => { clearFootprints(); hist = null; $("start").value = $("end").value = ""; if (!pid) drawHistogram(); });
   on("view-ready", refresh);
-  on("images-changed", async (pid) => { rc.updateTiles(); await refresh(pid); });
+  on("images-changed", async (pid) => {
+    state.tileVersion = (state.tileVersion || 0) + 1;
+    rc.updateTiles();
+    await refresh(pid);
+  });
 })(window.rcViewer);

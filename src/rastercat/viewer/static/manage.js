@@ -52,8 +52,16 @@
   // ---- sharing ------------------------------------------------------------------------------
   const ROLE_LABEL = { read: "reader", writers: "writer", owners: "owner" };
 
+  // The server keeps users as user:<sha1(name)>: remember the names typed here, to show them.
+  const known = () => JSON.parse(localStorage.getItem("rastercat.names") || "{}");
+  function remember(entry, name) {
+    localStorage.setItem("rastercat.names", JSON.stringify(Object.assign(known(), { [entry]: name })));
+  }
+
   function describe(entry) {
-    if (entry === (state.me && `user:${state.me.namespace}`)) return `${entry.slice(0, 13)}… (you)`;
+    if (state.me && entry === `user:${state.me.namespace}`) return `${state.me.name} (you)`;
+    const name = known()[entry];
+    if (name) return `${name} (user)`;
     return entry.startsWith("user:") ? `${entry.slice(0, 13)}…` : entry;
   }
 
@@ -105,6 +113,7 @@
     const kind = $("share-kind").value, name = $("share-name").value.trim();
     if (!name) { $("share-error").textContent = "Type a name first."; return; }
     const entry = kind === "user" ? `user:${await sha1(name)}` : `${kind}:${name}`;
+    if (kind === "user") remember(entry, name);
     const role = $("share-role").value;
     const list = state.productDoc[role] || [];
     if (!list.includes(entry)) await changeAcl(role, [...list, entry]);

@@ -71,6 +71,8 @@ def point_product(
         common = dict(srcfile=0, dtype="Int32", nbits=32, data_range=[0, 200000], type="spectral")
         catalog.add_band(pid, "code", srcband=1, **common)
         catalog.add_band(pid, "holey", srcband=2, nodata=0, **common)
+        # Another type over the same source band: each value keeps its band's own type.
+        catalog.add_band(pid, "ratio", srcband=1, **{**common, "dtype": "Float64"})
         paths = []
         for name, offset, acquired in (("old", 0, "2019-03-01"), ("new", 500000, "2020-06-01")):
             path = write_geotiff(
@@ -110,7 +112,9 @@ def test_values_equal_the_source_pixels_newest_first(
         for d, path in zip(data, (point_product.new, point_product.old), strict=True):
             assert d["product_id"] == point_product.pid
             expected = source_pixel(path, lon, lat)
-            assert d["values"]["code"] == expected[0]
+            assert d["values"]["code"] == expected[0] and isinstance(d["values"]["code"], int)
+            assert d["values"]["ratio"] == float(expected[0])
+            assert isinstance(d["values"]["ratio"], float)
             # The nodata square of band 2 is null; elsewhere it equals the source.
             assert d["values"]["holey"] == (None if expected[1] == 0 else expected[1])
         assert data[0]["acquired"].startswith("2020-06-01")
@@ -159,11 +163,11 @@ def test_what_the_caller_may_not_read_never_appears(
             cat.change_band(point_product.pid, "holey", read=[])
             try:
                 data = _point(bob, point_product.pid, lon, lat).json()["data"]
-                assert [sorted(d["values"]) for d in data] == [["code"], ["code"]]
+                assert [sorted(d["values"]) for d in data] == [["code", "ratio"]] * 2
                 mine = _point(owner_client := live_server.client(point_product.owner),
                               point_product.pid, lon, lat).json()["data"]  # fmt: skip
                 owner_client.close()
-                assert sorted(mine[0]["values"]) == ["code", "holey"]
+                assert sorted(mine[0]["values"]) == ["code", "holey", "ratio"]
             finally:
                 cat.change_product(point_product.pid, read=[], set_global_permissions=True)
         wait_for(

@@ -21,7 +21,7 @@ from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.pixels import band_info, source_image
 from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
-from rastercat.raster.convert import is_nodata
+from rastercat.raster.convert import is_nodata, numpy_dtype
 from rastercat.raster.read import read
 from rastercat.raster.types import BandInfo, Grid, SourceImage
 from rastercat.store.objects import ObjectStore
@@ -77,11 +77,14 @@ def _pixel_grid(source: SourceImage, lon: float, lat: float) -> Grid | None:
     )
 
 
-def _number(value: Any) -> float | int | None:
+def _number(value: Any, band: BandInfo) -> float | int | None:
+    """A JSON number of the band's own type (a read of mixed types works in a wider one)."""
     item = value.item()
     if isinstance(item, float) and not math.isfinite(item):
         return None
-    return item  # type: ignore[no-any-return]
+    if numpy_dtype(band.dtype, "bands").kind in "iu":
+        return int(item)
+    return float(item)
 
 
 def pixel_values(
@@ -103,7 +106,7 @@ def pixel_values(
         ):
             out[band.name] = None
         else:
-            out[band.name] = _number(result.data[j, 0, 0])
+            out[band.name] = _number(result.data[j, 0, 0], band)
     return out
 
 

@@ -20,6 +20,12 @@
     $("whoami").textContent = me.name;
     await loadProducts();
     emit("signed-in", me);
+    // Back where this browser left off, when that product is still there.
+    const last = localStorage.getItem("rastercat.product");
+    if (last && state.products[last] && !state.product) {
+      $("product").value = last;
+      await chooseProduct(last);
+    }
   }
 
   async function start() {
@@ -69,6 +75,7 @@
 
   async function chooseProduct(pid) {
     state.product = pid || null;
+    if (pid) localStorage.setItem("rastercat.product", pid);
     state.productDoc = pid ? state.products[pid] : null;
     state.bands = {};
     if (pid) {

@@ -138,8 +138,10 @@
     fillBandSelect($("band-g"), names, guess("g") || names[1 % names.length]);
     fillBandSelect($("band-b"), names, guess("b") || names[2 % names.length]);
     await loadStatistics(pid);
+    if (state.product !== pid) return;  // another product was chosen meanwhile
     setRanges();
     await zoomToProduct(pid);
+    if (state.product !== pid) return;
     updateTiles();
     emit("view-ready", pid);
   });
@@ -213,10 +215,12 @@
       const name = $("band").value;
       const band = state.bands[name] || {};
       const chosen = $("colormap").value || band.colormap_name;
-      let colors = grey, label = chosen || "grey";
+      // Names the tiles cannot draw (e.g. msw) render grey there, and here: no request for them.
+      const known = [...$("colormap").options].map((o) => o.value).filter(Boolean);
+      let colors = grey, label = chosen && known.includes(chosen) ? chosen : "grey";
       try {
         if ($("colormap").value || !band.colormap) {
-          if (chosen) colors = await colormapColors(chosen);
+          if (chosen && known.includes(chosen)) colors = await colormapColors(chosen);
         } else {
           colors = band.colormap.map((c) => c.map(Number));
           label = "band colormap";

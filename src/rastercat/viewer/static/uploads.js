@@ -113,8 +113,10 @@
     if (!state.token || !state.me) return;
     try {
       const { data } = await api("/viewer/v1/uploads/recent?limit=10");
+      const title = (pid) => (state.products && state.products[pid] && state.products[pid].title) || rc.shortId(pid);
       $("uploads").replaceChildren(...data.map((u) => el("li", {},
-        el("span", { className: "name", textContent: rc.shortId(u.attributes.image_id), title: u.attributes.image_id }),
+        el("span", { className: "name", title: u.attributes.image_id },
+          rc.shortId(u.attributes.image_id), el("span", { className: "muted", textContent: ` · ${title(u.attributes.product_id)}` })),
         el("span", { className: `status-${u.attributes.status}`, textContent: u.attributes.status.toLowerCase() }))));
     } catch (e) { /* shown again on the next refresh */ }
   }

@@ -81,9 +81,11 @@ class Seeded:
     tmp: Path
 
 
-def make_product(live_server: Any, tmp: Path, names: tuple[str, ...] = ("a", "b", "c")) -> Seeded:
-    """A product of four UInt16 bands with the images ``names``, owned by OWNER."""
-    token = live_server.token(OWNER)
+def make_product(
+    live_server: Any, tmp: Path, names: tuple[str, ...] = ("a", "b", "c"), owner: str = OWNER
+) -> Seeded:
+    """A product of four UInt16 bands with the images ``names``, owned by ``owner``."""
+    token = live_server.token(owner)
     with Catalog(url=live_server.url, token=token) as catalog:
         pid = catalog.add_product(
             f"viewer-{uuid.uuid4().hex[:8]}",

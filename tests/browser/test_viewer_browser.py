@@ -246,6 +246,28 @@ def test_the_default_stretch_uses_image_statistics(
     assert "data range" in page.locator("#stretch-source").inner_text()
 
 
+def test_a_single_product_shows_at_once_and_the_last_one_comes_back(
+    viewer: Viewer, live_server: Any, seeded: Seeded, tmp_path: Any
+) -> None:
+    solo = make_product(live_server, tmp_path, names=("a",), owner="viewer-solo")
+    make_product(live_server, tmp_path, names=())  # the seeded product's owner has two at least
+    page = viewer.page
+    viewer.open(solo.owner_token)  # this user has one product: no need to pick it
+    page.wait_for_function("(pid) => window.rcViewer.state.product === pid", arg=solo.pid)
+    assert page.locator("#product").input_value() == solo.pid
+    viewer.wait_tiles()
+    page.wait_for_selector("path.rc-footprint", state="attached")
+    viewer.screenshot("first-open")
+
+    page.evaluate("() => localStorage.clear()")
+    viewer.open(seeded.owner_token)  # several products: none chosen ...
+    assert page.locator("#product").input_value() == ""
+    viewer.choose(seeded.pid)
+    page.reload()  # ... until one was: it comes back
+    page.wait_for_function("(pid) => window.rcViewer.state.product === pid", arg=seeded.pid)
+    viewer.wait_tiles()
+
+
 def test_viewer_asks_for_a_token_and_rejects_a_bad_one(viewer: Viewer) -> None:
     viewer.expected.append("HTTP 401")  # the rejected token, on purpose
     viewer.expected.append("status of 401")

@@ -20,11 +20,14 @@
     $("whoami").textContent = me.name;
     await loadProducts();
     emit("signed-in", me);
-    // Back where this browser left off, when that product is still there.
+    // Back where this browser left off, when that product is still there; a user with a single
+    // product (e.g. the local user after `rastercat demo`) sees it at once.
+    const ids = Object.keys(state.products);
     const last = localStorage.getItem("rastercat.product");
-    if (last && state.products[last] && !state.product) {
-      $("product").value = last;
-      await chooseProduct(last);
+    const first = state.products[last] ? last : ids.length === 1 ? ids[0] : null;
+    if (first && !state.product) {
+      $("product").value = first;
+      await chooseProduct(first);
     }
   }
 
@@ -88,7 +91,10 @@
     emit("product", pid);
   }
   rc.chooseProduct = chooseProduct;
-  $("product").addEventListener("change", () => chooseProduct($("product").value).catch(rc.report));
+  $("product").addEventListener("change", () => {
+    const pid = $("product").value;
+    if (pid !== (state.product || "")) chooseProduct(pid).catch(rc.report);
+  });
 
   start();
 })(window.rcViewer);

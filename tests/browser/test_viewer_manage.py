@@ -222,4 +222,18 @@ def test_a_reader_sees_values_but_no_owner_actions(
     page.wait_for_function("() => !document.querySelector('#toast').hidden")
     assert "write to" in page.locator("#toast").inner_text()
     assert page.locator("#transfers li").count() == 0
-    assert OWNER not in page.locator("#whoami").inner_text()
+
+    # Signing out leaves nothing of the reader's behind; the owner then sees their own product.
+    page.locator("#signout").click()
+    page.wait_for_selector("#signin:not([hidden])")
+    assert page.evaluate(
+        "() => window.rcViewer.state.tiles === null && !window.rcViewer.state.footprints"
+    )
+    assert page.locator("#product option").count() == 1
+    page.wait_for_selector(".leaflet-popup", state="detached")
+    page.locator("#token-input").fill(product.owner_token)
+    page.locator("#signin-form button").click()
+    page.wait_for_selector("#signin", state="hidden")
+    assert page.locator("#whoami").inner_text() == OWNER
+    viewer.choose(product.pid)
+    assert page.locator("#product-actions").is_visible()

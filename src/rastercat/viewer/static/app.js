@@ -53,10 +53,17 @@
     try { await signIn($("token-input").value.trim()); }
     catch (e) { showSignIn("Sign-in failed: " + (e.message === "401" ? "the token was not accepted" : e.message)); }
   });
-  $("signout").addEventListener("click", () => {
+  $("signout").addEventListener("click", async () => {
     localStorage.removeItem("rastercat.token");
+    // Nothing of this user stays on the map or in the panel for the next one.
+    await chooseProduct("").catch(rc.report);
+    $("product").length = 1;
+    $("uploads").replaceChildren();
+    $("transfers").replaceChildren();
+    $("whoami").textContent = "";
     state.token = null;
     state.me = null;
+    state.products = {};
     showSignIn();
   });
 
@@ -77,6 +84,7 @@
   rc.loadProducts = loadProducts;
 
   async function chooseProduct(pid) {
+    rc.map.closePopup();
     state.product = pid || null;
     if (pid) localStorage.setItem("rastercat.product", pid);
     state.productDoc = pid ? state.products[pid] : null;

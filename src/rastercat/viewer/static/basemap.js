@@ -3,8 +3,8 @@
  *
  * world-atlas stores polygons for a spherical renderer: a ring that crosses the antimeridian
  * (Russia, Fiji, ...) jumps from +180 to -180, which a flat map draws as a line across the whole
- * world. Each such ring is unwrapped into continuous longitudes and drawn twice, once on each side
- * of the antimeridian. */
+ * world. Each such ring is unwrapped into continuous longitudes, and land near the antimeridian is
+ * drawn on both sides of it. */
 "use strict";
 
 (function (rc) {
@@ -25,6 +25,7 @@
     return out;
   }
 
+  const NEAR = 90;  // degrees of longitude from the antimeridian drawn on both sides of it
   const shifted = (ring, dx) => ring.map(([x, y]) => [x + dx, y]);
   const meanX = (ring) => ring.reduce((s, p) => s + p[0], 0) / ring.length;
 
@@ -40,10 +41,13 @@
       const dx = Math.round((centre - meanX(ring)) / 360) * 360;  // holes beside their outer ring
       return dx ? shifted(ring, dx) : ring;
     });
+    // Drawn again one world to the east or west when near the antimeridian: the far end of a
+    // ring that crosses it (Chukotka, Fiji), and the land beside a view centred on it (Alaska
+    // east of Chukotka), both show.
     const xs = outer.map((p) => p[0]);
     const out = [aligned];
-    if (Math.max(...xs) > 180) out.push(aligned.map((r) => shifted(r, -360)));
-    if (Math.min(...xs) < -180) out.push(aligned.map((r) => shifted(r, 360)));
+    if (Math.max(...xs) > NEAR) out.push(aligned.map((r) => shifted(r, -360)));
+    if (Math.min(...xs) < -NEAR) out.push(aligned.map((r) => shifted(r, 360)));
     return out;
   }
 

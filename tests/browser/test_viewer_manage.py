@@ -174,6 +174,15 @@ def test_an_owner_deletes_an_image_then_the_product(
     with _api(live_server, product.owner_token) as api:
         assert api.get(f"/metadata/v1/get/{product.pid}:b").status_code == 404
 
+    # Escape cancels too (even right after an OK of the same dialog).
+    page.locator("#delete-product").click()
+    page.wait_for_selector("#confirm[open]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#confirm:not([open])", state="attached")
+    assert page.locator("#deletion").is_hidden()
+    with _api(live_server, product.owner_token) as api:
+        assert api.get(f"/metadata/v1/products/{product.pid}").status_code == 200
+
     page.locator("#delete-product").click()
     page.wait_for_selector("#confirm[open]")
     assert "Alpine test scenes" in page.locator("#confirm-message").inner_text()

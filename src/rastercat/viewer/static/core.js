@@ -87,6 +87,7 @@ window.rcViewer = (function () {
     $("confirm-title").textContent = title;
     $("confirm-message").textContent = message;
     $("confirm-ok").textContent = okLabel || "OK";
+    dlg.returnValue = "";  // Escape closes it without a value: that must not count as the last OK
     dlg.showModal();
     return new Promise((resolve) => {
       dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });

@@ -22,7 +22,7 @@
 
   /** The colour of an acquisition time: viridis from the product's first to its last date. */
   function dateColour(t) {
-    if (!viridis || !hist || t === null || t === undefined) return "#e8590c";
+    if (!viridis || !hist || !Number.isFinite(t)) return "#e8590c";
     const f = hist.t1 > hist.t0 ? (t - hist.t0) / (hist.t1 - hist.t0) : 1;
     const c = viridis[Math.max(0, Math.min(viridis.length - 1, Math.round(f * (viridis.length - 1))))];
     return `rgb(${c[0]},${c[1]},${c[2]})`;
@@ -154,9 +154,9 @@
       },
       onEachFeature: (f, layer) => layer.on("click", () => showProperties(f)),
     }).addTo(map);
-    const n_ = features.length;
+    const count = features.length;
     $("search-status").textContent =
-      `${n_} image${n_ === 1 ? "" : "s"} in this area${n_ === SEARCH_LIMIT ? " (the newest 500)" : ""}` +
+      `${count} image${count === 1 ? "" : "s"} in this area${count === SEARCH_LIMIT ? " (the newest 500)" : ""}` +
       (hist ? ` · ${hist.total} in the product` : "");
   }
   rc.search = search;

@@ -17,6 +17,10 @@
 
   function canUpload() { return state.product && rc.may("write", state.productDoc); }
 
+  // A file dropped anywhere else must not make the browser open it (and leave the viewer).
+  for (const type of ["dragover", "drop"]) {
+    document.addEventListener(type, (ev) => { if (hasFiles(ev)) ev.preventDefault(); });
+  }
   const wrap = $("map-wrap");
   wrap.addEventListener("dragenter", (ev) => {
     if (!hasFiles(ev)) return;

@@ -246,3 +246,17 @@ def test_a_reader_sees_values_but_no_owner_actions(
     assert page.locator("#whoami").inner_text() == OWNER
     viewer.choose(product.pid)
     assert page.locator("#product-actions").is_visible()
+
+
+def test_user_namespaces_without_webcrypto(viewer: Viewer, live_server: Any) -> None:
+    """Plain-http servers elsewhere than localhost have no crypto.subtle: the fallback SHA-1 must
+    give the same namespaces."""
+    viewer.open(live_server.token("viewer-gazer"))
+    names = ["viewer-erin", "", "é漢字", "x" * 55, "y" * 56, "z" * 200]
+    got = viewer.page.evaluate(
+        "async (names) => { Object.defineProperty(window.crypto, 'subtle', {value: undefined,"
+        " configurable: true}); const out = [window.crypto.subtle === undefined]; for (const n of names)"
+        " out.push(await window.rcViewer.sha1(n)); return out; }",
+        names,
+    )
+    assert got == [True] + [hashlib.sha1(n.encode()).hexdigest() for n in names]

@@ -18,6 +18,7 @@
     localStorage.setItem("rastercat.token", token);
     $("signin").hidden = true;
     $("whoami").textContent = me.name;
+    $("signout").hidden = false;
     await loadProducts();
     emit("signed-in", me);
     // Back where this browser left off, when that product is still there; a user with a single
@@ -61,6 +62,7 @@
     $("uploads").replaceChildren();
     $("transfers").replaceChildren();
     $("whoami").textContent = "";
+    $("signout").hidden = true;
     state.token = null;
     state.me = null;
     state.products = {};

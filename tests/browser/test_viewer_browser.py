@@ -4,6 +4,7 @@ default stretch. Every test fails on a console error (see conftest.Viewer)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -265,6 +266,22 @@ def test_a_single_product_shows_at_once_and_the_last_one_comes_back(
     page.reload()  # ... until one was: it comes back
     page.wait_for_function("(pid) => window.rcViewer.state.product === pid", arg=seeded.pid)
     viewer.wait_tiles()
+
+
+def test_on_the_server_machine_the_local_user_is_signed_in_at_once(
+    viewer: Viewer, server_factory: Any
+) -> None:
+    server = server_factory()  # as `rastercat serve` leaves it: the local user's credentials
+    (server.settings.data_dir / "local-credentials.json").write_text(
+        json.dumps({"url": server.url, "token": server.token("local")})
+    )
+    viewer.url = server.url
+    viewer.open()
+    viewer.page.wait_for_function(
+        "() => window.rcViewer.state.me && window.rcViewer.state.me.name === 'local'"
+    )
+    assert viewer.page.locator("#signin").is_hidden()
+    assert viewer.page.locator("#whoami").inner_text() == "local"
 
 
 def test_viewer_asks_for_a_token_and_rejects_a_bad_one(viewer: Viewer) -> None:

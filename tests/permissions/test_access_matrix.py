@@ -173,6 +173,10 @@ ROUTES = [
           lambda s, r: {"ids": [s.image], "bands": ["blue"]}),
     Route("raster file", "read", "POST", "/raster/v1/raster",
           lambda s, r: {"ids": [s.image], "bands": ["blue"], "of": "GTiff"}),
+    # the middle of tiny_tif's image (UTM 43N)
+    Route("point values", "read", "GET", "/raster/v1/point",
+          params={"lon": "73.47172", "lat": "50.50854", "products": "{pid}"},
+          present=lambda d, s: [x["image_id"] for x in d["data"]] == [s.image]),
     # tiles and the viewer's data
     Route("image tile", "read", "GET", "/tiles/v1/images/{image}/0/0/0.png"),
     Route("product tile", "read", "GET", "/tiles/v1/products/{pid}/0/0/0.png"),
@@ -207,13 +211,13 @@ def visible(route: Route, role: str) -> bool:
 @pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
 def test_access(shared: Shared, route: Route, role: str) -> None:
     extra = route.setup(shared, role) if route.setup else {}
-    path = route.path.format(
-        cat=CAT, meta=META, pid=shared.pid, image=shared.image, band=shared.band,
-        task=shared.task, role=role, **extra,
-    )  # fmt: skip
+    names = dict(cat=CAT, meta=META, pid=shared.pid, image=shared.image, band=shared.band,
+                 task=shared.task, role=role, **extra)  # fmt: skip
+    path = route.path.format(**names)
+    params = {k: v.format(**names) for k, v in route.params.items()}
     body = route.body(shared, role) if callable(route.body) else route.body
     client = shared.world.clients[role]
-    r = client.request(route.method, path, params=route.params, json=body)
+    r = client.request(route.method, path, params=params, json=body)
     want = expected(route, role)
     assert r.status_code == want, f"{route.name} as {role}: {r.status_code} {r.text[:300]}"
     if want >= 400:
@@ -230,6 +234,7 @@ def test_every_readable_route_of_the_app_is_in_the_matrix(live_server: Any) -> N
     """A new route must join the matrix (or this list of routes without objects)."""
     without_objects = {
         "/health", "/whoami", "/", "/viewer", "/viewer/v1/local-token", "/uploads/{token}",
+        "/favicon.ico", "/viewer/v1/config", "/viewer/v1/colormaps/{name}",
         "/metadata/v1/bands/derived/search", "/metadata/v1/bands/derived/{band_id}",
         "/raster/v1/dlkeys/from_latlon/{lat}/{lon}", "/raster/v1/dlkeys/from_shape",
         "/raster/v1/dlkeys/{key}",

@@ -15,6 +15,7 @@ from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.tiles import recent_uploads
 from rastercat.errors import NotFound
+from rastercat.raster.colormaps import named_colormap
 
 router = APIRouter()
 STATIC_PACKAGE = ("rastercat", "viewer/static")
@@ -33,6 +34,16 @@ def index() -> FileResponse:
     # The viewer's HTML is never cached, so a new release's app.js is picked up at once.
     return FileResponse(
         str(_static_dir().joinpath("index.html")), headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    # Browsers ask for it on every page load; without it the console shows a 404.
+    return FileResponse(
+        str(_static_dir().joinpath("favicon.ico")),
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 
@@ -75,6 +86,22 @@ def local_token(request: Request, state: StateDep) -> dict:
 @router.get("/viewer/v1/uploads/recent")
 def uploads_recent(state: StateDep, p: PrincipalDep, limit: int = 20) -> dict:
     return {"data": recent_uploads(MetadataService(state.repo), p, limit)}
+
+
+@router.get("/viewer/v1/config")
+def viewer_config(request: Request, state: StateDep) -> dict:
+    """What the page needs before signing in: whether ``/viewer/v1/local-token`` will answer (so
+    the page does not ask for it, and log a 404, where it would not)."""
+    path = state.settings.data_dir / "local-credentials.json"
+    return {"local_sign_in": is_local_request(request) and path.is_file()}
+
+
+@router.get("/viewer/v1/colormaps/{name}")
+def colormap_table(name: str) -> dict:
+    """The 256 ``[r, g, b, a]`` entries of a named colormap, exactly as tiles draw it (the
+    viewer's legend)."""
+    table = named_colormap(name)
+    return {"name": name, "colors": [list(table[i]) for i in sorted(table)]}
 
 
 def install_viewer(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from browser.conftest import (
@@ -68,6 +69,26 @@ def test_sign_in_and_a_basemap_without_antimeridian_lines(viewer: Viewer, live_s
     viewer.screenshot("basemap")
 
 
+def red_stretch(url: str, seeded: Seeded) -> tuple[int, int]:
+    headers = {"Authorization": seeded.owner_token}
+    band = httpx.get(
+        f"{url}/metadata/v1/catalog/products/{seeded.pid}/bands/red", headers=headers
+    ).json()["data"]["attributes"]
+    features = httpx.post(
+        f"{url}/metadata/v1/search",
+        json={"products": [seeded.pid], "limit": 100, "fields": ["statistics"]},
+        headers=headers,
+    ).json()
+    entries = [
+        s
+        for f in features
+        for s in f["properties"]["statistics"]
+        if s["srcfile"] == band.get("srcfile", 0) and s["srcband"] == band["srcband"]
+    ]
+    assert len(entries) == 3  # every image carries its statistics from ingest
+    return round(min(s["p2"] for s in entries)), round(max(s["p98"] for s in entries))
+
+
 def test_tiles_footprints_coloured_by_date_properties_and_legend(
     viewer: Viewer, seeded: Seeded
 ) -> None:
@@ -94,8 +115,10 @@ def test_tiles_footprints_coloured_by_date_properties_and_legend(
         ".getImageData(0, 0, 1, 1).data)"
     )
     assert first[:3] == [0, 0, 3]  # magma's first entry
+    # The default stretch: the widest p2..p98 of the images' ingest statistics for the band.
+    lo, hi = red_stretch(viewer.url, seeded)
     legend = page.locator("#legend").inner_text()
-    assert "red" in legend and "0" in legend and "1000" in legend
+    assert "red" in legend and str(lo) in legend and str(hi) in legend
 
     x, y = page_point(viewer, 6.05, 45.95)  # image "a" only: its footprint is on top there
     viewer.close_popup()
@@ -271,7 +294,8 @@ def test_a_single_product_shows_at_once_and_the_last_one_comes_back(
 def test_on_the_server_machine_the_local_user_is_signed_in_at_once(
     viewer: Viewer, server_factory: Any
 ) -> None:
-    server = server_factory()  # as `rastercat serve` leaves it: the local user's credentials
+    # As `rastercat serve` on 127.0.0.1 leaves it: local sign-in on, the local user's credentials.
+    server = server_factory(local_signin=True)
     (server.settings.data_dir / "local-credentials.json").write_text(
         json.dumps({"url": server.url, "token": server.token("local")})
     )

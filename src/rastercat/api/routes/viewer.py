@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.api.state import AppState
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.tiles import recent_uploads
 from rastercat.errors import NotFound
@@ -69,12 +70,19 @@ def is_local_request(request: Request) -> bool:
     return name in LOCAL_HOSTS
 
 
+def local_signin_offered(request: Request, state: AppState) -> bool:
+    """One rule for ``/viewer/v1/local-token`` and ``/viewer/v1/config``: sign-in is on
+    (``local_signin``), the request is local and unproxied, and the credentials file exists."""
+    path = state.settings.data_dir / "local-credentials.json"
+    return state.settings.local_signin and is_local_request(request) and path.is_file()
+
+
 @router.get("/viewer/v1/local-token")
 def local_token(request: Request, state: StateDep) -> dict:
     """The local user's token, for a browser on the machine ``rastercat serve`` runs on; else 404.
     Only with ``local_signin`` on (``rastercat serve`` bound to a loopback address)."""
     path = state.settings.data_dir / "local-credentials.json"
-    if not state.settings.local_signin or not is_local_request(request) or not path.is_file():
+    if not local_signin_offered(request, state):
         raise NotFound("no local sign-in here")
     try:
         token = json.loads(path.read_text())["token"]
@@ -92,8 +100,7 @@ def uploads_recent(state: StateDep, p: PrincipalDep, limit: int = 20) -> dict:
 def viewer_config(request: Request, state: StateDep) -> dict:
     """What the page needs before signing in: whether ``/viewer/v1/local-token`` will answer (so
     the page does not ask for it, and log a 404, where it would not)."""
-    path = state.settings.data_dir / "local-credentials.json"
-    return {"local_sign_in": is_local_request(request) and path.is_file()}
+    return {"local_sign_in": local_signin_offered(request, state)}
 
 
 @router.get("/viewer/v1/colormaps/{name}")

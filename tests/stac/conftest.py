@@ -124,7 +124,9 @@ def uploaded(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
         for i, name in enumerate(("red", "green"), start=1):
             catalog.add_band(pid, name, srcband=i, dtype="UInt16", nbits=16, data_range=[0, 10000],
                              physical_range=[0.0, 1.0], type="spectral", nodata=0)  # fmt: skip
-        catalog.upload_image(str(path), pid)
+        catalog.upload_image(str(path), pid, metadata={"acquired": "2020-05-01T00:00:00Z"})
+        catalog.upload_image(str(path), pid, metadata={"image_id": "doomed"})
         catalog.wait_for_image(pid, "pair", timeout=120, poll=0.1)
+        catalog.wait_for_image(pid, "doomed", timeout=120, poll=0.1)
     return {"pid": pid, "id": f"{pid}:pair", "data": data, "token": token,
             "client": live_server.client("stac-pixels")}  # fmt: skip

@@ -351,11 +351,30 @@ class _Compiler:
             raise _fail("spatial functions apply to 'geometry'")
         return name, _shape(rhs)
 
+    def _index_overlap(self, bounds: tuple[float, float, float, float]) -> Any:
+        """Footprint bboxes meeting ``bounds``, answered by the spatial index. Like
+        ``Repo.spatial_clause``, but with SQLAlchemy's own (unique) bind parameters, since one
+        filter may hold several spatial tests beside the search's own area."""
+        minx, miny, maxx, maxy = (float(v) for v in bounds)
+        if self.repo.has_rtree:
+            rt = sa.table(
+                "images_rtree", *(sa.column(n) for n in ("pk", "minx", "maxx", "miny", "maxy"))
+            )
+            inside = sa.select(rt.c.pk).where(
+                rt.c.minx <= maxx, rt.c.maxx >= minx, rt.c.miny <= maxy, rt.c.maxy >= miny
+            )
+            return t.images.c.pk.in_(inside)
+        if self.dialect == "postgresql":
+            envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+            return sa.literal_column("images.footprint").op("&&")(envelope)
+        c = t.images.c
+        return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
+
     def _spatial(self, op: str, args: list[Any]) -> Any:
         name, geom = self._spatial_args(op, args)
         minx, miny, maxx, maxy = geom.bounds
         c = t.images.c
-        meets = self.repo.spatial_clause(geom.bounds, None, None)
+        meets = self._index_overlap(geom.bounds)
         if name in ("intersects", "touches", "crosses", "overlaps"):
             return meets
         if name == "disjoint":

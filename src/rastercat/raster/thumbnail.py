@@ -34,7 +34,7 @@ def render_thumbnail(
     scale = max(width, height) / side if max(width, height) > side else 1.0
     w, h = max(1, round(width / scale)), max(1, round(height / scale))
     gt = Affine.from_gdal(*source.geotrans)
-    grid = Grid(CRS.from_wkt(source.crs_wkt), gt * Affine.scale(width / w, height / h), w, h)
+    grid = Grid(CRS.from_wkt(source.crs_wkt), gt @ Affine.scale(width / w, height / h), w, h)
     shown = thumbnail_bands(bands)
     result = read([source], shown, grid, resampling="average")
     out = np.zeros((len(shown), h, w), dtype=np.uint8)

@@ -32,7 +32,7 @@ def world(live_server: Any) -> dict[str, Any]:
 
 def _visible(c: Any, pid: str, iid: str) -> dict[str, Any]:
     """What one caller can see of the product and its image, through every STAC route."""
-    enc = quote(pid, safe="")
+    enc = quote(pid, safe=":")
     return {
         "collection": c.get(f"{STAC}/collections/{enc}").status_code,
         "items": c.get(f"{STAC}/collections/{enc}/items").status_code,

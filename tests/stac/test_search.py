@@ -144,8 +144,17 @@ def test_fields(seeded: dict[str, Any]) -> None:
         params={"ids": seeded["ids"]["a"], "fields": "properties.cloud_fraction,-links"},
     )
     (f,) = r.json()["features"]
-    assert f["properties"] == {"cloud_fraction": 0.1}
-    assert "links" not in f and "geometry" not in f and f["id"] == seeded["ids"]["a"]
+    assert f == {"type": "Feature", "stac_version": "1.1.0", "id": seeded["ids"]["a"], "collection": seeded["pid"],
+                 "properties": {"cloud_fraction": 0.1}}  # fmt: skip
+    r = c.post(f"{STAC}/search", json={"ids": [seeded["ids"]["a"]], "fields": {"include": []}})
+    (f,) = r.json()["features"]
+    assert f["properties"] == {"datetime": "2018-01-05T00:00:00Z"} and "geometry" in f
+    r = c.get(
+        f"{STAC}/search",
+        params={"ids": seeded["ids"]["a"], "fields": "-properties,+properties.score"},
+    )
+    (f,) = r.json()["features"]
+    assert f["properties"] == {"score": 5}
     r = c.post(
         f"{STAC}/search",
         json={"ids": [seeded["ids"]["a"]], "fields": {"exclude": ["geometry", "properties.tile"]}},

@@ -310,7 +310,7 @@ class _Compiler:
         if nocase:
             expr, pattern = sa.func.lower(expr), pattern.lower()
         if self.dialect == "sqlite":  # SQLite's LIKE ignores case; GLOB does not
-            return expr.op("GLOB")(_glob(pattern))
+            return expr.op("GLOB", is_comparison=True)(_glob(pattern))
         return expr.like(_sql_like(pattern), escape="\\")
 
     def _temporal_op(self, op: str, args: list[Any]) -> Any:
@@ -366,7 +366,7 @@ class _Compiler:
             return t.images.c.pk.in_(inside)
         if self.dialect == "postgresql":
             envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-            return sa.literal_column("images.footprint").op("&&")(envelope)
+            return sa.literal_column("images.footprint").op("&&", is_comparison=True)(envelope)
         c = t.images.c
         return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
 

@@ -31,6 +31,7 @@ from rastercat.protocol.stac.links import GEOJSON, Links, next_link_get, next_li
 router = APIRouter()
 AnyBody = Body(default_factory=dict)
 PREFIX = "/stac/v1"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
 def _geojson(content: Any) -> JSONResponse:
@@ -107,9 +108,16 @@ def landing(request: Request, state: StateDep, p: PrincipalDep) -> dict:
     base = public_base(request, state.settings.public_url)
     ids = [r["id"] for r in pages.collections.products(p)]
     s = state.settings.stac
-    openapi = base + (request.app.openapi_url or "/openapi.json")
+    openapi = pages.links.url("/api")
     docs_url = base + (request.app.docs_url or "/docs")
     return docs.landing(pages.links, s.title, s.description, openapi, docs_url, ids)
+
+
+@router.get("/api", include_in_schema=False)
+def openapi(request: Request) -> JSONResponse:
+    """The app's OpenAPI document, with the media type STAC clients ask for (``service-desc``);
+    public, like ``/openapi.json`` itself."""
+    return JSONResponse(request.app.openapi(), media_type=OPENAPI)
 
 
 @router.get("/conformance")

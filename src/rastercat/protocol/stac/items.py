@@ -14,8 +14,10 @@ from typing import Any
 
 from rastercat.protocol.stac.links import Links
 
-STAC_VERSION = "1.0.0"
-PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+STAC_VERSION = "1.1.0"
+PROJECTION = "https://stac-extensions.github.io/projection/v1.2.0/schema.json"
+"""v1.2.0 has both ``proj:code`` (odc-stac, v2 readers) and ``proj:epsg`` (stackstac); v2.0.0 forbids
+the latter."""
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"

@@ -23,10 +23,12 @@ class Links:
         return f"{self.base}{path}" + (f"?{urlencode(q, doseq=True)}" if q else "")
 
     def collection(self, pid: str) -> str:
-        return f"{self.base}/collections/{quote(pid, safe='')}"
+        # ':' stays as it is (ids are "namespace:name"): clients compare self links with the
+        # URL they asked for.
+        return f"{self.base}/collections/{quote(pid, safe=':')}"
 
     def item(self, pid: str, iid: str) -> str:
-        return f"{self.collection(pid)}/items/{quote(iid, safe='')}"
+        return f"{self.collection(pid)}/items/{quote(iid, safe=':')}"
 
     @staticmethod
     def link(rel: str, href: str, type_: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -6,8 +6,10 @@ one error table turns it into a 400 with a JSON body.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,24 +30,40 @@ FIELD_ALIASES = {
 }  # fmt: skip
 
 
+DEFAULT_FIELDS = ("type", "stac_version", "stac_extensions", "id", "collection", "geometry",
+                  "bbox", "links", "assets", "properties.datetime")  # fmt: skip
+"""What an Item keeps when ``fields`` names an empty ``include``."""
+ALWAYS = ("type", "stac_version", "id", "collection")
+
+
 @dataclass(frozen=True)
 class Fields:
-    """The fields extension: dotted paths to keep and to drop from each Item."""
+    """The fields extension, as stac-api-validator checks it: with paths to ``include``, an Item
+    keeps only those (and its type, version and id); with an empty ``include``, the default set;
+    with no ``include`` at all, everything. ``exclude`` then drops paths, except one also included;
+    an included path inside an excluded one is kept."""
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    base: str = "full"
+    """``full``, ``default`` or ``minimal`` (see above)."""
 
     def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
-        if not self.include and not self.exclude:
+        if self.base == "full" and not self.exclude:
             return doc
-        out = doc
-        if self.include:
+        out: dict[str, Any]
+        if self.base == "full":
+            out = copy.deepcopy(doc)
+        else:
             out = {}
-            for path in ("type", "stac_version", "id", *self.include):
+            keep = DEFAULT_FIELDS if self.base == "default" else ALWAYS
+            for path in (*keep, *self.include):
                 _copy_path(doc, out, path.split("."))
         for path in self.exclude:
-            if path not in ("id", "type"):
+            if path not in self.include and path not in ("id", "type"):
                 _drop_path(out, path.split("."))
+        for path in self.include:  # re-add what an excluded parent took away
+            _copy_path(doc, out, path.split("."))
         return out
 
 
@@ -54,7 +72,7 @@ def _copy_path(src: Any, dst: dict[str, Any], parts: list[str]) -> None:
     if not isinstance(src, dict) or head not in src:
         return
     if not rest:
-        dst[head] = src[head]
+        dst[head] = copy.deepcopy(src[head])  # excluding a part later must not touch ``src``
     elif isinstance(src[head], dict):
         _copy_path(src[head], dst.setdefault(head, {}), rest)
 
@@ -142,12 +160,21 @@ def parse_intersects(value: Any) -> Any:
         ) from None
 
 
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
 def _instant(text: str) -> datetime | None:
     from rastercat.catalog.validation import parse_datetime_value
 
     text = text.strip()
     if text in ("", ".."):
         return None
+    if not RFC3339.match(text):
+        raise InvalidInput(
+            f"'datetime': {text!r} is not an RFC 3339 date-time (e.g. 2020-01-31T12:00:00Z)",
+            field="datetime",
+        )
+    text = text.upper().replace(" ", "T")
     try:
         iso = parse_datetime_value(text)
     except ValueError:
@@ -217,19 +244,34 @@ def parse_sortby(value: Any) -> SortKey | None:
     return SortKey(target, desc)
 
 
-def parse_fields(value: Any) -> Fields:
-    if value is None or value == "":
+def parse_fields(value: Any, given: bool) -> Fields:
+    if not given or value == "":
         return Fields()
     if isinstance(value, str):
         parts = [s.strip() for s in value.split(",") if s.strip()]
         inc = tuple(p.lstrip("+") for p in parts if not p.startswith("-"))
         exc = tuple(p[1:] for p in parts if p.startswith("-"))
-        return Fields(inc, exc)
+        return Fields(inc, exc, "minimal" if inc else "full")
     if isinstance(value, Mapping):
         include = parse_strings(value.get("include") or [], "fields") or ()
         exclude = parse_strings(value.get("exclude") or [], "fields") or ()
-        return Fields(include, exclude)
+        base = "full" if "include" not in value else "minimal" if include else "default"
+        return Fields(include, exclude, base)
     raise InvalidInput("'fields' must be a string or {include, exclude}", field="fields")
+
+
+def _between_pairs(node: Any) -> Any:
+    """CQL2-JSON as some clients still send it: ``between`` with its bounds as one array."""
+    if isinstance(node, list):
+        return [_between_pairs(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _between_pairs(v) for k, v in node.items()}
+    args = out.get("args")
+    if out.get("op") == "between" and isinstance(args, list) and len(args) == 2:
+        if isinstance(args[1], list) and len(args[1]) == 2:
+            out["args"] = [args[0], *args[1]]
+    return out
 
 
 def parse_filter(value: Any, lang: Any, crs: Any) -> dict[str, Any] | None:
@@ -248,7 +290,8 @@ def parse_filter(value: Any, lang: Any, crs: Any) -> dict[str, Any] | None:
         raise InvalidInput("a cql2-text 'filter' must be a string", field="filter")
     try:
         if lang == "cql2-json":
-            expr = cql2.parse_json(value if isinstance(value, str) else json.dumps(value))
+            data = json.loads(value) if isinstance(value, str) else value
+            expr = cql2.parse_json(json.dumps(_between_pairs(data)))
         else:
             expr = cql2.parse_text(value)
         expr.validate()
@@ -291,14 +334,15 @@ def parse_get(
 ) -> SearchRequest:
     limit = parse_limit(params.get("limit"), default_limit, max_limit)
     query = _query(params, limit, collections=collections)
-    return SearchRequest(query, parse_fields(params.get("fields")))
+    return SearchRequest(query, parse_fields(params.get("fields"), "fields" in params))
 
 
 def parse_post(body: Any, default_limit: int, max_limit: int) -> SearchRequest:
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
-    for name in ("bbox", "ids", "collections"):
-        if isinstance(body.get(name), str):
-            raise InvalidInput(f"'{name}' must be a JSON array", field=name)
+    if isinstance(body.get("bbox"), str):
+        raise InvalidInput("'bbox' must be a JSON array", field="bbox")
+    if "fields" in body and not isinstance(body["fields"], Mapping):
+        raise InvalidInput("'fields' must be an object {include, exclude}", field="fields")
     limit = parse_limit(body.get("limit"), default_limit, max_limit)
-    return SearchRequest(_query(body, limit), parse_fields(body.get("fields")))
+    return SearchRequest(_query(body, limit), parse_fields(body.get("fields"), "fields" in body))

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from tests/scale/conftest.py are named as arguments)
 """The STAC API tests (documents, searches with CQL2, paging, permissions) run again against a
 server whose catalog is PostgreSQL + PostGIS: the CQL2 compiler's SQL, the GiST index and the
 keyset pages on the other dialect. The tests are the very functions of the modules below; only

@@ -3,6 +3,7 @@ items, and the 400/401/404 answers."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -147,3 +148,22 @@ def test_large_limit_is_clamped(seeded: dict[str, Any], live_server: Any) -> Non
         f"{STAC}/search", params={"limit": top * 10, "collections": seeded["pid"]}
     )
     assert r.status_code == 200 and len(r.json()["features"]) == 5
+
+
+def test_bbox_forms_and_intersects(seeded: dict[str, Any]) -> None:
+    c, pid = seeded["client"], seeded["pid"]
+
+    def ids(**params: Any) -> list[str]:
+        r = c.get(f"{STAC}/search", params={"collections": pid, **params})
+        assert r.status_code == 200, r.text
+        return [f["id"].rsplit(":", 1)[1] for f in r.json()["features"]]
+
+    assert ids(bbox="0.9,0.9,1.1,1.1") == ["a", "c"]
+    assert ids(bbox="0.9,0.9,-100,1.1,1.1,9000") == ["a", "c"]  # 6 numbers: the heights are ignored
+    assert ids(bbox="10.5,10.2,-179,10.4") == ["d"]  # west > east: across the antimeridian
+    shape = {"type": "Point", "coordinates": [10.5, 10.5]}
+    assert ids(intersects=json.dumps(shape)) == ["d"]
+    r = c.post(f"{STAC}/search", json={"collections": [pid], "intersects": shape})
+    assert [f["id"].rsplit(":", 1)[1] for f in r.json()["features"]] == ["d"]
+    r = c.post(f"{STAC}/search", json={"ids": [f"x{i}" for i in range(10_001)]})
+    assert r.status_code == 400 and r.json()["errors"][0]["source"]["pointer"] == "ids"

@@ -24,6 +24,8 @@ CRS84 = (
     "http://www.opengis.net/def/crs/EPSG/0/4326",
     "EPSG:4326",
 )
+MAX_IDS = 10_000
+"""Items one search may name by id (each is a bind parameter of one SQL statement)."""
 FIELD_ALIASES = {
     "datetime": DATE_SORT, "properties.datetime": DATE_SORT, "id": "id",
     "collection": "product_id",
@@ -315,6 +317,8 @@ def _query(params: Mapping[str, Any], limit: int, *, collections: Any = None) ->
     cols = parse_strings(collections if collections is not None else params.get("collections"),
                          "collections")  # fmt: skip
     ids = parse_strings(params.get("ids"), "ids")
+    if ids is not None and len(ids) > MAX_IDS:
+        raise InvalidInput(f"'ids' names at most {MAX_IDS} items", field="ids")
     flt = parse_filter(params.get("filter"), params.get("filter-lang"), params.get("filter-crs"))
     sort = parse_sortby(params.get("sortby"))
     token = params.get("token")

@@ -71,9 +71,9 @@ def decode_token(token: str, fingerprint: str) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise TypeError
     except (ValueError, TypeError):
-        raise InvalidInput("'token' is not a page token of this API", field="token") from None
+        raise InvalidInput("'next' is not a page token of this API", field="next") from None
     if data.get("q") != fingerprint:
-        raise InvalidInput("'token' belongs to another search", field="token")
+        raise InvalidInput("'next' belongs to another search", field="next")
     return data
 
 
@@ -122,15 +122,15 @@ class StacSearch:
             after = _position(state["k"])
         elif sort.field == "id" and "i" in state:
             if not isinstance(state["i"], str):
-                raise InvalidInput("'token' is not a page token of this API", field="token")
+                raise InvalidInput("'next' is not a page token of this API", field="next")
             c = t.images.c.id
             clauses.append(c < state["i"] if sort.desc else c > state["i"])
         elif "o" in state:
             offset = state["o"]
             if not isinstance(offset, int) or offset < 0:
-                raise InvalidInput("'token' is not a page token of this API", field="token")
+                raise InvalidInput("'next' is not a page token of this API", field="next")
         elif state:
-            raise InvalidInput("'token' does not fit this sort order", field="token")
+            raise InvalidInput("'next' does not fit this sort order", field="next")
         page: list[dict[str, Any]] = []
         matches = self.metadata.iter_matches(
             p, body, wanted=offset + q.limit + 1, after=after, candidates=(clauses, geom, post)
@@ -160,7 +160,7 @@ def _position(value: Any) -> tuple[float | None, int]:
         or not (value[0] is None or isinstance(value[0], int | float))
         or not isinstance(value[1], int)
     ):
-        raise InvalidInput("'token' is not a page token of this API", field="token")
+        raise InvalidInput("'next' is not a page token of this API", field="next")
     return value[0], value[1]
 
 

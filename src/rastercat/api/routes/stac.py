@@ -26,7 +26,7 @@ from rastercat.errors import NotFound
 from rastercat.protocol.stac import documents as docs
 from rastercat.protocol.stac import requests as req
 from rastercat.protocol.stac.items import AssetHrefs, item
-from rastercat.protocol.stac.links import GEOJSON, Links, next_link_get, next_link_post
+from rastercat.protocol.stac.links import GEOJSON, PAGE, Links, next_link_get, next_link_post
 
 router = APIRouter()
 AnyBody = Body(default_factory=dict)
@@ -97,7 +97,9 @@ class _Pages:
 
 
 def _get_params(request: Request) -> dict[str, Any]:
-    return {k: v for k, v in request.query_params.items() if k != "token" or v}
+    # Everything the caller sent, the access token (?token=) included, less the page token: the
+    # next link sets its own.
+    return {k: v for k, v in request.query_params.items() if k != PAGE}
 
 
 # landing, conformance, collections ---------------------------------------------------------------
@@ -176,8 +178,8 @@ def collection_items(request: Request, state: StateDep, p: PrincipalDep, cid: st
     pages = _Pages(request, state)
     pages.collections.product(p, cid)  # 404 for a product the caller may not read
     params = _get_params(request)
-    parsed = req.parse_get(params, pages.settings.default_limit, pages.settings.max_limit,
-                           collections=[cid])  # fmt: skip
+    parsed = req.parse_get(request.query_params, pages.settings.default_limit,
+                           pages.settings.max_limit, collections=[cid])  # fmt: skip
     features, token = pages.search(p, parsed)
     path = f"/collections/{pages.links.collection(cid).rsplit('/', 1)[-1]}/items"
     nxt = next_link_get(pages.links, path, params, token) if token else None
@@ -200,7 +202,9 @@ def collection_item(
 def search_get(request: Request, state: StateDep, p: PrincipalDep) -> JSONResponse:
     pages = _Pages(request, state)
     params = _get_params(request)
-    parsed = req.parse_get(params, pages.settings.default_limit, pages.settings.max_limit)
+    parsed = req.parse_get(
+        request.query_params, pages.settings.default_limit, pages.settings.max_limit
+    )
     features, token = pages.search(p, parsed)
     nxt = next_link_get(pages.links, "/search", params, token) if token else None
     return _page(pages, features, str(request.url), nxt, [])

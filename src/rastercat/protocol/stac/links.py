@@ -7,6 +7,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 GEOJSON = "application/geo+json"
+PAGE = "next"
+"""The parameter (GET) or body key (POST) of a page token. Not ``token``: the API already takes
+the caller's access token from ``?token=`` (tile URLs in QGIS), and a next link keeps that one."""
 JSON = "application/json"
 
 
@@ -41,12 +44,12 @@ class Links:
 
 def next_link_get(links: Links, path: str, query: dict[str, Any], token: str) -> dict[str, Any]:
     """A ``next`` link that repeats the GET query with the page token."""
-    return Links.link("next", links.url(path, {**query, "token": token}), GEOJSON, method="GET")
+    return Links.link("next", links.url(path, {**query, PAGE: token}), GEOJSON, method="GET")
 
 
 def next_link_post(links: Links, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
     """A ``next`` link for a POST search: the same body plus the token, merged by the client
     (STAC API item-search: ``method``, ``body``, ``merge``)."""
     return Links.link(
-        "next", links.url(path), GEOJSON, method="POST", body={**body, "token": token}, merge=False
+        "next", links.url(path), GEOJSON, method="POST", body={**body, PAGE: token}, merge=False
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from rastercat.catalog.stac_search import DATE_SORT, ItemQuery, SortKey
 from rastercat.errors import InvalidInput
+from rastercat.protocol.stac.links import PAGE
 
 CRS84 = (
     "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
@@ -321,9 +322,9 @@ def _query(params: Mapping[str, Any], limit: int, *, collections: Any = None) ->
         raise InvalidInput(f"'ids' names at most {MAX_IDS} items", field="ids")
     flt = parse_filter(params.get("filter"), params.get("filter-lang"), params.get("filter-crs"))
     sort = parse_sortby(params.get("sortby"))
-    token = params.get("token")
+    token = params.get(PAGE)
     if token is not None and not isinstance(token, str):
-        raise InvalidInput("'token' must be a string", field="token")
+        raise InvalidInput(f"'{PAGE}' must be a page token", field=PAGE)
     identity = {
         "collections": cols, "ids": ids, "geom": (geom or shape).wkt if (geom or shape) else None,
         "start": start, "end": end, "filter": flt,

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from scale.conftest import load_test_module, root_conftest, s3_endpoint  # noqa: F401
+from scale.conftest import root_conftest, s3_endpoint  # noqa: F401
 from stac.conftest import STAC
 
 

@@ -48,7 +48,7 @@ class ItemQuery:
     start: datetime | None = None
     end: datetime | None = None
     filter: Any = None
-    """A pygeofilter AST (CQL2 text or JSON, parsed)."""
+    """The CQL2 filter as CQL2-JSON (text filters are converted by ``cql2`` when parsed)."""
     sort: SortKey | None = None
     token: str | None = None
     identity: dict[str, Any] = field(default_factory=dict)

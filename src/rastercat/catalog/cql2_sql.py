@@ -17,12 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from rastercat.errors import InvalidInput
+from rastercat.catalog.cql2_values import (
+    fail,
+    glob_pattern,
+    like_pattern,
+    seconds,
+    shape_of,
+    span,
+    temporal,
+)
 from rastercat.store.sql.repo import Repo, t
 
 COLUMNS = {"id": "id", "collection": "product_id", "product": "product_id", "key": "key"}
@@ -44,10 +52,6 @@ class CompiledFilter:
     """Exact footprint checks of top-level spatial conditions, run on each SQL candidate."""
 
 
-def _fail(message: str) -> InvalidInput:
-    return InvalidInput(f"filter: {message}", field="filter")
-
-
 def compile_filter(node: Any, repo: Repo) -> CompiledFilter:
     compiler = _Compiler(repo)
     clause = compiler.condition(node)
@@ -59,10 +63,10 @@ def compile_filter(node: Any, repo: Repo) -> CompiledFilter:
 
 def _op(node: Any) -> tuple[str, list[Any]]:
     if not isinstance(node, dict) or "op" not in node:
-        raise _fail(f"{node!r} is not a condition")
+        raise fail(f"{node!r} is not a condition")
     args = node.get("args") or []
     if not isinstance(args, list):
-        raise _fail(f"the arguments of {node['op']!r} must be a list")
+        raise fail(f"the arguments of {node['op']!r} must be a list")
     return str(node["op"]), args
 
 
@@ -78,75 +82,6 @@ def _name(node: Any) -> str | None:
     return None
 
 
-def _parse_time(text: Any) -> datetime | date:
-    if not isinstance(text, str):
-        raise _fail(f"{text!r} is not a date or timestamp")
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise _fail(f"{text!r} is not a date or timestamp") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _temporal(value: Any) -> datetime | date | None:
-    """A TIMESTAMP or DATE literal; None when ``value`` is not one."""
-    if isinstance(value, dict) and len(value) == 1:
-        if "timestamp" in value:
-            return _parse_time(value["timestamp"])
-        if "date" in value:
-            return _parse_time(value["date"])
-    return None
-
-
-def _seconds(value: datetime | date) -> float:
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return value.timestamp()
-
-
-def _span(value: Any) -> tuple[float | None, float | None]:
-    """The [start, end] (seconds; None: open) a temporal literal covers: a day covers all of it."""
-    if isinstance(value, dict) and "interval" in value:
-        ends = value["interval"]
-        if not isinstance(ends, list) or len(ends) != 2:
-            raise _fail("an interval has two ends")
-        lo = None if ends[0] in ("..", None) else _span(_as_literal(ends[0]))[0]
-        hi = None if ends[1] in ("..", None) else _span(_as_literal(ends[1]))[1]
-        return lo, hi
-    when = _temporal(value)
-    if isinstance(when, datetime):
-        s = _seconds(when)
-        return s, s
-    if isinstance(when, date):
-        s = _seconds(when)
-        return s, s + 86400 - 1e-6
-    raise _fail(f"{value!r} is not a timestamp, a date or an interval")
-
-
-def _as_literal(end: Any) -> Any:
-    if isinstance(end, str):
-        return {"date": end} if len(end) == 10 else {"timestamp": end}
-    return end
-
-
-def _shape(value: Any) -> Any:
-    from shapely.geometry import box, shape
-
-    if isinstance(value, dict) and "bbox" in value:
-        b = value["bbox"]
-        if not isinstance(b, list) or len(b) not in (4, 6):
-            raise _fail("a bbox has 4 or 6 numbers")
-        return box(b[0], b[1], b[2], b[3]) if len(b) == 4 else box(b[0], b[1], b[3], b[4])
-    if isinstance(value, dict) and "type" in value:
-        try:
-            return shape(value)
-        except Exception as exc:  # shapely raises several types for malformed GeoJSON
-            raise _fail(f"not a valid geometry: {exc}") from None
-    raise _fail("spatial functions compare 'geometry' with a geometry literal")
-
-
 class _Compiler:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
@@ -156,7 +91,7 @@ class _Compiler:
     def _json(self, prop: str, kind: str) -> Any:
         """The property as SQL of one JSON ``kind`` (number, string, boolean); NULL otherwise."""
         if not prop or '"' in prop or "\\" in prop:
-            raise _fail(f"{prop!r} is not a property name")
+            raise fail(f"{prop!r} is not a property name")
         attrs = t.images.c.attrs
         options = []
         for path in ([prop], ["extra_properties", prop]):
@@ -207,17 +142,17 @@ class _Compiler:
         """(SQL of the property ``node``, bind value of ``literal``) typed by the literal."""
         prop = _name(node)
         if prop is None:
-            raise _fail("a comparison needs a property on one side and a value on the other")
-        when = _temporal(literal)
+            raise fail("a comparison needs a property on one side and a value on the other")
+        when = temporal(literal)
         if prop == "datetime":
             if when is None:
-                raise _fail("'datetime' compares with TIMESTAMP(...) or DATE(...)")
-            return t.images.c.acquired, _seconds(when)
+                raise fail("'datetime' compares with TIMESTAMP(...) or DATE(...)")
+            return t.images.c.acquired, seconds(when)
         if prop == "geometry":
-            raise _fail("'geometry' is compared with spatial functions (S_INTERSECTS...)")
+            raise fail("'geometry' is compared with spatial functions (S_INTERSECTS...)")
         if prop in COLUMNS:
             if not isinstance(literal, str):
-                raise _fail(f"'{prop}' compares with strings")
+                raise fail(f"'{prop}' compares with strings")
             return t.images.c[COLUMNS[prop]], literal
         if isinstance(literal, bool):
             return self._json(prop, "boolean"), literal
@@ -230,7 +165,7 @@ class _Compiler:
             if not isinstance(when, datetime):
                 when = datetime(when.year, when.month, when.day, tzinfo=UTC)
             return self._json(prop, "string"), when.astimezone(UTC).isoformat()
-        raise _fail(f"cannot compare a property with {literal!r}")
+        raise fail(f"cannot compare a property with {literal!r}")
 
     # conditions --------------------------------------------------------------------------------
     def condition(self, node: Any) -> Any:
@@ -241,18 +176,18 @@ class _Compiler:
         op, args = _op(node)
         if op in ("and", "or"):
             if not args:
-                raise _fail(f"'{op}' needs conditions")
+                raise fail(f"'{op}' needs conditions")
             parts = [self.condition(a) for a in args]
             return sa.and_(*parts) if op == "and" else sa.or_(*parts)
         if op == "not":
             if len(args) != 1:
-                raise _fail("'not' takes one condition")
+                raise fail("'not' takes one condition")
             return sa.not_(self.condition(args[0]))
         if op in COMPARISONS:
             return self._comparison(op, args)
         if op == "between":
             if len(args) != 3:
-                raise _fail("'between' takes a property and two values")
+                raise fail("'between' takes a property and two values")
             expr, low = self._operand(args[0], args[1])
             _, high = self._operand(args[0], args[2])
             return sa.and_(expr >= low, expr <= high)
@@ -263,17 +198,17 @@ class _Compiler:
         if op == "isNull":
             prop = _name(args[0]) if len(args) == 1 else None
             if prop is None:
-                raise _fail("'isNull' applies to a property")
+                raise fail("'isNull' applies to a property")
             return sa.not_(self._present(prop))
         if op.startswith("t_"):
             return self._temporal_op(op, args)
         if op in SPATIAL:
             return self._spatial(op, args)
-        raise _fail(f"the operator {op!r} is not supported")
+        raise fail(f"the operator {op!r} is not supported")
 
     def _comparison(self, op: str, args: list[Any]) -> Any:
         if len(args) != 2:
-            raise _fail(f"'{op}' takes two arguments")
+            raise fail(f"'{op}' takes two arguments")
         lhs, rhs = args
         if _name(lhs) is None and _name(rhs) is not None:  # a value on the left: mirror
             lhs, rhs, op = rhs, lhs, MIRRORED.get(op, op)
@@ -282,7 +217,7 @@ class _Compiler:
 
     def _in(self, args: list[Any]) -> Any:
         if len(args) != 2 or not isinstance(args[1], list):
-            raise _fail("'in' takes a property and a list of values")
+            raise fail("'in' takes a property and a list of values")
         if not args[1]:
             return sa.false()
         by_type: dict[type, list[Any]] = {}
@@ -297,7 +232,7 @@ class _Compiler:
 
     def _like(self, args: list[Any]) -> Any:
         if len(args) != 2:
-            raise _fail("'like' takes a property and a pattern")
+            raise fail("'like' takes a property and a pattern")
         lhs, pattern = args
         nocase = False
         if isinstance(lhs, dict) and lhs.get("op") == "casei":
@@ -305,24 +240,24 @@ class _Compiler:
         if isinstance(pattern, dict) and pattern.get("op") == "casei":
             pattern, nocase = (pattern.get("args") or [None])[0], True
         if not isinstance(pattern, str):
-            raise _fail("'like' takes a string pattern")
+            raise fail("'like' takes a string pattern")
         expr, _ = self._operand(lhs, pattern)
         if nocase:
             expr, pattern = sa.func.lower(expr), pattern.lower()
         if self.dialect == "sqlite":  # SQLite's LIKE ignores case; GLOB does not
-            return expr.op("GLOB", is_comparison=True)(_glob(pattern))
-        return expr.like(_sql_like(pattern), escape="\\")
+            return expr.op("GLOB", is_comparison=True)(glob_pattern(pattern))
+        return expr.like(like_pattern(pattern), escape="\\")
 
     def _temporal_op(self, op: str, args: list[Any]) -> Any:
         if len(args) != 2:
-            raise _fail(f"'{op}' takes two arguments")
+            raise fail(f"'{op}' takes two arguments")
         lhs, rhs = args
         if _name(lhs) != "datetime":
             lhs, rhs = rhs, lhs
             op = {"t_before": "t_after", "t_after": "t_before"}.get(op, op)
         if _name(lhs) != "datetime":
-            raise _fail("temporal functions apply to 'datetime'")
-        lo, hi = _span(rhs)
+            raise fail("temporal functions apply to 'datetime'")
+        lo, hi = span(rhs)
         c = t.images.c.acquired
         within = sa.and_(
             c.is_not(None),
@@ -337,19 +272,19 @@ class _Compiler:
             return sa.false() if lo is None else c < lo
         if op == "t_after":
             return sa.false() if hi is None else c > hi
-        raise _fail(f"'{op}' is not supported: images have an instant 'datetime'")
+        raise fail(f"'{op}' is not supported: images have an instant 'datetime'")
 
     def _spatial_args(self, op: str, args: list[Any]) -> tuple[str, Any]:
         if len(args) != 2:
-            raise _fail(f"'{op}' takes two arguments")
+            raise fail(f"'{op}' takes two arguments")
         lhs, rhs = args
         name = op.removeprefix("s_")
         if _name(lhs) != "geometry":
             lhs, rhs = rhs, lhs
             name = {"within": "contains", "contains": "within"}.get(name, name)
         if _name(lhs) != "geometry":
-            raise _fail("spatial functions apply to 'geometry'")
-        return name, _shape(rhs)
+            raise fail("spatial functions apply to 'geometry'")
+        return name, shape_of(rhs)
 
     def _index_overlap(self, bounds: tuple[float, float, float, float]) -> Any:
         """Footprint bboxes meeting ``bounds``, answered by the spatial index. Like
@@ -408,39 +343,3 @@ class _Compiler:
             return bool(relation(shape(footprint)))
 
         return check
-
-
-def _unescape(pattern: str) -> list[tuple[str, bool]]:
-    """(char, is_literal) pairs of a CQL2 LIKE pattern (``%``, ``_``, ``\\`` escapes)."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append((pattern[i + 1], True))
-            i += 2
-            continue
-        out.append((ch, ch not in "%_"))
-        i += 1
-    return out
-
-
-def _glob(pattern: str) -> str:
-    parts = []
-    for ch, literal in _unescape(pattern):
-        if not literal:
-            parts.append("*" if ch == "%" else "?")
-        elif ch in "*?[":
-            parts.append(f"[{ch}]")
-        else:
-            parts.append(ch)
-    return "".join(parts)
-
-
-def _sql_like(pattern: str) -> str:
-    parts = []
-    for ch, literal in _unescape(pattern):
-        if literal and ch in "%_\\":
-            parts.append("\\" + ch)
-        else:
-            parts.append(ch)
-    return "".join(parts)

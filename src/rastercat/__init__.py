@@ -21,9 +21,10 @@ _LAZY = {
     "scenes": ("rastercat.client.scenes", None),
     "errors": ("rastercat.errors", None),
     "properties": ("rastercat.client.properties", "properties"),
+    "load": ("rastercat.client.xarray", "load"),
 }
 
-__all__ = ["Catalog", "Metadata", "Raster", "__version__", "errors", "properties", "scenes"]
+__all__ = ["Catalog", "Metadata", "Raster", "__version__", "errors", "load", "properties", "scenes"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from rastercat import errors  # noqa: F401
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rastercat.client.catalog import Catalog  # noqa: F401
     from rastercat.client.metadata import Metadata  # noqa: F401
     from rastercat.client.raster import Raster  # noqa: F401
+    from rastercat.client.xarray import load  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

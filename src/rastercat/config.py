@@ -97,6 +97,23 @@ class S3Settings(BaseModel):
     False sends uploads through the API, for buckets that clients cannot reach."""
 
 
+class StacSettings(BaseModel):
+    """The STAC API at ``/stac/v1`` (products as Collections, images as Items)."""
+
+    default_limit: int = 10
+    """Items per page when a request gives no ``limit``."""
+    max_limit: int = 10_000
+    """Largest page; a larger ``limit`` is clamped to it (the STAC API spec says clamp, not refuse)."""
+    asset_url_ttl: int = 3600
+    """Lifetime in seconds of the signed asset URLs in items (the COG and the thumbnail)."""
+    title: str = "rastercat"
+    description: str = (
+        "Products and images of this rastercat catalog as STAC Collections and Items."
+    )
+    license: str = "proprietary"
+    """A Collection's ``license`` when its product gives none (an SPDX id, or ``proprietary``)."""
+
+
 class Settings(BaseSettings):
     """Everything the server needs; one instance per app."""
 
@@ -134,6 +151,7 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
+    stac: StacSettings = Field(default_factory=StacSettings)
 
     @property
     def resolved_database_url(self) -> str:

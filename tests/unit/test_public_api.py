@@ -12,7 +12,7 @@ from rastercat.api.errors import STATUS_CODES, status_for
 
 def test_public_names():
     assert sorted(rastercat.__all__) == [
-        "Catalog", "Metadata", "Raster", "__version__", "errors", "properties", "scenes",
+        "Catalog", "Metadata", "Raster", "__version__", "errors", "load", "properties", "scenes",
     ]  # fmt: skip
     for name in rastercat.__all__:
         assert getattr(rastercat, name) is not None

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_optional(app: FastAPI) -> None:
     """Routers of services that are built in their own modules."""
-    from rastercat.api.routes import metadata, point, raster, tiles, uploads, viewer
+    from rastercat.api.routes import metadata, point, raster, stac, tiles, uploads, viewer
 
     app.include_router(uploads.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
     app.include_router(uploads.put_router, tags=["uploads"])
@@ -58,4 +58,5 @@ def _include_optional(app: FastAPI) -> None:
     app.include_router(raster.router, prefix=RASTER_PREFIX, tags=["raster"])
     app.include_router(point.router, prefix=RASTER_PREFIX, tags=["raster"])
     app.include_router(tiles.router, prefix=TILES_PREFIX, tags=["tiles"])
+    app.include_router(stac.router, prefix=stac.PREFIX, tags=["stac"])
     viewer.install_viewer(app)

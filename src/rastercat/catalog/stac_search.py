@@ -1,0 +1,170 @@
+"""Item search of the STAC API, run by the Metadata search machinery.
+
+The STAC query becomes a Metadata search body (products, dates, area, sort), so candidates come
+from the same SQL (the R*Tree on SQLite, the GiST index on PostGIS) and pass the same exact checks
+(footprint, permissions). What STAC adds is more SQL on top: ``ids``, a CQL2 filter compiled by
+:mod:`rastercat.catalog.cql2_sql`, and keyset positions for paging by date or by id.
+
+Pages continue from a token naming the last row returned (its date and pk, or its id), so an image
+added or deleted between two pages never makes another one be skipped or repeated. Sorting by any
+other property pages by offset (the sort key of a JSON property has no stable keyset form here).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.geometry import mapping
+
+from rastercat.catalog.metadata import MetadataService
+from rastercat.catalog.principal import Principal
+from rastercat.errors import InvalidInput
+from rastercat.store.sql.repo import t
+
+DATE_SORT = "acquired"
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    """``acquired``, ``id``, ``product_id`` or an image property."""
+    desc: bool = False
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """A STAC item search, parsed and checked (see :mod:`rastercat.protocol.stac.requests`)."""
+
+    limit: int
+    collections: tuple[str, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    geom: Any = None
+    """A shapely geometry in lon/lat (from ``bbox`` or ``intersects``)."""
+    start: datetime | None = None
+    end: datetime | None = None
+    filter: Any = None
+    """The CQL2 filter as CQL2-JSON (text filters are converted by ``cql2`` when parsed)."""
+    sort: SortKey | None = None
+    token: str | None = None
+    identity: dict[str, Any] = field(default_factory=dict)
+    """What the query asked for, as JSON: a page token is valid only for the same query."""
+
+    def fingerprint(self) -> str:
+        text = json.dumps(self.identity, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def encode_token(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str, fingerprint: str) -> dict[str, Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict):
+            raise TypeError
+    except (ValueError, TypeError):
+        raise InvalidInput("'next' is not a page token of this API", field="next") from None
+    if data.get("q") != fingerprint:
+        raise InvalidInput("'next' belongs to another search", field="next")
+    return data
+
+
+class StacSearch:
+    """Items matching an :class:`ItemQuery`, one page at a time."""
+
+    def __init__(self, metadata: MetadataService) -> None:
+        self.metadata = metadata
+
+    def _body(self, q: ItemQuery) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if q.collections is not None:
+            # No readable collection named: nothing matches (an empty list would mean "all").
+            body["products"] = list(q.collections) or ["\x00none"]
+        if q.start is not None:
+            body["start_datetime"] = q.start.astimezone(UTC).isoformat()
+        if q.end is not None:
+            body["end_datetime"] = q.end.astimezone(UTC).isoformat()
+        if q.geom is not None:
+            body["geom"] = dict(mapping(q.geom))
+        sort = q.sort or SortKey(DATE_SORT)
+        body["sort_field"] = sort.field
+        body["sort_order"] = "desc" if sort.desc else "asc"
+        return body
+
+    def search(self, p: Principal, q: ItemQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of image rows (with ``product_uid`` etc.) and the token of the next page."""
+        from rastercat.catalog.cql2_sql import compile_filter
+
+        body = self._body(q)
+        clauses, geom, post = self.metadata._candidates(p, body)
+        clauses = list(clauses)
+        if q.ids is not None:
+            clauses.append(t.images.c.id.in_(list(q.ids)))
+        if q.filter is not None:
+            compiled = compile_filter(q.filter, self.metadata.repo)
+            clauses.append(compiled.clause)
+            if compiled.refine is not None:
+                post = {**post, "pred": _both(post["pred"], compiled.refine)}
+        sort = q.sort or SortKey(DATE_SORT)
+        fingerprint = q.fingerprint()
+        state = decode_token(q.token, fingerprint) if q.token else {}
+        after = None
+        offset = 0
+        if sort.field == DATE_SORT and "k" in state:
+            after = _position(state["k"])
+        elif sort.field == "id" and "i" in state:
+            if not isinstance(state["i"], str):
+                raise InvalidInput("'next' is not a page token of this API", field="next")
+            c = t.images.c.id
+            clauses.append(c < state["i"] if sort.desc else c > state["i"])
+        elif "o" in state:
+            offset = state["o"]
+            if not isinstance(offset, int) or offset < 0:
+                raise InvalidInput("'next' is not a page token of this API", field="next")
+        elif state:
+            raise InvalidInput("'next' does not fit this sort order", field="next")
+        page: list[dict[str, Any]] = []
+        matches = self.metadata.iter_matches(
+            p, body, wanted=offset + q.limit + 1, after=after, candidates=(clauses, geom, post)
+        )
+        for i, row in enumerate(matches):
+            if i >= offset:
+                page.append(row)
+            if len(page) > q.limit:
+                break
+        if len(page) <= q.limit:
+            return page, None
+        page = page[: q.limit]
+        last = page[-1]
+        if sort.field == DATE_SORT:
+            nxt: dict[str, Any] = {"k": [last["acquired"], last["pk"]]}
+        elif sort.field == "id":
+            nxt = {"i": last["id"]}
+        else:
+            nxt = {"o": offset + q.limit}
+        return page, encode_token({"q": fingerprint, **nxt})
+
+
+def _position(value: Any) -> tuple[float | None, int]:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not (value[0] is None or isinstance(value[0], int | float))
+        or not isinstance(value[1], int)
+    ):
+        raise InvalidInput("'next' is not a page token of this API", field="next")
+    return value[0], value[1]
+
+
+def _both(first: Any, second: Any) -> Any:
+    if first is None:
+        return second
+    return lambda attrs: first(attrs) and second(attrs)

@@ -1,0 +1,55 @@
+"""Links of STAC documents, all absolute and under one base URL (``.../stac/v1``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+GEOJSON = "application/geo+json"
+PAGE = "next"
+"""The parameter (GET) or body key (POST) of a page token. Not ``token``: the API already takes
+the caller's access token from ``?token=`` (tile URLs in QGIS), and a next link keeps that one."""
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Links:
+    base: str
+    """The API's root URL, without a trailing slash (e.g. ``http://host/stac/v1``)."""
+
+    def root(self) -> str:
+        return f"{self.base}/"
+
+    def url(self, path: str, query: dict[str, Any] | None = None) -> str:
+        q = {k: v for k, v in (query or {}).items() if v is not None}
+        return f"{self.base}{path}" + (f"?{urlencode(q, doseq=True)}" if q else "")
+
+    def collection(self, pid: str) -> str:
+        # ':' stays as it is (ids are "namespace:name"): clients compare self links with the
+        # URL they asked for.
+        return f"{self.base}/collections/{quote(pid, safe=':')}"
+
+    def item(self, pid: str, iid: str) -> str:
+        return f"{self.collection(pid)}/items/{quote(iid, safe=':')}"
+
+    @staticmethod
+    def link(rel: str, href: str, type_: str | None = None, **extra: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"rel": rel, "href": href}
+        if type_:
+            out["type"] = type_
+        out.update(extra)
+        return out
+
+
+def next_link_get(links: Links, path: str, query: dict[str, Any], token: str) -> dict[str, Any]:
+    """A ``next`` link that repeats the GET query with the page token."""
+    return Links.link("next", links.url(path, {**query, PAGE: token}), GEOJSON, method="GET")
+
+
+def next_link_post(links: Links, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+    """A ``next`` link for a POST search: the same body plus the token, merged by the client
+    (STAC API item-search: ``method``, ``body``, ``merge``)."""
+    return Links.link(
+        "next", links.url(path), GEOJSON, method="POST", body={**body, PAGE: token}, merge=False
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -111,3 +113,84 @@ def flat_image(row: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("geometry", None)
     out["modified"] = iso(row["modified"])
     return out
+
+
+# OpenAPI: the shapes above, declared for /docs (routes return the dicts; the OpenAPI fuzz in
+# tests/fuzz checks that every answer conforms). Attributes stay open: products, bands and images
+# carry whatever attributes they were given.
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Acl(_Open):
+    owners: list[str]
+    read: list[str]
+    writers: list[str]
+
+
+class _ProductAttributes(_Acl):
+    title: str | None = None
+    description: str | None = None
+
+
+class _BandAttributes(_Acl):
+    name: str
+    product: str
+
+
+class _ImageAttributes(_Acl):
+    key: str
+    product: str
+
+
+class _Meta(BaseModel):
+    modified: str | None
+    owner_type: Literal["user"]
+
+
+class _ProductRef(BaseModel):
+    id: str
+    type: Literal["product"]
+
+
+class _ProductLink(BaseModel):
+    data: _ProductRef
+
+
+class _Relationships(BaseModel):
+    product: _ProductLink
+
+
+class _ProductResource(BaseModel):
+    id: str
+    type: Literal["product"]
+    attributes: _ProductAttributes
+    meta: _Meta
+
+
+class _BandResource(BaseModel):
+    id: str
+    type: Literal["band"]
+    attributes: _BandAttributes
+    meta: _Meta
+    relationships: _Relationships
+
+
+class _ImageResource(BaseModel):
+    id: str
+    type: Literal["image"]
+    attributes: _ImageAttributes
+    meta: _Meta
+    relationships: _Relationships
+
+
+class ProductDocument(BaseModel):
+    data: _ProductResource
+
+
+class BandDocument(BaseModel):
+    data: _BandResource
+
+
+class ImageDocument(BaseModel):
+    data: _ImageResource

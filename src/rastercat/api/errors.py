@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rastercat.errors import (
@@ -44,6 +46,38 @@ def status_for(exc: RastercatError) -> int:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
     return 500
+
+
+class ErrorSource(BaseModel):
+    pointer: str
+
+
+class ErrorObject(BaseModel):
+    status: str
+    title: str
+    detail: str
+    source: ErrorSource | None = None
+
+
+class ErrorDocument(BaseModel):
+    """The body of every error answer (what :func:`error_body` builds)."""
+
+    errors: list[ErrorObject]
+
+
+def error_responses() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error answers, from the table: each status with the errors that
+    map to it. ``4XX`` also covers what the framework answers itself (405, and 400 for a request that
+    does not parse) and keeps FastAPI from declaring a 422 that is never sent."""
+    names: dict[int, list[str]] = {}
+    for cls, status in STATUS_CODES.items():
+        names.setdefault(status, []).append(cls.__name__)
+    out: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorDocument, "description": ", ".join(found)}
+        for status, found in sorted(names.items())
+    }
+    out["4XX"] = {"model": ErrorDocument, "description": "Any other client error"}
+    return out
 
 
 def error_body(status: int, title: str, detail: str, pointer: str | None = None) -> dict:

@@ -1,0 +1,184 @@
+"""Property-based fuzz of the whole HTTP API from its own OpenAPI document (schemathesis).
+
+Every operation of the live server's ``/openapi.json`` is called with generated requests (valid and
+invalid ones) carrying a valid token. Checks: no 5xx, the response conforms to the schema the
+document declares for its status, and no answer takes longer than ``MAX_RESPONSE_SECONDS``.
+
+Path parameters that name something (``pid``, ``image_id``, ``key``...) and a few query values take
+seeded ids and drawable values most of the time (schemathesis dictionaries), so the handlers behind a
+successful lookup are fuzzed too, not only their 404s; ``test_fuzz_reached_every_handler`` keeps it so.
+
+Deterministic: a fixed seed, derandomized generation, no example database; the same code gives the
+same requests. Bounded: ``MAX_EXAMPLES`` generated cases per operation (plus schemathesis's
+deterministic coverage cases), about a minute and a half on two cores. ``RASTERCAT_FUZZ_EXAMPLES``
+raises it for a longer hunt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis.checks import max_response_time, not_a_server_error, response_schema_conformance
+
+from conftest import LiveServer
+
+from .conftest import Seeded
+
+SEED = 20261204
+MAX_EXAMPLES = int(os.environ.get("RASTERCAT_FUZZ_EXAMPLES", "25"))
+MAX_RESPONSE_SECONDS = 10.0
+#: How often a parameter bound to a dictionary takes one of its values rather than a generated one.
+KNOWN_VALUE_PROBABILITY = 0.75
+
+#: Operations not fuzzed, and why.
+EXCLUDED = {
+    # Step 2 of an upload: its body is a raw byte stream authorized by a single-use signed token in
+    # the path, not by the Authorization header; a generated token is never valid, so the fuzz
+    # could only reach the 404 of the token lookup. tests/uploads covers it with real tokens.
+    "PUT /uploads/{token}": "signed single-use URL, raw byte stream",
+}
+
+#: TEMPORARY. Operations whose 5xx answers are known defects owned by other areas and fixed in
+#: parallel branches: there a 5xx is tolerated (the other checks still run). The lead empties this
+#: when merging those branches.
+KNOWN_500: dict[str, str] = {
+    # Owned by tiles (catalog/tiles.py tile_lonlat_bounds), fixed in a parallel branch: a huge y
+    # or z overflows math.sinh -> OverflowError. Also hit here: the catalog defect below.
+    "GET /tiles/v1/products/{pid}/{z}/{x}/{y}.{fmt}": "tiles: z/x/y overflow; catalog: null geotrans",
+    # Owned by catalog (catalog/service.py update_image): PATCH/PUT of a processed image with
+    # {"geotrans": null} or {"raster_size": null} answers 200, and from then on every read of its
+    # pixels fails in catalog/pixels.py source_image with a TypeError.
+    "GET /tiles/v1/images/{image_id}/{z}/{x}/{y}.{fmt}": "catalog: null geotrans/raster_size",
+    # Owned by raster (raster/dltile.py dltile_from_latlon): a tiny resolution (1e-308) makes the
+    # tile step 0 -> float('inf') -> OverflowError in math.floor.
+    "GET /raster/v1/dlkeys/from_latlon/{lat}/{lon}": "raster: resolution underflow",
+}
+
+#: Operations that answer no 2xx to the fuzzing user by design, or whose schema is still too loose
+#: for generated requests to get past validation (owned by other areas).
+NO_SUCCESS_EXPECTED = {
+    # The fuzzer is a writer, not an owner, of the seeded product: deleting is an owner's.
+    "DELETE /metadata/v1/catalog/products/{pid}",
+    "DELETE /metadata/v1/catalog/products/{pid}/bands/{name}",
+    "DELETE /metadata/v1/catalog/products/{pid}/images/{key}",
+    # rastercat has no derived bands (always 404); the local token is for the local user only.
+    "GET /metadata/v1/bands/derived/{band_id}",
+    "GET /viewer/v1/local-token",
+    # Untyped JSON bodies (raster.py): nothing declares `ids`, `bands`, `shape`...
+    "POST /raster/v1/npz",
+    "POST /raster/v1/raster",
+    "POST /raster/v1/dlkeys/from_shape",
+}
+
+#: Status codes seen per operation label, for test_fuzz_reached_every_handler.
+SEEN: dict[str, set[int]] = defaultdict(set)
+
+
+def _config(seeded: Seeded) -> schemathesis.Config:
+    z, x, y = seeded.tile
+    dictionaries: dict[str, Any] = {}
+
+    def known(name: str, values: list[Any]) -> dict[str, Any]:
+        dictionaries[name] = {"values": values}
+        return {"dictionary": name, "probability": KNOWN_VALUE_PROBABILITY}
+
+    parameters = {
+        "path.pid": known("pid", seeded.pids),
+        "path.name": known("band_name", [*seeded.bands, seeded.band_ids[0]]),
+        "path.image_id": known("image_id", seeded.image_ids),
+        "path.band_id": known("band_id", seeded.band_ids),
+        "path.upload_id": known("upload_id", seeded.uploads),
+        "path.task_id": known("task_id", [seeded.task_id]),
+        "path.z": known("z", [z, 0]),
+        "path.x": known("x", [x, 0]),
+        "path.y": known("y", [y, 0]),
+        "path.fmt": known("fmt", ["png", "webp", "jpg"]),
+        "path.lat": known("lat", [44.98]),
+        "path.lon": known("lon", [10.03]),
+        # Query values that draw something, so tiles and DLTiles get past their 400s.
+        "query.resampling": known("resampling", ["near", "bilinear"]),
+        "query.tilesize": known("tilesize", [256, 512]),
+        "query.colormap": known("colormap", ["magma"]),
+        "query.order": known("order", ["newest", "oldest"]),
+        "query.resolution": known("resolution", [10.0, 60.0]),
+    }
+    operations = [
+        # ``key`` is an image key, an upload's file name, or a DLTile key, by operation.
+        {
+            "include-path-regex": r"^/metadata/v1/catalog/products/\{pid\}/images/\{key\}$",
+            "parameters": {"path.key": known("image_key", seeded.images)},
+        },
+        {
+            "include-path-regex": r"/images/upload/\{key\}$",
+            "parameters": {"path.key": known("upload_key", ["c.tif"])},
+        },
+        {
+            "include-path-regex": r"^/raster/v1/dlkeys/\{key\}$",
+            "parameters": {"path.key": known("dltile_key", [seeded.dltile_key])},
+        },
+        *({"include-name": label, "enabled": False} for label in sorted(EXCLUDED)),
+    ]
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "dictionaries": dictionaries,
+            "request-timeout": 60,
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+            },
+            "checks": {"max_response_time": MAX_RESPONSE_SECONDS},
+            "parameters": parameters,
+            "operations": operations,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_server: LiveServer, seeded: Seeded) -> Any:
+    return schemathesis.openapi.from_url(f"{fuzz_server.url}/openapi.json", config=_config(seeded))
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.mark.timeout(900)
+@schema.parametrize()
+def test_openapi_fuzz(case: Any, fuzz_server: LiveServer) -> None:
+    response = case.call(headers={"Authorization": fuzz_server.token("fuzzer")})
+    SEEN[case.operation.label].add(response.status_code)
+    checks = [response_schema_conformance, max_response_time]
+    if case.operation.label not in KNOWN_500:
+        checks.append(not_a_server_error)
+    case.validate_response(response, checks=checks)
+
+
+def test_fuzz_reached_every_handler(fuzz_server: LiveServer) -> None:
+    """Every documented operation was fuzzed (none left out silently), and each one got past its
+    validation and lookups at least once: a fuzz answered only 400 and 404 tests very little."""
+    if not SEEN:
+        pytest.skip("runs after test_openapi_fuzz, in the same session")
+    document = httpx_get_json(f"{fuzz_server.url}/openapi.json")
+    labels = {
+        f"{method.upper()} {path}" for path, ops in document["paths"].items() for method in ops
+    }
+    assert labels - set(EXCLUDED) == set(SEEN)
+    unsuccessful = {
+        label
+        for label, statuses in SEEN.items()
+        if not any(200 <= s < 300 for s in statuses) and label not in NO_SUCCESS_EXPECTED
+    }
+    assert not unsuccessful, f"no 2xx from {sorted(unsuccessful)}: {dict(SEEN)}"
+
+
+def httpx_get_json(url: str) -> Any:
+    import httpx
+
+    r = httpx.get(url, timeout=30)
+    r.raise_for_status()
+    return r.json()

@@ -17,8 +17,8 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import LiveServer, make_settings
 from helpers import wait_for, write_geotiff
+from live import LiveServer, make_settings
 
 CAT = "/metadata/v1/catalog"
 #: 64 x 64 pixels of 0.001 degree whose north-west corner is at (10 E, 45 N).

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import LiveServer
+from live import LiveServer
 from rastercat.catalog.validation import REQUIRED_BAND_FIELDS
 
 CAT = "/metadata/v1/catalog"

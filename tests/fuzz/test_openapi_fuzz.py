@@ -24,7 +24,7 @@ import pytest
 import schemathesis
 from schemathesis.checks import max_response_time, not_a_server_error, response_schema_conformance
 
-from conftest import LiveServer
+from live import LiveServer
 
 from .conftest import Seeded
 

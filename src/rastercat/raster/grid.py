@@ -13,25 +13,15 @@ import numpy as np
 from affine import Affine
 from numpy.typing import DTypeLike
 from rasterio.crs import CRS
-from rasterio.errors import CRSError
 from rasterio.warp import calculate_default_transform, transform_bounds
 
 from rastercat.config import Limits
 from rastercat.errors import InvalidInput
+from rastercat.raster.crs import request_crs
 from rastercat.raster.request import RasterRequest
 from rastercat.raster.types import Grid, SourceImage
 
 _DENSIFY = 21
-
-
-def parse_crs(value: str, field: str) -> CRS:
-    """A CRS from ``EPSG:n``, a PROJ.4 string or WKT; :class:`InvalidInput` naming ``field``."""
-    try:
-        return CRS.from_user_input(value.strip())
-    except (CRSError, ValueError) as exc:
-        raise InvalidInput(
-            f"Invalid {field}: {value!r} is not a known CRS ({exc})", field=field
-        ) from None
 
 
 def _reproject_bounds(
@@ -138,13 +128,13 @@ def plan_grid(
             raise InvalidInput("No images to read", field="ids")
         first = sources[0]
         src_crs = CRS.from_wkt(first.crs_wkt)
-        dst_crs = parse_crs(req.srs, "srs") if req.srs else src_crs
+        dst_crs = request_crs(req.srs, "srs") if req.srs else src_crs
         if dst_crs == src_crs:
             dst_crs = src_crs  # keep the source's definition (with its EPSG code) in the output
 
         if req.outputBounds is not None:
             bounds_crs = (
-                parse_crs(req.outputBoundsSRS, "outputBoundsSRS")
+                request_crs(req.outputBoundsSRS, "outputBoundsSRS")
                 if req.outputBoundsSRS
                 else dst_crs
             )

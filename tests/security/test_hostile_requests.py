@@ -1,0 +1,137 @@
+"""Hostile requests against a live server: each must answer a 4xx naming what is wrong, never a
+500, and never make the server touch anything a request names (URLs, files, GDAL virtual files).
+
+A loopback listener stands in for an internal service: a CRS string that GDAL would resolve
+(``http://…``, ``/vsicurl/…``, ``/vsis3/…`` with the S3 endpoint pointed at the listener, grid
+files named in PROJ strings, WKT and PROJJSON) must leave it with 0 connections.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyproj
+import pytest
+from _hostile import CAT, Ingested, Listener
+
+from rastercat.store.sql.repo import t
+
+NPZ = "/raster/v1/npz"
+RASTER = "/raster/v1/raster"
+
+
+def hostile_crs_strings(port: int, tmp_path: Path) -> list[str]:
+    """CRS strings that name something outside the CRS database: each must be refused."""
+    wkt_file = tmp_path / "crs.wkt"
+    wkt_file.write_text(pyproj.CRS.from_epsg(4326).to_wkt())
+    url = f"http://127.0.0.1:{port}/x"
+    grid = f"http://127.0.0.1:{port}/grid.tif"
+    wkt1_with_grid = (
+        'GEOGCS["x",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+        'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],'
+        f'EXTENSION["PROJ4","+proj=longlat +ellps=WGS84 +nadgrids={grid}"]]'
+    )
+    bound = pyproj.CRS.from_user_input(f"+proj=longlat +ellps=WGS84 +nadgrids={grid}")
+    return [
+        url,
+        f"https://127.0.0.1:{port}/x",
+        f"ftp://127.0.0.1:{port}/x",
+        str(wkt_file),
+        f"file://{wkt_file}",
+        f"/vsicurl/{url}",
+        f"/vsicurl?url={url}",
+        "/vsis3/some-bucket/crs.wkt",
+        "/vsigs/some-bucket/crs.wkt",
+        f"/vsizip//vsicurl/{url}/a.zip/crs.wkt",
+        "../../../../etc/hostname",
+        f"@{wkt_file}",
+        f"+proj=longlat +ellps=WGS84 +nadgrids={grid}",
+        f"+proj=longlat +ellps=WGS84 +nadgrids=@{wkt_file}",
+        f"+proj=longlat +ellps=WGS84 +geoidgrids={grid}",
+        f"+init={wkt_file}:1",
+        bound.to_wkt(),  # WKT2 BOUNDCRS with PARAMETERFILE[..., "http://..."]
+        bound.to_json(),  # the same as PROJJSON
+        wkt1_with_grid,
+    ]
+
+
+@pytest.fixture
+def s3_at_listener(listener: Listener, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDAL's /vsis3/ and /vsigs/ of the (in-process) server would connect to the listener."""
+    monkeypatch.setenv("AWS_S3_ENDPOINT", f"127.0.0.1:{listener.port}")
+    monkeypatch.setenv("AWS_HTTPS", "NO")
+    monkeypatch.setenv("AWS_VIRTUAL_HOSTING", "FALSE")
+    monkeypatch.setenv("AWS_NO_SIGN_REQUEST", "YES")
+    monkeypatch.setenv("CPL_GS_ENDPOINT", f"http://127.0.0.1:{listener.port}/")
+    monkeypatch.setenv("GS_NO_SIGN_REQUEST", "YES")
+
+
+def _assert_refused(r: Any, field: str, what: str) -> None:
+    assert r.status_code == 400, (what, r.status_code, r.text[:300])
+    assert r.json()["errors"][0]["source"]["pointer"] == field, (what, r.text[:300])
+
+
+@pytest.mark.usefixtures("s3_at_listener")
+@pytest.mark.parametrize("route", [NPZ, RASTER])
+def test_crs_strings_naming_urls_files_or_grids_are_refused_without_a_connection(
+    ingested: Ingested, listener: Listener, tmp_path: Path, route: str
+) -> None:
+    c = ingested.client
+    for crs in hostile_crs_strings(listener.port, tmp_path):
+        body = {"ids": [ingested.image], "bands": ["b1"], "srs": crs, "resolution": 60}
+        _assert_refused(c.post(route, json=body), "srs", crs)
+        body = {
+            "ids": [ingested.image],
+            "bands": ["b1"],
+            "outputBounds": [75.0, 50.0, 75.01, 50.01],
+            "outputBoundsSRS": crs,
+            "resolution": 60,
+            "srs": "EPSG:32643",
+        }
+        _assert_refused(c.post(route, json=body), "outputBoundsSRS", crs)
+    assert listener.received() == 0
+
+
+@pytest.mark.usefixtures("s3_at_listener")
+@pytest.mark.parametrize("field", ["wkt_srs", "proj4"])
+def test_ndarray_upload_crs_naming_urls_files_or_grids_is_refused_at_step_1(
+    ingested: Ingested, listener: Listener, tmp_path: Path, field: str
+) -> None:
+    c = ingested.client
+    for crs in hostile_crs_strings(listener.port, tmp_path):
+        body = {
+            "process_controls": {"upload_type": "ndarray"},
+            "geotrans": [391395.0, 15.0, 0.0, 5596530.0, 0.0, -15.0],
+            field: crs,
+        }
+        r = c.post(f"{CAT}/products/{ingested.pid}/images/upload/arr.npy", json=body)
+        _assert_refused(r, field, crs)
+    assert listener.received() == 0
+
+
+def test_ndarray_upload_stores_pyprojs_wkt_not_the_raw_string(ingested: Ingested) -> None:
+    """The job parameters keep only the parsed CRS: what ingest later gives GDAL is WKT."""
+    c = ingested.client
+    body = {
+        "process_controls": {"upload_type": "ndarray"},
+        "geotrans": [391395.0, 15.0, 0.0, 5596530.0, 0.0, -15.0],
+        "proj4": "+proj=utm +zone=43 +datum=WGS84 +units=m +no_defs",
+    }
+    r = c.post(f"{CAT}/products/{ingested.pid}/images/upload/wkt.npy", json=body)
+    assert r.status_code == 200, r.text
+    rows = ingested.server.state.repo.all(t.uploads, t.uploads.c.product_id == ingested.pid)
+    stored = [row["params"]["crs"] for row in rows if row["params"]["file_name"] == "wkt.npy"]
+    assert stored == [pyproj.CRS.from_user_input(body["proj4"]).to_wkt()]
+
+
+@pytest.mark.parametrize(
+    "crs", ["EPSG:3857", "epsg:4326", "+proj=utm +zone=43 +datum=WGS84 +units=m +no_defs",
+            pyproj.CRS.from_epsg(32643).to_wkt(), pyproj.CRS.from_epsg(32643).to_json(),
+            "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m "
+            "+nadgrids=@null +wktext +no_defs"],
+)  # fmt: skip
+def test_ordinary_crs_strings_still_work(ingested: Ingested, crs: str) -> None:
+    body = {"ids": [ingested.image], "bands": ["b1"], "srs": crs, "outsize": [8, 8]}
+    r = ingested.client.post(NPZ, json=body)
+    assert r.status_code == 200, r.text[:300]

@@ -135,3 +135,49 @@ def test_ordinary_crs_strings_still_work(ingested: Ingested, crs: str) -> None:
     body = {"ids": [ingested.image], "bands": ["b1"], "srs": crs, "outsize": [8, 8]}
     r = ingested.client.post(NPZ, json=body)
     assert r.status_code == 200, r.text[:300]
+
+
+BAD_TILES = [
+    ((1_000_000_000, 0, 0), "z"),
+    ((31, 0, 0), "z"),
+    ((10**30, 0, 0), "z"),
+    ((0, 1, 0), "x"),
+    ((0, 0, 1), "y"),
+    ((3, 8, 0), "x"),
+    ((3, 0, 8), "y"),
+    ((30, 2**30, 0), "x"),
+    ((30, 0, 2**30), "y"),
+    ((2, 10**40, 0), "x"),
+    ((20, 0, 10**300), "y"),
+]
+
+
+@pytest.mark.parametrize("kind", ["images", "products"])
+def test_extreme_tile_coordinates_are_a_400_naming_the_coordinate(
+    ingested: Ingested, kind: str
+) -> None:
+    name = ingested.image if kind == "images" else ingested.pid
+    for (z, x, y), field in BAD_TILES:
+        r = ingested.client.get(f"/tiles/v1/{kind}/{name}/{z}/{x}/{y}.png")
+        _assert_refused(r, field, f"{z}/{x}/{y}")
+    for path in ("-1/0/0", "1/-1/0", "1/0/-1", "1.5/0/0", "1/0/1e3"):
+        r = ingested.client.get(f"/tiles/v1/{kind}/{name}/{path}.png")
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+    # The deepest tiles are served (an empty tile: the image is far away).
+    last = 2**30 - 1
+    for z, x, y in ((30, last, last), (30, 0, 0), (0, 0, 0)):
+        r = ingested.client.get(f"/tiles/v1/{kind}/{name}/{z}/{x}/{y}.png")
+        assert r.status_code == 200, (z, x, y, r.text[:200])
+
+
+@pytest.mark.parametrize("kind", ["images", "products"])
+def test_tile_sizes_share_one_limit(ingested: Ingested, kind: str) -> None:
+    name = ingested.image if kind == "images" else ingested.pid
+    url = f"/tiles/v1/{kind}/{name}/0/0/0.png"
+    for size in (16, 1024):
+        assert ingested.client.get(url, params={"tilesize": size}).status_code == 200, size
+    for size in (15, 1025, 2048, -1, 0, 10**30):
+        r = ingested.client.get(url, params={"tilesize": size})
+        assert 400 <= r.status_code < 500, (size, r.status_code)
+        if r.status_code == 400:
+            assert r.json()["errors"][0]["source"]["pointer"] == "tilesize"

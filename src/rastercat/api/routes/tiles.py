@@ -21,7 +21,7 @@ from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.tiles import TileCatalog, TileLayer, TileStyle, max_zoom_for
 from rastercat.errors import InvalidInput
 from rastercat.raster.colormaps import Colormap, named_colormap
-from rastercat.raster.tiles import empty_tile, render_tile
+from rastercat.raster.tiles import check_tile, check_tilesize, empty_tile, render_tile
 
 router = APIRouter()
 
@@ -78,10 +78,6 @@ def parse_colormap(value: str | None) -> Colormap | None:
     return cmap
 
 
-MIN_TILESIZE, MAX_TILESIZE = 16, 2048
-"""Tile sides a request may ask for (256 and 512 are the usual ones)."""
-
-
 def style_from(
     fmt: str, bands: list[str], colormap: str | None, rescale: list[str], resampling: str,
     tilesize: int,
@@ -89,10 +85,7 @@ def style_from(
     fmt = fmt.lower()
     if fmt not in MEDIA_TYPES:
         raise InvalidInput(f"unknown tile format {fmt!r}; use png, webp or jpg", field="format")
-    if not MIN_TILESIZE <= tilesize <= MAX_TILESIZE:
-        raise InvalidInput(
-            f"'tilesize' must be from {MIN_TILESIZE} to {MAX_TILESIZE} pixels", field="tilesize"
-        )
+    check_tilesize(tilesize)
     return TileStyle(
         bands=parse_bands(bands),
         colormap=parse_colormap(colormap),
@@ -154,6 +147,7 @@ def image_tile(
     resampling: str = "near",
     tilesize: int = 256,
 ) -> Response:
+    check_tile(z, x, y)
     style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
     layer = _catalog(state).image_layer(p, image_id, style)
     with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
@@ -179,6 +173,7 @@ def product_tile(
     start_datetime: str | None = None,
     end_datetime: str | None = None,
 ) -> Response:
+    check_tile(z, x, y)
     style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
     layer = _catalog(state).product_layer(
         p, pid, z, x, y, style, order=order, start=start_datetime, end=end_datetime

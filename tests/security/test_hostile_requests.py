@@ -8,6 +8,7 @@ files named in PROJ strings, WKT and PROJJSON) must leave it with 0 connections.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,127 @@ def test_tile_sizes_share_one_limit(ingested: Ingested, kind: str) -> None:
         assert 400 <= r.status_code < 500, (size, r.status_code)
         if r.status_code == 400:
             assert r.json()["errors"][0]["source"]["pointer"] == "tilesize"
+
+
+BIG = 1e308
+HUGE_INT = 10**30
+NUMERIC_RASTER_BODIES: list[dict[str, Any]] = [
+    *({"resolution": v} for v in ("Infinity", "-Infinity", "NaN", BIG, -BIG, 1e-308, 5e-324)),
+    *({"outputBounds": b, "resolution": 60} for b in (
+        [-BIG, -BIG, BIG, BIG], [0, 0, BIG, BIG], [0, 0, "Infinity", 1], ["NaN", 0, 1, 1],
+        [391395.0, 5596050.0, 391875.0, 5596530.0 + BIG])),
+    *({"outsize": s} for s in ([HUGE_INT, 1], [2**63, 2**63], [1, BIG], [2**31, 2**31])),
+    *({"scales": [s]} for s in (
+        [0, "Infinity"], ["NaN", 1], [0, BIG, 0, BIG], [-BIG, BIG], [0, 1, "-Infinity", 0])),
+    {"outputBounds": [391395.0, 5596050.0, 391875.0, 5596530.0], "resolution": BIG},
+    {"outputBounds": [391395.0, 5596050.0, 391875.0, 5596530.0], "resolution": 1e-300},
+    {"srs": "EPSG:4326", "resolution": BIG},
+    {"srs": "EPSG:4326", "resolution": 1000},
+    {"srs": "EPSG:3857", "resolution": 1e20},  # GDAL's warper hung on this grid
+    {"srs": "EPSG:3857", "resolution": 1e300},
+    {"srs": "EPSG:3857", "outputBounds": [-1e15, -1e15, 1e15, 1e15], "outsize": [4, 4]},
+    {"srs": "EPSG:4326", "outputBounds": [-BIG, -90, BIG, 90], "outputBoundsSRS": "EPSG:4326",
+     "resolution": 1},
+    {"shape": json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [BIG, 0], [BIG, BIG],
+                                                              [0, 0]]]})},
+    *({"dltile": k} for k in ("1024:16:1e308:43:0:0", "1024:16:15.0:43:1e400:0",
+                              f"1024:16:15.0:43:{HUGE_INT}:0", f"1024:16:15.0:43:0:{-HUGE_INT}",
+                              "1:0:1e-300:43:0:0", "1024:16:NaN:43:0:0", "1024:16:inf:43:0:0")),
+]  # fmt: skip
+
+
+def _raw_json(body: dict[str, Any]) -> bytes:
+    """JSON with the non-standard Infinity and NaN literals that Python's json parser accepts."""
+    text = json.dumps(body)
+    for word in ("Infinity", "-Infinity", "NaN"):
+        text = text.replace(f'"{word}"', word)
+    return text.encode()
+
+
+@pytest.mark.parametrize("route", [NPZ, RASTER])
+def test_extreme_numbers_in_raster_fields_are_a_4xx(ingested: Ingested, route: str) -> None:
+    for extra in NUMERIC_RASTER_BODIES:
+        body = {"ids": [ingested.image], "bands": ["b1"], **extra}
+        r = ingested.client.post(
+            route, content=_raw_json(body), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 200 or 400 <= r.status_code < 500, (extra, r.text[:300])
+        if r.status_code >= 400:
+            assert r.json()["errors"][0]["detail"], extra
+
+
+DLTILE_SHAPE = json.dumps({"type": "Polygon", "coordinates": [[[73.0, 50.0], [74.0, 50.0],
+                                                              [74.0, 51.0], [73.0, 50.0]]]})  # fmt: skip
+DLTILE_BASE = {"resolution": 960.0, "tilesize": 128, "pad": 8, "shape": DLTILE_SHAPE}
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"maxtiles": 10**9}, "maxtiles"),
+        ({"maxtiles": HUGE_INT}, "maxtiles"),
+        ({"maxtiles": BIG}, "maxtiles"),
+        ({"maxtiles": "Infinity"}, "maxtiles"),
+        ({"maxtiles": "NaN"}, "maxtiles"),
+        ({"maxtiles": 0}, "maxtiles"),
+        ({"resolution": "Infinity"}, "resolution"),
+        ({"resolution": "NaN"}, "resolution"),
+        ({"resolution": BIG}, "resolution"),
+        ({"resolution": 1e-300}, "resolution"),
+        ({"tilesize": HUGE_INT}, "tilesize"),
+        ({"pad": HUGE_INT}, "pad"),
+        ({"pad": -1}, "pad"),
+        ({"start_zone": 43, "start_ti": HUGE_INT, "start_tj": 0}, "start_ti"),
+        ({"start_zone": 43, "start_ti": 0, "start_tj": -HUGE_INT}, "start_tj"),
+        ({"start_zone": HUGE_INT}, "start_zone"),
+        ({"start_zone": 43, "start_ti": BIG}, "start_ti"),
+    ],
+)
+def test_dltile_counts_and_numbers_past_their_caps_are_a_400_naming_the_field(
+    ingested: Ingested, extra: dict[str, Any], field: str
+) -> None:
+    r = ingested.client.post(
+        "/raster/v1/dlkeys/from_shape",
+        content=_raw_json({**DLTILE_BASE, **extra}),
+        headers={"content-type": "application/json"},
+    )
+    _assert_refused(r, field, json.dumps(extra))
+
+
+def test_dltiles_of_a_shape_at_a_tiny_tile_size_answer_a_page_quickly(ingested: Ingested) -> None:
+    """Millions of candidate tiles: each page does bounded work and names the next one."""
+    import time
+
+    body = {**DLTILE_BASE, "resolution": 1.0, "tilesize": 1, "pad": 0, "maxtiles": 100}
+    started = time.monotonic()
+    r = ingested.client.post("/raster/v1/dlkeys/from_shape", json=body)
+    assert r.status_code == 200, r.text[:300]
+    page = r.json()
+    assert 0 < len(page["features"]) <= 100 and page["iterstate"]
+    # A resumed page far into the zone costs no more than the first one.
+    far = {**body, "start_zone": 43, "start_ti": 10**6, "start_tj": 10**6}
+    r = ingested.client.post("/raster/v1/dlkeys/from_shape", json=far)
+    assert r.status_code == 200, r.text[:300]
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/raster/v1/dlkeys/from_latlon/50/73?resolution=1e-300&tilesize=1",
+        "/raster/v1/dlkeys/from_latlon/50/73?resolution=inf&tilesize=1",
+        "/raster/v1/dlkeys/from_latlon/50/73?resolution=nan&tilesize=1",
+        "/raster/v1/dlkeys/from_latlon/inf/73?resolution=10&tilesize=1",
+        "/raster/v1/dlkeys/from_latlon/nan/73?resolution=10&tilesize=1",
+        f"/raster/v1/dlkeys/from_latlon/50/73?resolution=10&tilesize={HUGE_INT}",
+        f"/raster/v1/dlkeys/from_latlon/50/73?resolution=10&tilesize=1&pad={HUGE_INT}",
+        "/raster/v1/dlkeys/1024:16:1e308:43:0:0",
+        f"/raster/v1/dlkeys/1024:16:15.0:43:{HUGE_INT}:0",
+        f"/raster/v1/dlkeys/1024:16:15.0:43:0:-{HUGE_INT}",
+        "/raster/v1/dlkeys/1:0:1e-300:43:0:0",
+        "/raster/v1/dlkeys/1024:16:nan:43:0:0",
+    ],
+)
+def test_dltile_lookups_with_extreme_numbers_are_a_4xx(ingested: Ingested, path: str) -> None:
+    r = ingested.client.get(path)
+    assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:300])

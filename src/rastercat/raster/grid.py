@@ -22,6 +22,9 @@ from rastercat.raster.request import RasterRequest
 from rastercat.raster.types import Grid, SourceImage
 
 _DENSIFY = 21
+MAX_COORDINATE = 1e10
+"""Largest absolute grid coordinate, in CRS units: 250 times the Earth's circumference in metres.
+GDAL's warper was measured to hang on a Web Mercator grid of 1e20 m pixels."""
 
 
 def _reproject_bounds(
@@ -106,9 +109,16 @@ def grid_from_bounds(
                 "Invalid resolution: the output size is not finite", field="resolution"
             )
         width, height = max(1, int(fw)), max(1, int(fh))
-    return Grid(
+    grid = Grid(
         crs=crs, transform=Affine(xres, 0.0, minx, 0.0, -yres, maxy), width=width, height=height
     )
+    if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in grid.bounds):
+        raise InvalidInput(
+            f"Invalid {'outputBounds' if size is not None else 'resolution'}: the output grid "
+            f"{grid.bounds} reaches past {MAX_COORDINATE:g} units of its CRS",
+            field="outputBounds" if size is not None else "resolution",
+        )
+    return grid
 
 
 def plan_grid(

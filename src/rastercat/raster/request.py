@@ -52,13 +52,17 @@ def parse_cutline(shape: str | Mapping[str, Any]) -> BaseGeometry:
     geom = shapely.geometry.shape(obj)
     if geom.is_empty:
         raise ValueError("empty geometry")
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise ValueError("coordinates must be longitude/latitude within [-180, 180] x [-90, 90]")
     return geom
 
 
 class RasterRequest(BaseModel):
     """Raster read parameters exactly as the 0.17 client sends them; unknown keys are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Python's JSON parser accepts Infinity and NaN: refuse them in every number field.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     ids: str | list[str]
     bands: list[str] | None = None

@@ -306,3 +306,39 @@ def test_dltiles_of_a_shape_at_a_tiny_tile_size_answer_a_page_quickly(ingested: 
 def test_dltile_lookups_with_extreme_numbers_are_a_4xx(ingested: Ingested, path: str) -> None:
     r = ingested.client.get(path)
     assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:300])
+
+
+def test_the_read_memory_cap_counts_the_working_dtype(small: Ingested) -> None:
+    """A 99 x 100 Byte output of a UInt16 band: 9,900 bytes, under max_output_bytes (10,000), but
+    the canvas is painted in UInt16: its read needs more than max_read_bytes."""
+    body = {"ids": [small.image], "bands": ["b1"], "outsize": [99, 100]}
+    r = small.client.post(NPZ, json={**body, "ot": "Byte"})
+    _assert_refused(r, "resolution", "Byte output of a UInt16 band")
+    assert "max_read_bytes (170000)" in r.json()["errors"][0]["detail"]
+    r = small.client.post(NPZ, json={**body, "ot": "UInt16"})  # 19,800 bytes of output
+    assert "max_output_bytes" in r.json()["errors"][0]["detail"], r.text
+    r = small.client.post(NPZ, json={**body, "outsize": [50, 50], "ot": "Byte"})
+    assert r.status_code == 200, r.text
+
+
+def test_concurrent_reads_wait_for_one_of_the_read_slots(small: Ingested) -> None:
+    """24 concurrent reads and tiles on a server with 2 read slots: all answer, at most 2 ran at
+    once (counted by the server around each real read)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    slots = small.server.state.read_slots
+    assert slots.total == 2
+    slots.peak = 0
+    body = {"ids": [small.image], "bands": ["b1"], "outsize": [60, 60], "resampleAlg": "cubic"}
+    tile = f"/tiles/v1/images/{small.image}/12/2901/1403.png"
+
+    def one(i: int) -> int:
+        if i % 3 == 2:
+            return small.client.get(tile).status_code
+        return small.client.post(NPZ if i % 2 else RASTER, json=body).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(one, range(24)))
+    assert codes == [200] * 24
+    assert 1 <= slots.peak <= 2
+    assert slots.running == 0

@@ -53,10 +53,45 @@ def _native_resolution(src: SourceImage, src_crs: CRS, dst_crs: CRS) -> tuple[fl
     return abs(dt.a), abs(dt.e)
 
 
+def read_memory(
+    width: int,
+    height: int,
+    n_bands: int,
+    work_dtype: DTypeLike,
+    out_dtype: DTypeLike,
+    *,
+    scaled: bool = False,
+) -> int:
+    """An upper bound of the bytes :func:`rastercat.raster.read.read` and an encoder allocate.
+
+    With ``P = width * height`` pixels, ``n`` bands, ``w`` the working itemsize (the bands'
+    common dtype: the canvas is painted in it, whatever ``ot`` says) and ``o`` the output's::
+
+        P * ( n * w          the canvas
+            + (n + 1) * w    one source's warped window (the whole grid at most, plus alpha)
+            + (n + 1)        its fill test (bool per band)
+            + n * o          the output array
+            + 2 * n * o      the encoder's buffer and the copy it returns
+            + 8              bool masks: coverage, footprint, validity, nodata, cutline...
+            + 8 if scaled )  one band's float64 scaling (``scales``)
+    """
+    n = max(n_bands, 1)
+    w, o = np.dtype(work_dtype).itemsize, np.dtype(out_dtype).itemsize
+    per_pixel = n * w + (n + 1) * w + (n + 1) + n * o + 2 * n * o + 8 + (8 if scaled else 0)
+    return width * height * per_pixel
+
+
 def check_output_size(
-    width: int, height: int, n_bands: int, dtype: DTypeLike, limits: Limits
+    width: int,
+    height: int,
+    n_bands: int,
+    dtype: DTypeLike,
+    limits: Limits,
+    work_dtype: DTypeLike | None = None,
+    scaled: bool = False,
 ) -> None:
-    """Refuse an output above ``limits`` before anything is read."""
+    """Refuse an output above ``limits`` before anything is read: its side, its size in the output
+    dtype (``max_output_bytes``) and the memory its read allocates (``max_read_bytes``)."""
     if width > limits.max_output_side or height > limits.max_output_side:
         raise InvalidInput(
             f"Requested output of {width} x {height} pixels exceeds max_output_side "
@@ -75,6 +110,18 @@ def check_output_size(
             width=width,
             height=height,
             bytes=nbytes,
+        )
+    work = dtype if work_dtype is None else work_dtype
+    memory = read_memory(width, height, n_bands, work, dtype, scaled=scaled)
+    if memory > limits.max_read_bytes:
+        raise InvalidInput(
+            f"Reading {width} x {height} x {n_bands} bands of {np.dtype(work).name} needs about "
+            f"{memory} bytes of memory, above max_read_bytes ({limits.max_read_bytes}); request a "
+            "coarser resolution, smaller bounds or fewer bands",
+            field="resolution",
+            width=width,
+            height=height,
+            bytes=memory,
         )
 
 
@@ -127,8 +174,12 @@ def plan_grid(
     limits: Limits,
     n_bands: int,
     dtype: DTypeLike,
+    work_dtype: DTypeLike | None = None,
 ) -> Grid:
-    """The output grid of ``req`` over ``sources``, refused with :class:`InvalidInput` above the caps."""
+    """The output grid of ``req`` over ``sources``, refused with :class:`InvalidInput` above the caps.
+
+    ``dtype`` is the output's data type, ``work_dtype`` the bands' common one (default: ``dtype``).
+    """
     if req.dltile:
         from rastercat.raster.dltile import dltile_grid
 
@@ -172,5 +223,6 @@ def plan_grid(
             # gdalwarp only honours -tap together with -tr.
             tap = bool(req.targetAlignedPixels) and req.resolution is not None
             grid = grid_from_bounds(dst_crs, bounds, resolution=res, tap=tap)
-    check_output_size(grid.width, grid.height, n_bands, dtype, limits)
+    scaled = any(s is not None for s in req.scales or ())
+    check_output_size(grid.width, grid.height, n_bands, dtype, limits, work_dtype, scaled)
     return grid

@@ -1,8 +1,8 @@
 """XYZ tiles and TileJSON, mounted at ``/tiles/v1``.
 
-Tile handlers are plain functions, so FastAPI runs them (and GDAL) in its threadpool. A tile answers
-with an ETag built from what it draws (images, bands, parameters), so an unchanged tile costs a
-catalog lookup and a 304, not a render. ``?token=`` works like the Authorization header, which is
+Tiles render in a worker thread (GDAL off the event loop) once one of the app's read slots is
+free. A tile answers with an ETag built from what it draws (images, bands, parameters), so an
+unchanged tile costs a catalog lookup and a 304, not a render. ``?token=`` works like the Authorization header, which is
 what makes a tile URL usable as an XYZ layer in QGIS or any web map.
 """
 
@@ -132,7 +132,7 @@ RescaleQ = Annotated[list[str], Query()]
 
 
 @router.get("/images/{image_id:path}/{z:int}/{x:int}/{y:int}.{fmt}")
-def image_tile(
+async def image_tile(
     request: Request,
     state: StateDep,
     p: PrincipalDep,
@@ -149,13 +149,18 @@ def image_tile(
 ) -> Response:
     check_tile(z, x, y)
     style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
+    return await state.read_slots.run(_image_tile, request, state, p, image_id, style, z, x, y)
+
+
+def _image_tile(request: Request, state: Any, p: Any, image_id: str, style: TileStyle, z: int,
+                x: int, y: int) -> Response:  # fmt: skip
     layer = _catalog(state).image_layer(p, image_id, style)
     with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
         return _tile_response(request, layer, style, z, x, y)
 
 
 @router.get("/products/{pid:path}/{z:int}/{x:int}/{y:int}.{fmt}")
-def product_tile(
+async def product_tile(
     request: Request,
     state: StateDep,
     p: PrincipalDep,
@@ -175,9 +180,14 @@ def product_tile(
 ) -> Response:
     check_tile(z, x, y)
     style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
-    layer = _catalog(state).product_layer(
-        p, pid, z, x, y, style, order=order, start=start_datetime, end=end_datetime
-    )
+    where = (order, start_datetime, end_datetime)
+    return await state.read_slots.run(_product_tile, request, state, p, pid, style, z, x, y, where)
+
+
+def _product_tile(request: Request, state: Any, p: Any, pid: str, style: TileStyle, z: int,
+                  x: int, y: int, where: tuple[str, str | None, str | None]) -> Response:  # fmt: skip
+    order, start, end = where
+    layer = _catalog(state).product_layer(p, pid, z, x, y, style, order=order, start=start, end=end)
     with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
         return _tile_response(request, layer, style, z, x, y)
 

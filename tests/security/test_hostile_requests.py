@@ -342,3 +342,19 @@ def test_concurrent_reads_wait_for_one_of_the_read_slots(small: Ingested) -> Non
     assert codes == [200] * 24
     assert 1 <= slots.peak <= 2
     assert slots.running == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"bands": ["b1"] * 1001}, "bands"),
+        ({"ids": ["x"] * 1001}, "ids"),
+        ({"bands": ["b1"] * 1000, "scales": [[0, 1]] * 1000, "outsize": [8000, 8000]},
+         "resolution"),
+    ],
+)  # fmt: skip
+def test_counts_in_raster_requests_past_their_caps_are_a_400(
+    ingested: Ingested, extra: dict[str, Any], field: str
+) -> None:
+    body = {"ids": [ingested.image], "bands": ["b1"], **extra}
+    _assert_refused(ingested.client.post(NPZ, json=body), field, field)

@@ -35,6 +35,8 @@ RESAMPLERS: dict[str, str] = {
 }
 
 FILE_FORMATS = ("GTiff", "PNG", "JPEG")
+MAX_BANDS = 1000
+"""Most band names one read may list (a name may repeat); scales come one per band."""
 ARRAY_FORMATS = ("blosc", "npz")
 
 
@@ -99,6 +101,13 @@ class RasterRequest(BaseModel):
     def _ids_not_empty(cls, v: str | list[str]) -> str | list[str]:
         if not v or (isinstance(v, list) and not all(isinstance(i, str) and i for i in v)):
             raise ValueError("at least one image id is required")
+        return v
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_bounded(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(v) > MAX_BANDS:
+            raise ValueError(f"at most {MAX_BANDS} bands can be read at once")
         return v
 
     @field_validator("scales")

@@ -358,3 +358,19 @@ def test_counts_in_raster_requests_past_their_caps_are_a_400(
 ) -> None:
     body = {"ids": [ingested.image], "bands": ["b1"], **extra}
     _assert_refused(ingested.client.post(NPZ, json=body), field, field)
+
+
+def test_dltiles_of_a_shape_of_long_edges_are_refused_before_densifying(
+    ingested: Ingested,
+) -> None:
+    """Edges are densified every 0.05 degrees: thousands of zone-long edges would be millions of
+    points. The shape is refused, naming it, before any is made."""
+    import time
+
+    zigzag = [[73.0 + (i % 2) * 5.9, -79.0 + i * 0.0005] for i in range(20_000)]
+    shape = {"type": "LineString", "coordinates": zigzag}
+    body = {**DLTILE_BASE, "shape": json.dumps(shape), "maxtiles": 10}
+    started = time.monotonic()
+    r = ingested.client.post("/raster/v1/dlkeys/from_shape", json=body)
+    _assert_refused(r, "shape", "zigzag")
+    assert time.monotonic() - started < 10

@@ -72,6 +72,11 @@ MAX_TILES_PER_PAGE = 10_000
 """Largest ``maxtiles`` of one page of tiles covering a shape (the client asks 5000 by default)."""
 MAX_CANDIDATES_PER_PAGE = 50_000
 """Candidate tiles one page examines at most; a page may end early, its ``iterstate`` resumes."""
+MAX_PAGE_WORK = 20_000_000
+"""Candidates times shape vertices one page may cost: complex shapes examine fewer candidates."""
+MAX_SHAPE_POINTS = 1_000_000
+"""Most vertices of a shape's part in one zone, once densified to follow UTM's curves."""
+_DENSIFY_DEGREES = 0.05
 
 
 def _check_params(
@@ -249,9 +254,15 @@ def _candidates_in_zone(
     part = geom.intersection(shapely.geometry.box(lon0, _MIN_LAT, lon0 + 6.0, _MAX_LAT))
     if part.is_empty:
         return
+    if shapely.get_num_coordinates(part) + part.length / _DENSIFY_DEGREES > MAX_SHAPE_POINTS:
+        raise InvalidInput(
+            f"Invalid shape: more than {MAX_SHAPE_POINTS} vertices once its edges are densified "
+            f"every {_DENSIFY_DEGREES} degrees; simplify it",
+            field="shape",
+        )
     # Densify in degrees so straight lon/lat edges follow their curve in UTM.
     utm = shapely.transform(
-        shapely.segmentize(part, 0.05), _to_utm(zone).transform, interleaved=False
+        shapely.segmentize(part, _DENSIFY_DEGREES), _to_utm(zone).transform, interleaved=False
     )
     step = ts * res
     minx, miny, maxx, maxy = utm.bounds
@@ -273,6 +284,11 @@ def _candidates_in_zone(
         for tj in range(first_tj, math.floor(cmaxy / step) + 1):
             box = shapely.geometry.box(x0, tj * step, x0 + step, (tj + 1) * step)
             yield ti, tj, column.intersects(box)
+
+
+def _vertices(geom: BaseGeometry) -> int:
+    """Roughly the vertices one column intersection walks: the shape's, densified."""
+    return max(1, int(shapely.get_num_coordinates(geom) + geom.length / _DENSIFY_DEGREES))
 
 
 def _resume_point(
@@ -301,8 +317,9 @@ def dltiles_from_shape(
     """One page (at most ``maxtiles``) of the tiles covering a WGS84 shape, ordered by zone, ti, tj.
 
     ``iterstate`` names the first tile of the next page, or is None after the last page. A page
-    examines at most :data:`MAX_CANDIDATES_PER_PAGE` candidate tiles, so a sparse shape at a fine
-    tile size may answer short pages (the client loops while ``iterstate`` is set).
+    examines at most :data:`MAX_CANDIDATES_PER_PAGE` candidate tiles (fewer for complex shapes:
+    :data:`MAX_PAGE_WORK`), so a sparse shape at a fine tile size may answer short pages (the
+    client loops while ``iterstate`` is set).
     """
     ts, pd, res = _check_params(tilesize, pad, resolution)
     maxtiles = _integer(maxtiles, "maxtiles")
@@ -317,12 +334,13 @@ def dltiles_from_shape(
     features: list[dict[str, Any]] = []
     iterstate = None
     examined = 0
+    budget = max(64, min(MAX_CANDIDATES_PER_PAGE, MAX_PAGE_WORK // _vertices(geom)))
     for zone in range(_zone_of(west), _zone_of(east) + 1):
         if resume is not None and zone < resume[0]:
             continue
         start = resume[1:] if resume is not None and zone == resume[0] else None
         for ti, tj, covers in _candidates_in_zone(geom, zone, ts, res, start):
-            if len(features) == maxtiles or examined == MAX_CANDIDATES_PER_PAGE:
+            if len(features) == maxtiles or examined == budget:
                 iterstate = {"start_zone": zone, "start_ti": ti, "start_tj": tj}
                 break
             examined += 1

@@ -46,7 +46,24 @@ class Limits(BaseModel):
     """Largest requested output (width x height x bands x itemsize) of a raster read."""
     max_output_side: int = 32_768
     """Largest requested output width or height of a raster read."""
+    max_read_bytes: int = 2**30
+    """Largest memory one raster read may allocate: the working canvas, the warped window, masks,
+    the output and the encoder's copies (estimated by ``rastercat.raster.grid.read_memory``)."""
+    max_concurrent_reads: int = 0
+    """Raster reads and tile renders running at once; more wait for a slot. 0 sizes it for the
+    machine: two per core, but no more ``max_read_bytes`` reads than fit in half the memory."""
     max_extra_properties: int = 10
+
+    def concurrent_reads(self) -> int:
+        """``max_concurrent_reads``, or the machine's size when it is 0."""
+        if self.max_concurrent_reads > 0:
+            return self.max_concurrent_reads
+        by_cores = 2 * (os.cpu_count() or 1)
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # not a POSIX system
+            return by_cores
+        return max(1, min(by_cores, memory // 2 // max(self.max_read_bytes, 1)))
 
 
 class IngestSettings(BaseModel):

@@ -183,3 +183,24 @@ class TestRequest:
         with pytest.raises(InvalidInput) as exc:
             RasterRequest.parse(body)
         assert exc.value.field == field
+
+
+def test_read_memory_counts_the_working_dtype_and_every_copy() -> None:
+    from rastercat.raster.grid import read_memory
+
+    # 1 band, uint16 canvas, Byte output: canvas 2 + window 2 * 2 + fill test 2 + output 1
+    # + encoder 2 + masks 8 = 19 bytes a pixel.
+    assert read_memory(10, 10, 1, "uint16", "uint8") == 100 * 19
+    assert read_memory(10, 10, 1, "uint16", "uint8", scaled=True) == 100 * 27
+    assert read_memory(10, 10, 1, "float64", "uint8") > read_memory(10, 10, 1, "uint8", "uint8")
+
+
+def test_the_read_memory_cap_refuses_a_small_output_of_a_wide_working_dtype() -> None:
+    limits = Limits(max_output_bytes=10_000, max_read_bytes=170_000)
+    req = RasterRequest.parse({"ids": "ns:p:blue", "outsize": [99, 100], "outputBounds": BOUNDS})
+    # Byte output of Byte bands: 9,900 bytes out, 16 bytes a pixel to read: fine.
+    plan_grid(req, [GUIDE], limits, 1, "uint8", "uint8")
+    # The same Byte output of a UInt16 band is painted in UInt16: 19 bytes a pixel.
+    with pytest.raises(InvalidInput, match=r"max_read_bytes \(170000\)") as exc:
+        plan_grid(req, [GUIDE], limits, 1, "uint8", "uint16")
+    assert exc.value.field == "resolution"

@@ -12,6 +12,7 @@ from rastercat.catalog.service import CatalogService
 from rastercat.catalog.tokens import load_or_create_secret
 from rastercat.catalog.users import UserService
 from rastercat.config import Settings
+from rastercat.raster.slots import ReadSlots
 from rastercat.store.sql.engine import make_engine, migrate
 from rastercat.store.sql.repo import Repo
 
@@ -35,6 +36,8 @@ class AppState:
     job_events: JobEvents = field(default_factory=JobEvents)
     """Wakes requests waiting for ingest jobs that this process's workers finish."""
     extras: dict[str, Any] = field(default_factory=dict)
+    read_slots: ReadSlots = field(default_factory=lambda: ReadSlots(1))
+    """Bounds the raster reads and tile renders running at once (``limits.max_concurrent_reads``)."""
 
     @classmethod
     def open(cls, settings: Settings) -> AppState:
@@ -50,6 +53,7 @@ class AppState:
             secret=secret,
             users=UserService(repo, secret, token_days=settings.token_days),
             catalog=CatalogService(repo, settings),
+            read_slots=ReadSlots(settings.limits.concurrent_reads()),
         )
 
     def close(self) -> None:

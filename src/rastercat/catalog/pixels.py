@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from rastercat.api.documents import flat_band
@@ -11,6 +11,9 @@ from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
 from rastercat.raster.types import BandInfo, SourceImage
 from rastercat.store.objects import ObjectStore
+
+#: The name of a band a caller may not read: no product band has it, so no request matches it.
+HIDDEN_BAND = ""
 
 
 def _range(value: Any) -> tuple[float, float] | None:
@@ -31,12 +34,19 @@ def band_info(row: dict[str, Any]) -> BandInfo:
     )
 
 
-def source_image(row: dict[str, Any], objects: ObjectStore) -> SourceImage:
+def source_image(
+    row: dict[str, Any], objects: ObjectStore, readable: Collection[str] | None = None
+) -> SourceImage:
+    """The image as the engine reads it; with ``readable``, only those of its product's bands:
+    the others get no name, so no request can draw their pixels."""
     attrs = row["attrs"]
+    names = tuple(row["band_names"] or ())
+    if readable is not None:
+        names = tuple(n if n in readable else HIDDEN_BAND for n in names)
     return SourceImage(
         id=row["id"],
         path=objects.gdal_path(row["storage_key"]),
-        band_names=tuple(row["band_names"] or ()),
+        band_names=names,
         crs_wkt=attrs["wkt"],
         geotrans=tuple(attrs["geotrans"]),  # type: ignore[arg-type]
         raster_size=(int(attrs["raster_size"][0]), int(attrs["raster_size"][1])),
@@ -61,7 +71,14 @@ def resolve(
             raise InvalidInput(
                 f"image {r['id']!r} has no pixels (it was never uploaded)", field="ids"
             )
-    product_bands = {b["name"]: b for b in metadata.bands_of_product(p, ordered[0]["product_id"])}
+    # Band definitions come from the first image's product, but each image's pixels are drawn
+    # only for bands the caller may read in that image's own product: an image of another product
+    # with a same-named band it may not see contributes nothing to that band.
+    readable = {
+        pid: {b["name"]: b for b in metadata.bands_of_product(p, pid)}
+        for pid in dict.fromkeys(r["product_id"] for r in ordered)
+    }
+    product_bands = readable[ordered[0]["product_id"]]
     names = list(band_names) if band_names else list(product_bands)
     if not names:
         raise InvalidInput("the product has no bands", field="bands")
@@ -72,4 +89,5 @@ def resolve(
             f"{', '.join(product_bands) or 'no bands'}",
             field="bands",
         )
-    return [source_image(r, objects) for r in ordered], [band_info(product_bands[n]) for n in names]
+    sources = [source_image(r, objects, readable[r["product_id"]]) for r in ordered]
+    return sources, [band_info(product_bands[n]) for n in names]

@@ -19,6 +19,7 @@ from rastercat.catalog.pixels import band_info, source_image
 from rastercat.catalog.principal import Principal, can_read
 from rastercat.errors import InvalidInput
 from rastercat.raster.colormaps import Colormap, colormap_from_band
+from rastercat.raster.tiles import check_tile
 from rastercat.raster.types import BandInfo, SourceImage
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import t
@@ -61,6 +62,7 @@ class TileStyle:
 
 def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     """``(west, south, east, north)`` of an XYZ Web Mercator tile."""
+    check_tile(z, x, y)  # before 2.0**z and sinh overflow
     n = 2.0**z
 
     def lat(row: float) -> float:

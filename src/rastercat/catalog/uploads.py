@@ -34,15 +34,11 @@ ACTIVE = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
 STATUSES = ("UPLOADING", "WAITING", "PENDING", "RUNNING", "SUCCESS", "FAILURE")
 
 
-def _crs_ok(value: str) -> bool:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
+def _crs_wkt(value: object, field: str) -> str:
+    """pyproj's WKT of an upload's CRS: the raw string (a URL, a path) never reaches GDAL."""
+    from rastercat.raster.crs import request_wkt
 
-    try:
-        CRS.from_user_input(value)
-    except CRSError:
-        return False
-    return True
+    return request_wkt(value, field)
 
 
 def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict[str, Any]:
@@ -79,11 +75,7 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
             raise InvalidInput(
                 "'geotrans' must be 6 numbers with non-zero pixel sizes", field="geotrans"
             )
-        crs = wkt or proj4
-        if not isinstance(crs, str) or not _crs_ok(crs):
-            raise InvalidInput(
-                "'wkt_srs'/'proj4' is not a coordinate reference system", field="wkt_srs"
-            )
+        crs = _crs_wkt(wkt, "wkt_srs") if wkt else _crs_wkt(proj4, "proj4")
         params.update(geotrans=[float(x) for x in geotrans], crs=crs)
         overviews = controls.get("overviews")
         if overviews is not None:

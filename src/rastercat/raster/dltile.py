@@ -64,22 +64,52 @@ MAX_TILE_PIXELS = 32_768
 """Longest side of a DLTile in pixels (the raster output cap)."""
 MAX_TILE_METRES = 1_000_000.0
 """Longest side of a DLTile on the ground: a UTM zone is ~670 km wide at the equator."""
+MIN_RESOLUTION = 0.001
+"""Finest DLTile pixel, in metres: finer ones only make tile indexes astronomically large."""
+MAX_OFFSET_METRES = 20_000_000.0
+"""How far a tile may lie from a zone's origin (its false easting, the equator): half the Earth."""
+MAX_TILES_PER_PAGE = 10_000
+"""Largest ``maxtiles`` of one page of tiles covering a shape (the client asks 5000 by default)."""
+MAX_CANDIDATES_PER_PAGE = 50_000
+"""Candidate tiles one page examines at most; a page may end early, its ``iterstate`` resumes."""
+MAX_PAGE_WORK = 20_000_000
+"""Candidates times shape vertices one page may cost: complex shapes examine fewer candidates."""
+MAX_SHAPE_POINTS = 1_000_000
+"""Most vertices of a shape's part in one zone, once densified to follow UTM's curves."""
+_DENSIFY_DEGREES = 0.05
 
 
-def _check_params(tilesize: Any, pad: Any, resolution: Any) -> tuple[int, int, float]:
+def _check_params(
+    tilesize: Any, pad: Any, resolution: Any, key: bool = False
+) -> tuple[int, int, float]:
+    """Checked tile parameters; errors name each one (or ``dltile`` when they come in a key)."""
+
+    def fail(name: str, message: str) -> InvalidInput:
+        return InvalidInput(f"Invalid {name}: {message}", field="dltile" if key else name)
+
     try:
-        ts, pd, res = int(tilesize), int(pad), float(resolution)
+        ts = int(tilesize)
     except (TypeError, ValueError, OverflowError):
-        raise InvalidInput(
-            "tilesize and pad must be integers, resolution a number", field="dltile"
-        ) from None
-    if ts <= 0 or pd < 0 or not (res > 0 and math.isfinite(res)):
-        raise InvalidInput("tilesize must be positive, pad >= 0, resolution > 0", field="dltile")
+        raise fail("tilesize", "must be an integer") from None
+    try:
+        pd = int(pad)
+    except (TypeError, ValueError, OverflowError):
+        raise fail("pad", "must be an integer") from None
+    try:
+        res = float(resolution)
+    except (TypeError, ValueError, OverflowError):
+        raise fail("resolution", "must be a number") from None
+    if not 1 <= ts <= MAX_TILE_PIXELS:
+        raise fail("tilesize", f"must be from 1 to {MAX_TILE_PIXELS} pixels")
+    if not 0 <= pd <= MAX_TILE_PIXELS:
+        raise fail("pad", f"must be from 0 to {MAX_TILE_PIXELS} pixels")
+    if not (math.isfinite(res) and MIN_RESOLUTION <= res):
+        raise fail("resolution", f"must be a number of metres of at least {MIN_RESOLUTION}")
     if ts + 2 * pd > MAX_TILE_PIXELS or (ts + 2 * pd) * res > MAX_TILE_METRES:
-        raise InvalidInput(
+        raise fail(
+            "tilesize" if ts + 2 * pd > MAX_TILE_PIXELS else "resolution",
             f"a tile is at most {MAX_TILE_PIXELS} pixels and {MAX_TILE_METRES / 1000:.0f} km "
             "a side (tilesize + 2 * pad, times resolution)",
-            field="dltile",
         )
     return ts, pd, res
 
@@ -95,6 +125,17 @@ def _integer(value: Any, name: str) -> int:
         raise InvalidInput(f"'{name}' must be an integer", field=name) from None
 
 
+def _check_index(value: int, step: float, name: str, field: str) -> int:
+    """A tile index ``ti`` or ``tj`` within :data:`MAX_OFFSET_METRES` of the zone's origin."""
+    if abs(value) > MAX_OFFSET_METRES / step:
+        raise InvalidInput(
+            f"Invalid {name}: tile {value} lies more than {MAX_OFFSET_METRES / 1000:.0f} km from "
+            "the zone's origin",
+            field=field,
+        )
+    return value
+
+
 def parse_key(key: str) -> TileSpec:
     """The tile named by ``key``; :class:`InvalidInput` when malformed."""
     parts = str(key).split(":")
@@ -103,7 +144,7 @@ def parse_key(key: str) -> TileSpec:
             f"Invalid DLTile key {key!r}: expected tilesize:pad:resolution:zone:ti:tj",
             field="dltile",
         )
-    ts, pd, res = _check_params(*parts[:3])
+    ts, pd, res = _check_params(parts[0], parts[1], parts[2], key=True)
     try:
         zone, ti, tj = int(parts[3]), int(parts[4]), int(parts[5])
     except ValueError:
@@ -112,6 +153,8 @@ def parse_key(key: str) -> TileSpec:
         ) from None
     if not 1 <= zone <= 60:
         raise InvalidInput(f"Invalid DLTile key {key!r}: UTM zone must be 1..60", field="dltile")
+    _check_index(ti, ts * res, "ti", "dltile")
+    _check_index(tj, ts * res, "tj", "dltile")
     return TileSpec(ts, pd, res, zone, ti, tj)
 
 
@@ -199,31 +242,66 @@ def _shape_geometry(shape: str | Mapping[str, Any]) -> BaseGeometry:
     return geom
 
 
-def _tiles_in_zone(
-    geom: BaseGeometry, zone: int, ts: int, pd: int, res: float
-) -> Iterator[TileSpec]:
+def _candidates_in_zone(
+    geom: BaseGeometry, zone: int, ts: int, res: float, start: tuple[int, int] | None
+) -> Iterator[tuple[int, int, bool]]:
+    """``(ti, tj, covers)`` of each candidate tile examined, in ``(ti, tj)`` order from ``start``.
+
+    Every step of work yields (an empty column too, as its first tile), so that a caller can
+    bound the work of a page and resume exactly where it stopped.
+    """
     lon0 = -180.0 + (zone - 1) * 6.0
     part = geom.intersection(shapely.geometry.box(lon0, _MIN_LAT, lon0 + 6.0, _MAX_LAT))
     if part.is_empty:
         return
+    if shapely.get_num_coordinates(part) + part.length / _DENSIFY_DEGREES > MAX_SHAPE_POINTS:
+        raise InvalidInput(
+            f"Invalid shape: more than {MAX_SHAPE_POINTS} vertices once its edges are densified "
+            f"every {_DENSIFY_DEGREES} degrees; simplify it",
+            field="shape",
+        )
     # Densify in degrees so straight lon/lat edges follow their curve in UTM.
     utm = shapely.transform(
-        shapely.segmentize(part, 0.05), _to_utm(zone).transform, interleaved=False
+        shapely.segmentize(part, _DENSIFY_DEGREES), _to_utm(zone).transform, interleaved=False
     )
     step = ts * res
     minx, miny, maxx, maxy = utm.bounds
-    for ti in range(
-        math.floor((minx - _FALSE_EASTING) / step), math.floor((maxx - _FALSE_EASTING) / step) + 1
-    ):
+    first_ti = math.floor((minx - _FALSE_EASTING) / step)
+    if start is not None:
+        first_ti = max(first_ti, start[0])
+    for ti in range(first_ti, math.floor((maxx - _FALSE_EASTING) / step) + 1):
         x0 = _FALSE_EASTING + ti * step
         column = utm.intersection(shapely.geometry.box(x0, miny, x0 + step, maxy))
+        first_tj = math.floor(miny / step)
+        if start is not None and ti == start[0]:
+            first_tj = max(first_tj, start[1])
         if column.is_empty:
+            yield ti, first_tj, False
             continue
         shapely.prepare(column)
         _, cminy, _, cmaxy = column.bounds
-        for tj in range(math.floor(cminy / step), math.floor(cmaxy / step) + 1):
-            if column.intersects(shapely.geometry.box(x0, tj * step, x0 + step, (tj + 1) * step)):
-                yield TileSpec(ts, pd, res, zone, ti, tj)
+        first_tj = max(first_tj, math.floor(cminy / step))
+        for tj in range(first_tj, math.floor(cmaxy / step) + 1):
+            box = shapely.geometry.box(x0, tj * step, x0 + step, (tj + 1) * step)
+            yield ti, tj, column.intersects(box)
+
+
+def _vertices(geom: BaseGeometry) -> int:
+    """Roughly the vertices one column intersection walks: the shape's, densified."""
+    return max(1, int(shapely.get_num_coordinates(geom) + geom.length / _DENSIFY_DEGREES))
+
+
+def _resume_point(
+    start_zone: Any, start_ti: Any, start_tj: Any, step: float
+) -> tuple[int, int, int] | None:
+    if start_zone is None:
+        return None
+    zone = _integer(start_zone, "start_zone")
+    if not 1 <= zone <= 60:
+        raise InvalidInput("Invalid start_zone: a UTM zone is from 1 to 60", field="start_zone")
+    ti = _check_index(_integer(start_ti or 0, "start_ti"), step, "start_ti", "start_ti")
+    tj = _check_index(_integer(start_tj or 0, "start_tj"), step, "start_tj", "start_tj")
+    return zone, ti, tj
 
 
 def dltiles_from_shape(
@@ -238,33 +316,36 @@ def dltiles_from_shape(
 ) -> dict[str, Any]:
     """One page (at most ``maxtiles``) of the tiles covering a WGS84 shape, ordered by zone, ti, tj.
 
-    ``iterstate`` names the first tile of the next page, or is None after the last page.
+    ``iterstate`` names the first tile of the next page, or is None after the last page. A page
+    examines at most :data:`MAX_CANDIDATES_PER_PAGE` candidate tiles (fewer for complex shapes:
+    :data:`MAX_PAGE_WORK`), so a sparse shape at a fine tile size may answer short pages (the
+    client loops while ``iterstate`` is set).
     """
     ts, pd, res = _check_params(tilesize, pad, resolution)
     maxtiles = _integer(maxtiles, "maxtiles")
-    if maxtiles < 1:
-        raise InvalidInput("maxtiles must be positive", field="maxtiles")
+    if not 1 <= maxtiles <= MAX_TILES_PER_PAGE:
+        raise InvalidInput(
+            f"Invalid maxtiles: a page holds from 1 to {MAX_TILES_PER_PAGE} tiles",
+            field="maxtiles",
+        )
+    resume = _resume_point(start_zone, start_ti, start_tj, ts * res)
     geom = _shape_geometry(shape_geojson)
     west, _, east, _ = geom.bounds
-    resume = None
-    if start_zone is not None:
-        resume = (
-            _integer(start_zone, "start_zone"),
-            _integer(start_ti or 0, "start_ti"),
-            _integer(start_tj or 0, "start_tj"),
-        )
     features: list[dict[str, Any]] = []
     iterstate = None
+    examined = 0
+    budget = max(64, min(MAX_CANDIDATES_PER_PAGE, MAX_PAGE_WORK // _vertices(geom)))
     for zone in range(_zone_of(west), _zone_of(east) + 1):
         if resume is not None and zone < resume[0]:
             continue
-        for spec in _tiles_in_zone(geom, zone, ts, pd, res):
-            if resume is not None and (spec.zone, spec.ti, spec.tj) < resume:
-                continue
-            if len(features) == maxtiles:
-                iterstate = {"start_zone": spec.zone, "start_ti": spec.ti, "start_tj": spec.tj}
+        start = resume[1:] if resume is not None and zone == resume[0] else None
+        for ti, tj, covers in _candidates_in_zone(geom, zone, ts, res, start):
+            if len(features) == maxtiles or examined == budget:
+                iterstate = {"start_zone": zone, "start_ti": ti, "start_tj": tj}
                 break
-            features.append(tile_feature(spec))
+            examined += 1
+            if covers:
+                features.append(tile_feature(TileSpec(ts, pd, res, zone, ti, tj)))
         if iterstate is not None:
             break
     return {"type": "FeatureCollection", "features": features, "iterstate": iterstate}

@@ -13,25 +13,18 @@ import numpy as np
 from affine import Affine
 from numpy.typing import DTypeLike
 from rasterio.crs import CRS
-from rasterio.errors import CRSError
 from rasterio.warp import calculate_default_transform, transform_bounds
 
 from rastercat.config import Limits
 from rastercat.errors import InvalidInput
+from rastercat.raster.crs import request_crs
 from rastercat.raster.request import RasterRequest
 from rastercat.raster.types import Grid, SourceImage
 
 _DENSIFY = 21
-
-
-def parse_crs(value: str, field: str) -> CRS:
-    """A CRS from ``EPSG:n``, a PROJ.4 string or WKT; :class:`InvalidInput` naming ``field``."""
-    try:
-        return CRS.from_user_input(value.strip())
-    except (CRSError, ValueError) as exc:
-        raise InvalidInput(
-            f"Invalid {field}: {value!r} is not a known CRS ({exc})", field=field
-        ) from None
+MAX_COORDINATE = 1e10
+"""Largest absolute grid coordinate, in CRS units: 250 times the Earth's circumference in metres.
+GDAL's warper was measured to hang on a Web Mercator grid of 1e20 m pixels."""
 
 
 def _reproject_bounds(
@@ -60,10 +53,45 @@ def _native_resolution(src: SourceImage, src_crs: CRS, dst_crs: CRS) -> tuple[fl
     return abs(dt.a), abs(dt.e)
 
 
+def read_memory(
+    width: int,
+    height: int,
+    n_bands: int,
+    work_dtype: DTypeLike,
+    out_dtype: DTypeLike,
+    *,
+    scaled: bool = False,
+) -> int:
+    """An upper bound of the bytes :func:`rastercat.raster.read.read` and an encoder allocate.
+
+    With ``P = width * height`` pixels, ``n`` bands, ``w`` the working itemsize (the bands'
+    common dtype: the canvas is painted in it, whatever ``ot`` says) and ``o`` the output's::
+
+        P * ( n * w          the canvas
+            + (n + 1) * w    one source's warped window (the whole grid at most, plus alpha)
+            + (n + 1)        its fill test (bool per band)
+            + n * o          the output array
+            + 2 * n * o      the encoder's buffer and the copy it returns
+            + 8              bool masks: coverage, footprint, validity, nodata, cutline...
+            + 8 if scaled )  one band's float64 scaling (``scales``)
+    """
+    n = max(n_bands, 1)
+    w, o = np.dtype(work_dtype).itemsize, np.dtype(out_dtype).itemsize
+    per_pixel = n * w + (n + 1) * w + (n + 1) + n * o + 2 * n * o + 8 + (8 if scaled else 0)
+    return width * height * per_pixel
+
+
 def check_output_size(
-    width: int, height: int, n_bands: int, dtype: DTypeLike, limits: Limits
+    width: int,
+    height: int,
+    n_bands: int,
+    dtype: DTypeLike,
+    limits: Limits,
+    work_dtype: DTypeLike | None = None,
+    scaled: bool = False,
 ) -> None:
-    """Refuse an output above ``limits`` before anything is read."""
+    """Refuse an output above ``limits`` before anything is read: its side, its size in the output
+    dtype (``max_output_bytes``) and the memory its read allocates (``max_read_bytes``)."""
     if width > limits.max_output_side or height > limits.max_output_side:
         raise InvalidInput(
             f"Requested output of {width} x {height} pixels exceeds max_output_side "
@@ -82,6 +110,18 @@ def check_output_size(
             width=width,
             height=height,
             bytes=nbytes,
+        )
+    work = dtype if work_dtype is None else work_dtype
+    memory = read_memory(width, height, n_bands, work, dtype, scaled=scaled)
+    if memory > limits.max_read_bytes:
+        raise InvalidInput(
+            f"Reading {width} x {height} x {n_bands} bands of {np.dtype(work).name} needs about "
+            f"{memory} bytes of memory, above max_read_bytes ({limits.max_read_bytes}); request a "
+            "coarser resolution, smaller bounds or fewer bands",
+            field="resolution",
+            width=width,
+            height=height,
+            bytes=memory,
         )
 
 
@@ -116,9 +156,16 @@ def grid_from_bounds(
                 "Invalid resolution: the output size is not finite", field="resolution"
             )
         width, height = max(1, int(fw)), max(1, int(fh))
-    return Grid(
+    grid = Grid(
         crs=crs, transform=Affine(xres, 0.0, minx, 0.0, -yres, maxy), width=width, height=height
     )
+    if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in grid.bounds):
+        raise InvalidInput(
+            f"Invalid {'outputBounds' if size is not None else 'resolution'}: the output grid "
+            f"{grid.bounds} reaches past {MAX_COORDINATE:g} units of its CRS",
+            field="outputBounds" if size is not None else "resolution",
+        )
+    return grid
 
 
 def plan_grid(
@@ -127,8 +174,12 @@ def plan_grid(
     limits: Limits,
     n_bands: int,
     dtype: DTypeLike,
+    work_dtype: DTypeLike | None = None,
 ) -> Grid:
-    """The output grid of ``req`` over ``sources``, refused with :class:`InvalidInput` above the caps."""
+    """The output grid of ``req`` over ``sources``, refused with :class:`InvalidInput` above the caps.
+
+    ``dtype`` is the output's data type, ``work_dtype`` the bands' common one (default: ``dtype``).
+    """
     if req.dltile:
         from rastercat.raster.dltile import dltile_grid
 
@@ -138,13 +189,13 @@ def plan_grid(
             raise InvalidInput("No images to read", field="ids")
         first = sources[0]
         src_crs = CRS.from_wkt(first.crs_wkt)
-        dst_crs = parse_crs(req.srs, "srs") if req.srs else src_crs
+        dst_crs = request_crs(req.srs, "srs") if req.srs else src_crs
         if dst_crs == src_crs:
             dst_crs = src_crs  # keep the source's definition (with its EPSG code) in the output
 
         if req.outputBounds is not None:
             bounds_crs = (
-                parse_crs(req.outputBoundsSRS, "outputBoundsSRS")
+                request_crs(req.outputBoundsSRS, "outputBoundsSRS")
                 if req.outputBoundsSRS
                 else dst_crs
             )
@@ -172,5 +223,6 @@ def plan_grid(
             # gdalwarp only honours -tap together with -tr.
             tap = bool(req.targetAlignedPixels) and req.resolution is not None
             grid = grid_from_bounds(dst_crs, bounds, resolution=res, tap=tap)
-    check_output_size(grid.width, grid.height, n_bands, dtype, limits)
+    scaled = any(s is not None for s in req.scales or ())
+    check_output_size(grid.width, grid.height, n_bands, dtype, limits, work_dtype, scaled)
     return grid

@@ -135,7 +135,10 @@ def _inside_source(
     xs, ys = t.c + c * t.a + r * t.b, t.f + c * t.d + r * t.e
     src_crs = CRS.from_wkt(source.crs_wkt)
     if src_crs != grid.crs:
-        tx, ty = transform_points(grid.crs, src_crs, xs.tolist(), ys.tolist())
+        try:
+            tx, ty = transform_points(grid.crs, src_crs, xs.tolist(), ys.tolist())
+        except Exception:  # PROJ refuses points outside the projection: none is in the source
+            return np.zeros(len(xs), dtype=bool)
         xs, ys = np.asarray(tx), np.asarray(ty)
     inv = ~source.transform
     sc = inv.c + xs * inv.a + ys * inv.b
@@ -198,7 +201,12 @@ def _warp_source(
 
 
 def _cutline_inside(cutline: BaseGeometry, grid: Grid) -> np.ndarray:
-    geom = transform_geom("EPSG:4326", grid.crs, mapping(cutline))
+    try:
+        geom = transform_geom("EPSG:4326", grid.crs, mapping(cutline))
+    except Exception as exc:  # PROJ cannot project some of its points (a pole in UTM...)
+        raise InvalidInput(
+            f"Invalid shape: cannot be projected to the output CRS ({exc})", field="shape"
+        ) from None
     return geometry_mask([geom], out_shape=grid.shape, transform=grid.transform, invert=True)
 
 

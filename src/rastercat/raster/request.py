@@ -35,6 +35,8 @@ RESAMPLERS: dict[str, str] = {
 }
 
 FILE_FORMATS = ("GTiff", "PNG", "JPEG")
+MAX_BANDS = 1000
+"""Most band names one read may list (a name may repeat); scales come one per band."""
 ARRAY_FORMATS = ("blosc", "npz")
 
 
@@ -52,13 +54,17 @@ def parse_cutline(shape: str | Mapping[str, Any]) -> BaseGeometry:
     geom = shapely.geometry.shape(obj)
     if geom.is_empty:
         raise ValueError("empty geometry")
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise ValueError("coordinates must be longitude/latitude within [-180, 180] x [-90, 90]")
     return geom
 
 
 class RasterRequest(BaseModel):
     """Raster read parameters exactly as the 0.17 client sends them; unknown keys are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Python's JSON parser accepts Infinity and NaN: refuse them in every number field.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     ids: str | list[str]
     bands: list[str] | None = None
@@ -95,6 +101,13 @@ class RasterRequest(BaseModel):
     def _ids_not_empty(cls, v: str | list[str]) -> str | list[str]:
         if not v or (isinstance(v, list) and not all(isinstance(i, str) and i for i in v)):
             raise ValueError("at least one image id is required")
+        return v
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_bounded(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(v) > MAX_BANDS:
+            raise ValueError(f"at most {MAX_BANDS} bands can be read at once")
         return v
 
     @field_validator("scales")

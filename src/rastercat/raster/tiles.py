@@ -20,15 +20,38 @@ from rastercat.raster.types import BandInfo, Grid, SourceImage
 WEB_MERCATOR = CRS.from_epsg(3857)
 _FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 
+MAX_ZOOM = 30
+"""Deepest zoom served: a zoom-30 pixel is about 0.1 mm, and 2**30 still fits every int type."""
+MIN_TILESIZE, MAX_TILESIZE = 16, 1024
+"""Tile sides a request may ask for (256 and 512 are the usual ones)."""
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """Refuse a tile outside the Web Mercator pyramid, before any arithmetic on it."""
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidInput(f"Invalid z: a zoom is from 0 to {MAX_ZOOM}, got {z}", field="z")
+    n = 1 << z
+    for name, value in (("x", x), ("y", y)):
+        if not 0 <= value < n:
+            raise InvalidInput(
+                f"Invalid {name}: at zoom {z} a tile's {name} is from 0 to {n - 1}, got {value}",
+                field=name,
+            )
+
+
+def check_tilesize(tilesize: int) -> None:
+    if not MIN_TILESIZE <= tilesize <= MAX_TILESIZE:
+        raise InvalidInput(
+            f"'tilesize' must be from {MIN_TILESIZE} to {MAX_TILESIZE} pixels", field="tilesize"
+        )
+
 
 def tile_grid(z: int, x: int, y: int, tilesize: int = 256) -> Grid:
     import morecantile
 
+    check_tile(z, x, y)
+    check_tilesize(tilesize)
     tms = morecantile.tms.get("WebMercatorQuad")
-    if z < 0 or not (0 <= x < 2**z and 0 <= y < 2**z):
-        raise InvalidInput(f"No tile {z}/{x}/{y}", field="tile")
-    if not 1 <= tilesize <= 1024:
-        raise InvalidInput("tilesize must be in 1..1024", field="tilesize")
     b = tms.xy_bounds(morecantile.Tile(x, y, z))
     res_x = (b.right - b.left) / tilesize
     res_y = (b.top - b.bottom) / tilesize
@@ -121,5 +144,6 @@ def empty_tile(tilesize: int = 256, fmt: str = "png") -> bytes:
     img_format = _FORMATS.get(fmt.lower())
     if img_format is None:
         raise InvalidInput(f"Unknown tile format {fmt!r}", field="format")
+    check_tilesize(tilesize)
     blank = np.zeros((1, tilesize, tilesize), dtype=np.uint8)
     return render(blank, np.zeros((tilesize, tilesize), np.uint8), img_format=img_format)

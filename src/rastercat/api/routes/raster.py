@@ -1,6 +1,6 @@
 """Raster service routes (wire protocol §4), mounted at ``/raster/v1``.
 
-Handlers are plain functions, so FastAPI runs them (and GDAL) in its threadpool, off the event loop.
+Reads run in a worker thread (GDAL off the event loop) once one of the app's read slots is free.
 ``/npz`` is never compressed at the HTTP layer: the client reads the raw socket stream.
 """
 
@@ -36,7 +36,7 @@ def _read(state: Any, p: Any, body: Any) -> tuple[RasterRequest, RasterResult, l
     )
     work = np.result_type(*(np.dtype(GDAL_TO_NUMPY[b.dtype]) for b in bands))
     dtype = np.dtype(GDAL_TO_NUMPY[req.ot]) if req.ot else work
-    grid = plan_grid(req, sources, state.settings.limits, len(bands), dtype)
+    grid = plan_grid(req, sources, state.settings.limits, len(bands), dtype, work)
     cutline = parse_cutline(req.shape) if req.shape else None
     # The store's GDAL configuration (e.g. S3 credentials and endpoint for /vsis3/ paths).
     with state.extras["objects"].gdal_env():
@@ -53,7 +53,12 @@ def _read(state: Any, p: Any, body: Any) -> tuple[RasterRequest, RasterResult, l
 
 
 @router.post("/npz")
-def npz(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> Response:
+async def npz(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> Response:
+    # The read and its encoding take one of the app's read slots (waiting, if need be, here).
+    return await state.read_slots.run(_npz, state, p, body)
+
+
+def _npz(state: Any, p: Any, body: Any) -> Response:
     req, result, _ = _read(state, p, body)
     if (req.of or "npz") == "blosc":
         return StreamingResponse(
@@ -63,7 +68,11 @@ def npz(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> Response:
 
 
 @router.post("/raster")
-def raster(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> Response:
+async def raster(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> Response:
+    return await state.read_slots.run(_raster, state, p, body)
+
+
+def _raster(state: Any, p: Any, body: Any) -> Response:
     req, result, bands = _read(state, p, body)
     fmt = req.of or "GTiff"
     name = default_basename(req.id_list, [b.name for b in bands])

@@ -1,8 +1,8 @@
 """XYZ tiles and TileJSON, mounted at ``/tiles/v1``.
 
-Tile handlers are plain functions, so FastAPI runs them (and GDAL) in its threadpool. A tile answers
-with an ETag built from what it draws (images, bands, parameters), so an unchanged tile costs a
-catalog lookup and a 304, not a render. ``?token=`` works like the Authorization header, which is
+Tiles render in a worker thread (GDAL off the event loop) once one of the app's read slots is
+free. A tile answers with an ETag built from what it draws (images, bands, parameters), so an
+unchanged tile costs a catalog lookup and a 304, not a render. ``?token=`` works like the Authorization header, which is
 what makes a tile URL usable as an XYZ layer in QGIS or any web map.
 """
 
@@ -21,7 +21,7 @@ from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.tiles import TileCatalog, TileLayer, TileStyle, max_zoom_for
 from rastercat.errors import InvalidInput
 from rastercat.raster.colormaps import Colormap, named_colormap
-from rastercat.raster.tiles import empty_tile, render_tile
+from rastercat.raster.tiles import check_tile, check_tilesize, empty_tile, render_tile
 
 router = APIRouter()
 
@@ -78,10 +78,6 @@ def parse_colormap(value: str | None) -> Colormap | None:
     return cmap
 
 
-MIN_TILESIZE, MAX_TILESIZE = 16, 2048
-"""Tile sides a request may ask for (256 and 512 are the usual ones)."""
-
-
 def style_from(
     fmt: str, bands: list[str], colormap: str | None, rescale: list[str], resampling: str,
     tilesize: int,
@@ -89,10 +85,7 @@ def style_from(
     fmt = fmt.lower()
     if fmt not in MEDIA_TYPES:
         raise InvalidInput(f"unknown tile format {fmt!r}; use png, webp or jpg", field="format")
-    if not MIN_TILESIZE <= tilesize <= MAX_TILESIZE:
-        raise InvalidInput(
-            f"'tilesize' must be from {MIN_TILESIZE} to {MAX_TILESIZE} pixels", field="tilesize"
-        )
+    check_tilesize(tilesize)
     return TileStyle(
         bands=parse_bands(bands),
         colormap=parse_colormap(colormap),
@@ -139,7 +132,7 @@ RescaleQ = Annotated[list[str], Query()]
 
 
 @router.get("/images/{image_id:path}/{z:int}/{x:int}/{y:int}.{fmt}")
-def image_tile(
+async def image_tile(
     request: Request,
     state: StateDep,
     p: TilePrincipalDep,
@@ -154,14 +147,20 @@ def image_tile(
     resampling: str = "near",
     tilesize: int = 256,
 ) -> Response:
+    check_tile(z, x, y)
     style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
+    return await state.read_slots.run(_image_tile, request, state, p, image_id, style, z, x, y)
+
+
+def _image_tile(request: Request, state: Any, p: Any, image_id: str, style: TileStyle, z: int,
+                x: int, y: int) -> Response:  # fmt: skip
     layer = _catalog(state).image_layer(p, image_id, style)
     with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
         return _tile_response(request, layer, style, z, x, y)
 
 
 @router.get("/products/{pid:path}/{z:int}/{x:int}/{y:int}.{fmt}")
-def product_tile(
+async def product_tile(
     request: Request,
     state: StateDep,
     p: TilePrincipalDep,
@@ -179,10 +178,16 @@ def product_tile(
     start_datetime: str | None = None,
     end_datetime: str | None = None,
 ) -> Response:
+    check_tile(z, x, y)
     style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
-    layer = _catalog(state).product_layer(
-        p, pid, z, x, y, style, order=order, start=start_datetime, end=end_datetime
-    )
+    where = (order, start_datetime, end_datetime)
+    return await state.read_slots.run(_product_tile, request, state, p, pid, style, z, x, y, where)
+
+
+def _product_tile(request: Request, state: Any, p: Any, pid: str, style: TileStyle, z: int,
+                  x: int, y: int, where: tuple[str, str | None, str | None]) -> Response:  # fmt: skip
+    order, start, end = where
+    layer = _catalog(state).product_layer(p, pid, z, x, y, style, order=order, start=start, end=end)
     with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
         return _tile_response(request, layer, style, z, x, y)
 

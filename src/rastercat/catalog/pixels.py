@@ -10,6 +10,7 @@ from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
 from rastercat.raster.types import BandInfo, SourceImage
+from rastercat.store.external import image_gdal_path
 from rastercat.store.objects import ObjectStore
 
 
@@ -35,7 +36,7 @@ def source_image(row: dict[str, Any], objects: ObjectStore) -> SourceImage:
     attrs = row["attrs"]
     return SourceImage(
         id=row["id"],
-        path=objects.gdal_path(row["storage_key"]),
+        path=image_gdal_path(objects, row["storage_key"]),
         band_names=tuple(row["band_names"] or ()),
         crs_wkt=attrs["wkt"],
         geotrans=tuple(attrs["geotrans"]),  # type: ignore[arg-type]

@@ -83,22 +83,26 @@ def main() -> None:
             pid = catalog.add_product("register-bench", title="T", description="D")["data"]["id"]
             catalog.add_band(pid, "b", srcband=1, dtype="UInt16", nbits=16,
                              data_range=[0, 65535], type="spectral")  # fmt: skip
-            clock = time.perf_counter()
+            clock, cpu = time.perf_counter(), time.process_time()
             results = catalog.register_images(pid, [str(p) for p in paths[: args.files]])
             reg_s = time.perf_counter() - clock
+            # Client and server share this process: its CPU time is all the work done, a figure
+            # that a busy shared machine distorts less than the wall clock.
+            reg_cpu = time.process_time() - cpu
             assert all(r["status"] == "SUCCESS" and r["in_place"] for r in results)
             stored = list((Path(tmp) / "data" / "objects").rglob("*.tif"))
             assert not stored, "registering copied files into storage"
             clock = time.perf_counter()
             for p in paths[args.files :]:
-                catalog.upload_image(str(p), pid, image_id=f"up-{p.stem}")
+                catalog.upload_image(str(p), pid)
             for p in paths[args.files :]:
-                catalog.wait_for_image(pid, f"up-{p.stem}", timeout=600, poll=0.1)
+                catalog.wait_for_image(pid, p.stem, timeout=600, poll=0.1)
             up_s = time.perf_counter() - clock
             reg_rate, up_rate = args.files / reg_s, args.sample / up_s
             print(
                 f"register in place: {args.files} COGs of {args.side}^2 in {reg_s:.2f} s = "
-                f"{reg_rate:,.1f} files/s | upload + ingest: {up_rate:,.1f} files/s "
+                f"{reg_rate:,.1f} files/s ({args.files / reg_cpu:,.1f} per CPU-second) | "
+                f"upload + ingest: {up_rate:,.1f} files/s "
                 f"({args.sample} files) | ratio {reg_rate / up_rate:.1f}x"
             )
             catalog.close()

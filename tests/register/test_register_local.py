@@ -200,3 +200,20 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.registration == RegisterSettings(
         roots=[Path("/data/cogs")], buckets=["archive"]
     )
+
+
+def test_files_above_the_upload_limit_are_refused(
+    server_factory: Any, cogs: Path, tmp_path: Path
+) -> None:
+    from rastercat.config import Limits
+
+    server = server_factory(
+        data_dir=tmp_path / "small",
+        limits=Limits(max_upload_bytes=1000),
+        registration=RegisterSettings(roots=[cogs]),
+    )
+    c = server.client("alice")
+    pid = c.post(f"{CAT}/products", json={"id": "p", "title": "T", "description": "D"}).json()
+    src = write_cog(cogs / "big.tif", pixels(40, side=64))
+    r = register(c, pid["data"]["id"], str(src))
+    assert r.status_code == 413 and "RASTERCAT_LIMITS__MAX_UPLOAD_BYTES" in r.text

@@ -34,7 +34,7 @@ from rastercat.catalog.bulk import BulkImages
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.service import CatalogService, NewImage
 from rastercat.config import RegisterSettings
-from rastercat.errors import Forbidden, InvalidInput
+from rastercat.errors import Forbidden, InvalidInput, PayloadTooLarge
 from rastercat.store.external import download_s3, external_key
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import t, utcnow
@@ -213,10 +213,21 @@ class Registrar:
         return loc, new
 
     def _local_copy(self, loc: Location, tmp: Path, index: int) -> Path:
+        """The file to inspect: the registered file itself, or a download of an s3:// one.
+        Files above the upload limit are refused as uploads are."""
+        limit = self.settings.limits.max_upload_bytes
         if loc.path is not None:
+            size = loc.path.stat().st_size
+            if size > limit:
+                raise PayloadTooLarge(
+                    f"{loc.href} has {size} bytes; files above {limit} bytes are not accepted "
+                    "(RASTERCAT_LIMITS__MAX_UPLOAD_BYTES)"
+                )
             return loc.path
         assert loc.bucket is not None and loc.key is not None
-        return download_s3(self.settings.s3, loc.bucket, loc.key, tmp / f"{index}-{loc.name}")
+        return download_s3(
+            self.settings.s3, loc.bucket, loc.key, tmp / f"{index}-{loc.name}", limit
+        )
 
     def _inspect(self, path: Path, specs: Any) -> Any:
         from rastercat.ingest.inplace import inspect_existing

@@ -47,18 +47,28 @@ def image_gdal_path(objects: ObjectStore, key: str) -> str:
     return href
 
 
-def download_s3(s3: S3Settings, bucket: str, key: str, dest: Path) -> Path:
+def download_s3(s3: S3Settings, bucket: str, key: str, dest: Path, max_bytes: int) -> Path:
     """Copy ``s3://bucket/key`` to ``dest`` (beside it, then renamed) with the S3 settings'
-    endpoint and credentials, to inspect it like an upload; StoreError when it cannot be read."""
+    endpoint and credentials, to inspect it like an upload; StoreError when it cannot be read,
+    PayloadTooLarge above ``max_bytes`` (the upload limit), checked before a byte is copied."""
     import os
     import uuid
 
+    from rastercat.errors import PayloadTooLarge
     from rastercat.store.s3 import _translate, make_s3_client
 
+    client = make_s3_client(s3)
+    with _translate(f"reading s3://{bucket}/{key}"):
+        size = int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            f"s3://{bucket}/{key} has {size} bytes; files above {max_bytes} bytes are not accepted "
+            "(RASTERCAT_LIMITS__MAX_UPLOAD_BYTES)"
+        )
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         with _translate(f"reading s3://{bucket}/{key}"):
-            make_s3_client(s3).download_file(bucket, key, str(tmp))
+            client.download_file(bucket, key, str(tmp))
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -24,6 +24,10 @@ from rastercat.client._http import CATALOG_PATH, METADATA_PATH, Service
 from rastercat.client.auth import Credentials
 from rastercat.client.catalog_uploads import CatalogUploads
 
+BATCH_TIMEOUT = 600.0
+"""Seconds a bulk or register request may take: the server answers once the whole batch is
+checked and stored (10,000 records, or files checksummed in full), not the Catalog's 30 s."""
+
 
 def _require(**args: Any) -> None:
     missing = [name for name, value in args.items() if value is None]
@@ -279,7 +283,9 @@ class Catalog(CatalogUploads):
         pid = self._pid(product_id, add_namespace)
         added: list[dict[str, Any]] = []
         for batch in _batches(records, batch_size):
-            doc = self.post(f"/products/{pid}/images/bulk", json={"data": batch}).json()
+            doc = self.post(
+                f"/products/{pid}/images/bulk", json={"data": batch}, timeout=BATCH_TIMEOUT
+            ).json()
             added.extend(doc["data"])
         return {"data": added, "meta": {"count": len(added)}}
 
@@ -317,7 +323,9 @@ class Catalog(CatalogUploads):
         records = ({"href": i} if isinstance(i, str) else dict(i) for i in items)
         results: list[dict[str, Any]] = []
         for batch in _batches(records, batch_size):
-            doc = self.post(f"/products/{pid}/images/register", json={"data": batch}).json()
+            doc = self.post(
+                f"/products/{pid}/images/register", json={"data": batch}, timeout=BATCH_TIMEOUT
+            ).json()
             results.extend(doc["data"])
         return results
 

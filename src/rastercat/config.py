@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -131,11 +131,33 @@ class StacSettings(BaseModel):
     """A Collection's ``license`` when its product gives none (an SPDX id, or ``proprietary``)."""
 
 
+class BulkSettings(BaseModel):
+    """Image records added in bulk (``POST .../products/{id}/images/bulk``)."""
+
+    max_records: int = 10_000
+    """Most records in one request (400 above): one request is one transaction."""
+    max_body_bytes: int = 32 * 2**20
+    """Largest body of the bulk route, its own cap (413 above) instead of the general JSON one:
+    10,000 records with a footprint polygon and a few properties measure 3-6 MiB."""
+
+
+class RegisterSettings(BaseModel):
+    """Existing files recorded in place (``rastercat register``), without copying them. Nothing
+    is registrable until an administrator lists where from; anything else is a 403."""
+
+    roots: list[Path] = Field(default_factory=list)
+    """Local folders whose files may be registered (JSON list), e.g. ``["/data/cogs"]``. Paths
+    are resolved (symlinks, ``..``) before the check."""
+    buckets: list[str] = Field(default_factory=list)
+    """S3 buckets whose objects may be registered (JSON list); read with the ``s3`` group's
+    endpoint and credentials."""
+
+
 class Settings(BaseSettings):
     """Everything the server needs; one instance per app."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RASTERCAT_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="RASTERCAT_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -169,6 +191,13 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
     stac: StacSettings = Field(default_factory=StacSettings)
+    bulk: BulkSettings = Field(default_factory=BulkSettings)
+    registration: RegisterSettings = Field(
+        default_factory=RegisterSettings,
+        # ``RASTERCAT_REGISTER__*`` in the environment; a field named ``register`` would shadow
+        # the ABC method of the same name.
+        validation_alias=AliasChoices("register", "registration", "RASTERCAT_REGISTER"),
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,10 +4,12 @@
 
     RastercatError
      +-- InvalidInput (ValueError)        bad request: a field is missing, malformed or out of range
+     |    +-- InvalidBatch (BatchError)   records of a batch refused, each named in ``errors``
      +-- Unauthenticated                  no token, bad signature, expired token, unknown user
      +-- Forbidden                        the caller may see the object but not change it
      +-- NotFound (LookupError)           unknown, or not visible to the caller (no existence leak)
      +-- Conflict                         an id that already exists; an object that is still in use
+     |    +-- ConflictingBatch (BatchError)  ids of a batch that already exist, each named
      +-- PayloadTooLarge                  an upload or a requested output above a configured cap
      +-- RateLimited
      +-- ServiceError                     the server failed (5xx seen by the SDK)
@@ -20,6 +22,7 @@ HTTP status codes are assigned to these classes in exactly one table:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -65,6 +68,23 @@ class PayloadTooLarge(RastercatError):
     """An upload or a requested output is above a configured limit."""
 
 
+class BatchError(RastercatError):
+    """A batch refused as a whole: ``errors`` holds one error per refused record (its field
+    pointer and ``index``/``id`` details name the record); nothing of the batch was stored."""
+
+    def __init__(self, message: str, errors: Sequence[RastercatError] = (), **details: Any) -> None:
+        super().__init__(message, **details)
+        self.errors = list(errors)
+
+
+class InvalidBatch(BatchError, InvalidInput):
+    """Records of a batch are invalid."""
+
+
+class ConflictingBatch(BatchError, Conflict):
+    """Records of a batch name ids that already exist."""
+
+
 class RateLimited(RastercatError):
     """Too many requests."""
 
@@ -93,10 +113,13 @@ ServerError = ServiceError
 
 __all__ = [
     "BadRequestError",
+    "BatchError",
     "Conflict",
     "ConflictError",
+    "ConflictingBatch",
     "Forbidden",
     "IngestError",
+    "InvalidBatch",
     "InvalidInput",
     "NotFound",
     "NotFoundError",

@@ -50,8 +50,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_optional(app: FastAPI) -> None:
     """Routers of services that are built in their own modules."""
-    from rastercat.api.routes import metadata, point, raster, stac, tiles, uploads, viewer
+    from rastercat.api.routes import (
+        bulk,
+        metadata,
+        point,
+        raster,
+        register,
+        stac,
+        tiles,
+        uploads,
+        viewer,
+    )
 
+    app.include_router(bulk.router, prefix=CATALOG_PREFIX, tags=["catalog"])
+    app.include_router(register.router, prefix=CATALOG_PREFIX, tags=["catalog"])
     app.include_router(uploads.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
     app.include_router(uploads.put_router, tags=["uploads"])
     app.include_router(metadata.router, prefix=METADATA_PREFIX, tags=["metadata"])

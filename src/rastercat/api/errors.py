@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rastercat.errors import (
+    BatchError,
     Conflict,
     Forbidden,
     IngestError,
@@ -87,11 +88,24 @@ def error_body(status: int, title: str, detail: str, pointer: str | None = None)
     return {"errors": [err]}
 
 
+def batch_error_body(status: int, exc: BatchError) -> dict:
+    """One entry per refused record (each with its pointer and ``meta``: index, id, field)."""
+    entries = []
+    for err in exc.errors:
+        entry = error_body(status, type(err).__name__, err.message, err.field)["errors"][0]
+        if err.details:
+            entry["meta"] = err.details
+        entries.append(entry)
+    return {"errors": entries or error_body(status, type(exc).__name__, exc.message)["errors"]}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RastercatError)
     async def _domain(_: Request, exc: RastercatError) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, BatchError):
+            return JSONResponse(batch_error_body(status, exc), status)
         return JSONResponse(
             error_body(status, type(exc).__name__, exc.message, exc.field), status, headers=headers
         )

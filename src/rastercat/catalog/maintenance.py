@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from rastercat.store.external import owned_key
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
 
@@ -202,7 +203,9 @@ class Maintenance:
             t.images, t.images.c.product_uid == uid, order_by=[t.images.c.pk], limit=BATCH
         )
         if images:
-            self._delete_objects([i["storage_key"] for i in images if i["storage_key"]], errors)
+            # Files registered in place are not rastercat's to delete (owned_key: None).
+            owned = [owned_key(i["storage_key"]) for i in images]
+            self._delete_objects([k for k in owned if k], errors)
             pks = [i["pk"] for i in images]
             with self.repo.tx() as conn:
                 for pk in pks:

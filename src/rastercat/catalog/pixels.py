@@ -10,6 +10,7 @@ from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
 from rastercat.raster.types import BandInfo, SourceImage
+from rastercat.store.external import image_gdal_path
 from rastercat.store.objects import ObjectStore
 
 #: The name of a band a caller may not read: no product band has it, so no request matches it.
@@ -45,7 +46,7 @@ def source_image(
         names = tuple(n if n in readable else HIDDEN_BAND for n in names)
     return SourceImage(
         id=row["id"],
-        path=objects.gdal_path(row["storage_key"]),
+        path=image_gdal_path(objects, row["storage_key"]),
         band_names=names,
         crs_wkt=attrs["wkt"],
         geotrans=tuple(attrs["geotrans"]),  # type: ignore[arg-type]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,11 +29,24 @@ from rastercat.catalog.validation import (
 )
 from rastercat.config import Settings
 from rastercat.errors import Conflict, InvalidInput, NotFound
+from rastercat.store.external import owned_key
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 ACL_FIELDS = {"owners": "owners", "read": "readers", "writers": "writers"}
 # Ids given to the bands and images of a product being deleted; no real id starts with "~".
 DELETED_ID_PREFIX = "~deleted:"
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """A validated new image: its key, the user's attributes and ACL; ``inferred`` attributes and
+    ``storage`` columns (storage_key, band_names) come from ingest or registration, not users."""
+
+    key: str
+    attrs: dict[str, Any]
+    acl: dict[str, list[str]]
+    inferred: dict[str, Any] = field(default_factory=dict)
+    storage: dict[str, Any] = field(default_factory=dict)
 
 
 def split_acl(attrs: dict[str, Any]) -> dict[str, list[str]]:
@@ -324,37 +339,46 @@ class CatalogService:
         )
         return attrs
 
-    def create_image(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
+    def prepare_image(self, pid: str, body: dict[str, Any]) -> NewImage:
+        """Validate one new image's body (id and attributes): the one rule shared by single and
+        bulk creation; no database access."""
         body = dict(body)
         key = body.pop("id", None) or body.pop("key", None)
         body.pop("key", None)
         key = check_key(sub_key(pid, str(key)) if key else "", "image id")
         attrs = self._image_attrs(body)
         acl = split_acl(attrs)
-        now = utcnow()
+        return NewImage(key=key, attrs=attrs, acl=acl)
+
+    @staticmethod
+    def image_row(product: dict[str, Any], new: NewImage, now: datetime) -> dict[str, Any]:
+        """The ``images`` row of a prepared image: its id, and the product's permissions unless
+        the image names its own."""
+        pid = product["id"]
+        return {
+            "id": f"{pid}:{new.key}",
+            "product_uid": product["uid"],
+            "product_id": pid,
+            "key": new.key,
+            "owners": new.acl.get("owners") or product["owners"],
+            "readers": new.acl.get("readers", product["readers"]),
+            "writers": new.acl.get("writers", product["writers"]),
+            "created": now,
+            "modified": now,
+            **image_row_values({**new.attrs, **new.inferred}),
+            **new.storage,
+        }
+
+    def create_image(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
+        new = self.prepare_image(pid, body)
         with self.repo.tx() as conn:
-            product = self._product(conn, p, pid, "own" if acl else "write")
-            if self.repo.one(t.images, conn, product_uid=product["uid"], key=key) is not None:
-                raise Conflict(f"image {key!r} already exists in product {pid!r}")
-            values = image_row_values(attrs)
-            pk = self.repo.insert(
-                t.images,
-                {
-                    "id": f"{pid}:{key}",
-                    "product_uid": product["uid"],
-                    "product_id": pid,
-                    "key": key,
-                    "owners": acl.get("owners") or product["owners"],
-                    "readers": acl.get("readers", product["readers"]),
-                    "writers": acl.get("writers", product["writers"]),
-                    "created": now,
-                    "modified": now,
-                    **values,
-                },
-                conn,
-            )
+            product = self._product(conn, p, pid, "own" if new.acl else "write")
+            if self.repo.one(t.images, conn, product_uid=product["uid"], key=new.key) is not None:
+                raise Conflict(f"image {new.key!r} already exists in product {pid!r}")
+            values = self.image_row(product, new, utcnow())
+            pk = self.repo.insert(t.images, values, conn)
             self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
-            return self._image(conn, p, pid, key, "read")[1]
+            return self._image(conn, p, pid, new.key, "read")[1]
 
     def get_image(self, p: Principal, pid: str, key: str) -> dict[str, Any]:
         with self.repo.tx() as conn:
@@ -381,9 +405,10 @@ class CatalogService:
             return self._image(conn, p, pid, key, "read")[1]
 
     def delete_image(self, p: Principal, pid: str, key: str) -> str | None:
-        """Remove the image record; returns the storage key of its file for the caller to delete."""
+        """Remove the image record; returns the storage key of its file for the caller to delete
+        (None for a file registered in place: rastercat never deletes what it did not write)."""
         with self.repo.tx() as conn:
             _, row = self._image(conn, p, pid, key, "own")
             self.repo.delete(t.images, row["pk"], conn)
             self.repo.unindex_image(conn, row["pk"])
-            return row["storage_key"]
+            return owned_key(row["storage_key"])

@@ -8,6 +8,7 @@ from rastercat import __version__
 from rastercat.cli.admin import groups, token, users
 from rastercat.cli.data import search, upload
 from rastercat.cli.demo import demo
+from rastercat.cli.register import register
 from rastercat.cli.serve import serve
 from rastercat.cli.worker import worker
 
@@ -26,3 +27,4 @@ cli.add_command(worker)
 cli.add_command(upload)
 cli.add_command(search)
 cli.add_command(demo)
+cli.add_command(register)

@@ -17,12 +17,16 @@ arguments raise :class:`rastercat.errors.InvalidInput` before anything is sent.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rastercat.client._http import CATALOG_PATH, METADATA_PATH, Service
 from rastercat.client.auth import Credentials
 from rastercat.client.catalog_uploads import CatalogUploads
+
+BATCH_TIMEOUT = 600.0
+"""Seconds a bulk or register request may take: the server answers once the whole batch is
+checked and stored (10,000 records, or files checksummed in full), not the Catalog's 30 s."""
 
 
 def _require(**args: Any) -> None:
@@ -257,3 +261,81 @@ class Catalog(CatalogUploads):
 
     def remove_image(self, product_id: str, image_id: str, add_namespace: bool = False) -> None:
         self.delete(f"/products/{self._pid(product_id, add_namespace)}/images/{image_id}")
+
+    def add_images(
+        self,
+        product_id: str,
+        records: Iterable[dict[str, Any]],
+        add_namespace: bool = False,
+        batch_size: int = 10_000,
+    ) -> dict[str, Any]:
+        """Create many images (metadata only) from records shaped like :meth:`add_image`'s
+        arguments (``{"id": ..., "acquired": ..., "geometry": ...}``).
+
+        Each request of up to ``batch_size`` records (the server's cap,
+        ``RASTERCAT_BULK__MAX_RECORDS``, is 10,000 by default) is all or nothing: a refused record
+        raises :class:`~rastercat.errors.InvalidInput` (or ``Conflict`` for existing ids) naming
+        every refused record, and nothing of that batch is added; earlier batches stay added.
+        Returns ``{"data": [{"id": ..., "type": "image"}, ...], "meta": {"count": n}}``.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        pid = self._pid(product_id, add_namespace)
+        added: list[dict[str, Any]] = []
+        for batch in _batches(records, batch_size):
+            doc = self.post(
+                f"/products/{pid}/images/bulk", json={"data": batch}, timeout=BATCH_TIMEOUT
+            ).json()
+            added.extend(doc["data"])
+        return {"data": added, "meta": {"count": len(added)}}
+
+    def register_image(
+        self,
+        product_id: str,
+        href: str,
+        image_id: str | None = None,
+        add_namespace: bool = False,
+        **attributes: Any,
+    ) -> dict[str, Any]:
+        """Record an existing file as an image without copying it: ``href`` is an absolute path
+        on the server under ``RASTERCAT_REGISTER__ROOTS`` or ``s3://bucket/key`` in a bucket of
+        ``RASTERCAT_REGISTER__BUCKETS``. A valid COG whose bands are the product's is recorded
+        in place (``status`` SUCCESS); another file is converted by an ingest job (``status``
+        PENDING; :meth:`wait_for_image` waits for it). Returns the result of the file."""
+        item = {"href": href, **attributes}
+        if image_id is not None:
+            item["id"] = image_id
+        return self.register_images(product_id, [item], add_namespace=add_namespace)[0]
+
+    def register_images(
+        self,
+        product_id: str,
+        items: Iterable[str | dict[str, Any]],
+        add_namespace: bool = False,
+        batch_size: int = 100,
+    ) -> list[dict[str, Any]]:
+        """:meth:`register_image` for many files (hrefs, or ``{"href": ..., "id": ..., **attrs}``),
+        ``batch_size`` per request; each request is checked whole before any file of it is
+        recorded. Returns one result per file, in order."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        pid = self._pid(product_id, add_namespace)
+        records = ({"href": i} if isinstance(i, str) else dict(i) for i in items)
+        results: list[dict[str, Any]] = []
+        for batch in _batches(records, batch_size):
+            doc = self.post(
+                f"/products/{pid}/images/register", json={"data": batch}, timeout=BATCH_TIMEOUT
+            ).json()
+            results.extend(doc["data"])
+        return results
+
+
+def _batches(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

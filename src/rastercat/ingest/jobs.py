@@ -27,6 +27,7 @@ from rastercat.config import Settings
 from rastercat.errors import Conflict, Forbidden, IngestError, NotFound
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.lease import Heartbeat
+from rastercat.store.external import owned_key
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
 
@@ -125,6 +126,8 @@ class JobRunner:
         note(
             f"attempt {job['attempts']}: processing {job['upload_id']} into image {job['image_key']!r}"
         )
+        if job["params"].get("registered_from"):  # a registered file that is not a usable COG
+            note(job["params"]["registered_note"])
         try:
             result = self._process(job, work_dir, note)
             note(f"processed in {time.monotonic() - started:.2f} s")
@@ -205,8 +208,9 @@ class JobRunner:
     def _process(
         self, job: dict[str, Any], work_dir: Path, note: Callable[[str], None]
     ) -> dict[str, Any]:
+        from rastercat.ingest.inplace import band_specs
         from rastercat.ingest.pipeline import process
-        from rastercat.ingest.types import BandSpec, IngestRequest
+        from rastercat.ingest.types import IngestRequest
 
         product = self.repo.one(t.products, uid=job["product_uid"])
         if product is None:
@@ -216,20 +220,7 @@ class JobRunner:
         )
         if not bands:
             raise IngestError(f"product {product['id']!r} has no bands: add bands before uploading")
-        specs = tuple(
-            BandSpec(
-                name=b["name"],
-                srcband=int(b["attrs"]["srcband"]),
-                srcfile=int(b["attrs"].get("srcfile") or 0),
-                jpx_layer=int(b["attrs"].get("jpx_layer") or 0),
-                dtype=b["attrs"]["dtype"],
-                nbits=b["attrs"].get("nbits"),
-                type=b["attrs"].get("type", "spectral"),
-                nodata=b["attrs"].get("nodata"),
-                color=b["attrs"].get("color"),
-            )
-            for b in bands
-        )
+        specs = band_specs(bands)
         members = self._group(job)
         work_dir.mkdir(parents=True, exist_ok=True)
         files = tuple(self.objects.fetch(m["file_key"], work_dir) for m in members)
@@ -349,7 +340,7 @@ class JobRunner:
                     exception_name=None,
                 )  # fmt: skip
             )
-            return existing["storage_key"] if existing else None
+            return owned_key(existing["storage_key"]) if existing else None
 
     @staticmethod
     def _acquired(job: dict[str, Any], user: dict[str, Any], inferred: dict[str, Any],

@@ -230,3 +230,18 @@ def process(
         tmp_cog.unlink(missing_ok=True)
         if not ok:
             final.unlink(missing_ok=True)
+
+
+def describe_cog(
+    request: IngestRequest,
+    plan: CogPlan,
+    sources: list[SourceInfo],
+    cog: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """What :func:`process` records about a verified COG (georeferencing, footprint, checksum,
+    statistics), for a COG it did not write: one registered in place."""
+    with ingest_env():
+        attributes = _attributes(request, plan, sources, cog, log)
+        attributes["statistics"] = _statistics(plan, cog)
+    return attributes

@@ -170,6 +170,36 @@ class Repo:
         if self.has_rtree:
             conn.exec_driver_sql("DELETE FROM images_rtree WHERE pk = ?", (pk,))
 
+    # batches --------------------------------------------------------------------------------
+    def insert_rows(
+        self, table: sa.Table, rows: Sequence[dict[str, Any]], conn: sa.Connection
+    ) -> None:
+        """Insert many rows at once (the driver's executemany: multi-row VALUES on PostgreSQL).
+        No RETURNING: with it, SQLite fell back to one statement per row (10x slower)."""
+        if rows:
+            conn.execute(sa.insert(table), list(rows))
+
+    def index_images(self, conn: sa.Connection, ids: Sequence[str]) -> None:
+        """:meth:`index_image` for many new rows at once, found by image id, from their own bbox
+        and acquired columns (one set-based statement per chunk instead of one per image)."""
+        chunk = 5000  # well under SQLite's 32,766 bound parameters per statement
+        for start in range(0, len(ids), chunk):
+            params = {"ids": list(ids[start : start + chunk]), "day": RTREE_DAY}
+            if self.dialect == "postgresql":
+                stmt = sa.text(
+                    "UPDATE images SET footprint = ST_MakeEnvelope(minx, miny, maxx, maxy, 4326) "
+                    "WHERE id IN :ids AND minx IS NOT NULL"
+                )
+            elif self.has_rtree:
+                stmt = sa.text(
+                    "INSERT INTO images_rtree (pk, minx, maxx, miny, maxy, mint, maxt) "
+                    "SELECT pk, minx, maxx, miny, maxy, COALESCE(acquired, 0) / :day, "
+                    "COALESCE(acquired, 0) / :day FROM images WHERE id IN :ids AND minx IS NOT NULL"
+                )
+            else:
+                return
+            conn.execute(stmt.bindparams(sa.bindparam("ids", expanding=True)), params)
+
     def spatial_clause(
         self, bbox: tuple[float, float, float, float], lo: float | None, hi: float | None
     ) -> Any:

@@ -15,7 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.catalog.image_attrs import ImageAttrs
-from rastercat.catalog.image_values import INFERRED, bbox_of, image_row_values
+from rastercat.catalog.image_values import (
+    INFERRED,
+    bbox_of,
+    check_pixels_unchanged,
+    image_row_values,
+)
 from rastercat.catalog.principal import Principal, can_read, check_access, normalize_acl
 from rastercat.catalog.validation import (
     BandAttrs,
@@ -393,6 +398,8 @@ class CatalogService:
         acl = split_acl(attrs)
         with self.repo.tx() as conn:
             _, row = self._image(conn, p, pid, key, "own" if acl else "write", for_update=True)
+            if row["storage_key"]:
+                check_pixels_unchanged(row["attrs"], attrs)
             if replace:
                 # Replacing keeps what ingest inferred about the pixels: only user attributes go.
                 kept = {k: row["attrs"][k] for k in INFERRED if k in row["attrs"]}

@@ -42,9 +42,6 @@ EXCLUDED = {
     "PUT /uploads/{token}": "signed single-use URL, raw byte stream",
 }
 
-#: TEMPORARY. Operations whose 5xx answers are known defects owned by other areas and fixed in
-#: parallel branches: there a 5xx is tolerated (the other checks still run). The lead empties this
-#: when merging those branches.
 KNOWN_500: dict[str, str] = {}
 """Operations allowed to answer 5xx, with the reason: none. (A defect found by the fuzz goes here
 only while its fix is on its way, never silently.)"""

@@ -46,6 +46,11 @@ class Seeded:
         return [self.pid, self.readonly_pid]
 
     @property
+    def point(self) -> tuple[float, float]:
+        """A lon/lat inside the seeded images (the point query)."""
+        return (ORIGIN[0] + 0.03, ORIGIN[1] - 0.03)
+
+    @property
     def image_ids(self) -> list[str]:
         return [f"{pid}:{k}" for pid in self.pids for k in self.images]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from _upload_helpers import CAT, Uploader
+
 from helpers import write_geotiff
 
 

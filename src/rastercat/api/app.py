@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from rastercat import __version__
 from rastercat.api.body_limit import BodyLimitMiddleware
-from rastercat.api.errors import install_error_handlers
+from rastercat.api.errors import error_responses, install_error_handlers
 from rastercat.api.state import AppState
 from rastercat.config import Settings
 
@@ -35,7 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop_background(state)
             state.close()
 
-    app = FastAPI(title="rastercat", version=__version__, lifespan=lifespan)
+    # Every route answers errors with the one error document (and never FastAPI's 422).
+    app = FastAPI(
+        title="rastercat", version=__version__, lifespan=lifespan, responses=error_responses()
+    )
     install_error_handlers(app)
     # Before anything reads a body (FastAPI parses JSON before the token is checked).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_body_bytes)

@@ -21,8 +21,12 @@ router = APIRouter()
 def point(
     state: StateDep,
     p: PrincipalDep,
-    lon: Annotated[str, Query(description="Longitude, WGS84 degrees (-180 to 180).")],
-    lat: Annotated[str, Query(description="Latitude, WGS84 degrees (-90 to 90).")],
+    lon: Annotated[
+        float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, WGS84 degrees.")
+    ],
+    lat: Annotated[
+        float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude, WGS84 degrees.")
+    ],
     products: Annotated[list[str], Query(description="Product ids; repeat for several.")],
     start_datetime: str | None = None,
     end_datetime: str | None = None,

@@ -50,10 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_optional(app: FastAPI) -> None:
     """Routers of services that are built in their own modules."""
-    from rastercat.api.routes import metadata, raster, tiles, uploads, viewer
+    from rastercat.api.routes import metadata, multipart, raster, tiles, uploads, viewer
 
     app.include_router(uploads.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
     app.include_router(uploads.put_router, tags=["uploads"])
+    app.include_router(multipart.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
+    app.include_router(multipart.session_router, tags=["uploads"])
     app.include_router(metadata.router, prefix=METADATA_PREFIX, tags=["metadata"])
     app.include_router(raster.router, prefix=RASTER_PREFIX, tags=["raster"])
     app.include_router(tiles.router, prefix=TILES_PREFIX, tags=["tiles"])

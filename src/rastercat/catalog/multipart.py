@@ -1,0 +1,493 @@
+"""Resumable uploads: one file sent in checksummed parts, several at once, resumed after a crash.
+
+Why S3's multipart shape and not tus
+------------------------------------
+tus 1.0 (creation, checksum, expiration, termination; concatenation for parallel parts) fits a
+server that receives every byte itself. On S3 storage the bytes must go straight to the bucket
+(one PUT stops at 5 GiB, and a 30 GB file should not cross the API), and the bucket speaks S3
+multipart, not tus: a tus server in front of S3 (tusd's s3store) relays every byte. So rastercat
+serves the S3 multipart shape itself -- create, a URL per part, list parts, complete, abort -- with
+S3's own per-part checksum header (``x-amz-checksum-sha256``). On S3 storage the part URLs are
+presigned ``UploadPart`` URLs into a real multipart upload (the signature covers the checksum, so
+S3 refuses other bytes); on local storage they point at the API, which verifies each part's
+SHA-256 itself. The client has one code path for both stores.
+
+The protocol (all but the first call authenticated by the session URL, a capability like the
+0.17 upload URL; all under ``/uploads/``, so bodies are exempt from the JSON body cap)::
+
+    POST {catalog}/products/{pid}/images/multipart/{name}   step 1's body + {"multipart": {"size", "part_size"}}
+         -> {"session_url", "upload_id", "upload_uid", "part_size", "part_count", ...}
+    GET    {session_url}                 which parts the server holds (also the client's heartbeat)
+    POST   {session_url}/urls            {"parts": [{"part_number", "checksum_sha256"}]} -> URL + headers each
+    PUT    {part url}                    the part's bytes, with ``x-amz-checksum-sha256`` (local: 400 on mismatch)
+    POST   {session_url}/complete        {"sha256": whole file, hex} -> the upload, as after a finished PUT
+    DELETE {session_url}                 abort
+
+Completion enters exactly the path of a finished PUT: the same permission re-check
+(:func:`~rastercat.catalog.upload_access.recheck`) and :meth:`UploadService.stored`, which queues
+the same job. While parts arrive the upload row is held like a PUT's (``file_key`` + a lease
+renewed by every request), so the maintenance sweep ends it after ``upload_idle_timeout`` seconds
+of silence; :meth:`MultipartService.sweep_abandoned` then removes its parts (local) or aborts the
+S3 multipart upload. The whole file's SHA-256 is recorded on the upload result: computed by the
+API while assembling (local storage; a mismatch with the client's is refused), or as the client
+computed it when S3 assembles the parts (each part's SHA-256 is checked by S3).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import math
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.catalog.principal import Principal
+from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
+from rastercat.catalog.upload_access import recheck
+from rastercat.catalog.upload_claims import Claim, renew_interval
+from rastercat.catalog.uploads import UploadService
+from rastercat.config import MultipartSettings, Settings
+from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from rastercat.store.multipart import LocalParts, Part, PartStore, S3Parts
+from rastercat.store.sql.repo import t, utcnow
+
+log = logging.getLogger("rastercat.uploads")
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+WRITE_BATCH = 2**20
+
+
+def part_store(uploads: UploadService, root: Path, settings: MultipartSettings) -> PartStore:
+    """S3 multipart when uploads go straight to the bucket; else parts through the API."""
+    from rastercat.store.s3 import S3ObjectStore
+
+    if uploads.direct is not None and isinstance(uploads.objects, S3ObjectStore):
+        return S3Parts(uploads.objects)
+    return LocalParts(root, settings.min_part_bytes)
+
+
+def _checksum(value: Any, what: str) -> str:
+    """A base64 SHA-256 as S3 writes it; InvalidInput naming the checksum otherwise."""
+    try:
+        if isinstance(value, str) and len(base64.b64decode(value, validate=True)) == 32:
+            return value
+    except (binascii.Error, ValueError):
+        pass
+    raise InvalidInput(f"{what} must be the base64 SHA-256 of the part", field=CHECKSUM_HEADER)
+
+
+class MultipartService:
+    def __init__(self, uploads: UploadService, parts: PartStore, settings: MultipartSettings,
+                 incoming: Path) -> None:  # fmt: skip
+        self.uploads = uploads
+        self.repo = uploads.repo
+        self.parts = parts
+        self.settings = settings
+        self.incoming = incoming
+        self.idle = uploads.idle
+        self.received: Counter[tuple[str, int]] = Counter()
+        """Parts stored through the API, by (upload uid, part number): a part counted twice was
+        sent twice. For metrics and tests."""
+
+    @classmethod
+    def for_app(cls, uploads: UploadService, settings: Settings) -> MultipartService:
+        """The service of one app: parts under ``<data_dir>/multipart`` or in the S3 bucket."""
+        parts = part_store(uploads, settings.data_dir / "multipart", settings.multipart)
+        return cls(uploads, parts, settings.multipart, settings.data_dir / "incoming")
+
+    # step 1 -------------------------------------------------------------------------------------
+    def create(self, p: Principal, pid: str, key: str, body: dict[str, Any], base_url: str
+               ) -> dict[str, Any]:  # fmt: skip
+        body = dict(body)
+        spec = body.pop("multipart", None)
+        if not isinstance(spec, dict):
+            raise InvalidInput("'multipart' must be an object with 'size' and 'part_size'",
+                               field="multipart")  # fmt: skip
+        size, part_size = spec.get("size"), spec.get("part_size")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise InvalidInput("'multipart.size' must be the file's size in bytes (> 0)",
+                               field="multipart.size")  # fmt: skip
+        if size > self.uploads.max_bytes:
+            raise PayloadTooLarge(
+                f"the upload is {size} bytes; the limit is {self.uploads.max_bytes} bytes"
+            )
+        low, high = self.parts.min_part_bytes, self.settings.max_part_bytes
+        if (
+            not isinstance(part_size, int)
+            or isinstance(part_size, bool)
+            or not (low <= part_size <= high)
+        ):
+            raise InvalidInput(f"'multipart.part_size' must be from {low} to {high} bytes",
+                               field="multipart.part_size")  # fmt: skip
+        count = math.ceil(size / part_size)
+        if count > self.settings.max_parts:
+            raise InvalidInput(
+                f"{count} parts of {part_size} bytes; at most {self.settings.max_parts} parts: "
+                "use larger parts",
+                field="multipart.part_size",
+            )
+        row = self.uploads.record(p, pid, key, body, direct=False)
+        file_key = f"uploads/{row['uid']}/{key}"
+        session = self.parts.create(row["uid"], file_key)
+        mp = {"key": file_key, "session": session, "size": size, "part_size": part_size,
+              "part_count": count}  # fmt: skip
+        with self.repo.tx() as conn:
+            conn.execute(
+                sa.update(t.uploads)
+                .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
+                .values(
+                    params={**row["params"], "multipart": mp},
+                    file_key=file_key,
+                    lease_until=time.time() + self.idle,
+                    updated=utcnow(),
+                )  # fmt: skip
+            )
+        token = mint_upload_token(self.uploads.secret, row["uid"], self.settings.session_ttl)
+        return {
+            **self._doc({**row, "params": {**row["params"], "multipart": mp}}),
+            "session_url": f"{base_url.rstrip('/')}/uploads/multipart/{token}",
+        }
+
+    # the session --------------------------------------------------------------------------------
+    def _row(self, token: str) -> dict[str, Any]:
+        uid = verify_upload_token(self.uploads.secret, token)
+        row = self.repo.one(t.uploads, uid=uid)
+        if row is None:
+            raise NotFound("this upload no longer exists")
+        if not row["params"].get("multipart"):
+            raise NotFound("this upload is not a resumable upload")
+        return row
+
+    def _hold(self, row: dict[str, Any]) -> Claim:
+        """Check the uploader's access as it is now, then hold (or keep holding) the upload for
+        this session: its lease is renewed by every request of the session."""
+        if row["status"] != "UPLOADING":
+            raise Conflict(f"this upload has ended ({row['status']}): start a new one")
+        key = row["params"]["multipart"]["key"]
+        lease = time.time() + self.idle
+        with self.repo.tx() as conn:
+            recheck(conn, self.repo, row)
+            c = t.uploads.c
+            result = conn.execute(
+                sa.update(t.uploads)
+                .where(
+                    c.pk == row["pk"],
+                    c.status == "UPLOADING",
+                    # Taken back after a restart gave it up (see api.background.sweep).
+                    sa.or_(
+                        c.file_key == key, sa.and_(c.file_key.is_(None), c.lease_until.is_(None))
+                    ),
+                )
+                .values(file_key=key, lease_until=lease, updated=utcnow())
+            )
+        if not result.rowcount:
+            raise Conflict("this upload is held by another request or has ended")
+        return Claim(
+            self.repo, {**row, "file_key": key, "lease_until": lease}, "multipart", self.idle
+        )
+
+    def _doc(self, row: dict[str, Any], parts: list[Part] | None = None) -> dict[str, Any]:
+        mp = row["params"]["multipart"]
+        doc: dict[str, Any] = {
+            "upload_id": row["upload_id"],
+            "upload_uid": row["uid"],
+            "status": row["status"],
+            "size": mp["size"],
+            "part_size": mp["part_size"],
+            "part_count": mp["part_count"],
+            "checksum_algorithm": "SHA256",
+            "direct": self.parts.direct,
+            "idle_timeout": self.idle,
+        }
+        if parts is not None:
+            doc["parts"] = [
+                {"part_number": x.number, "size": x.size, "checksum_sha256": x.checksum_sha256}
+                for x in parts
+            ]
+        return doc
+
+    def status(self, token: str) -> dict[str, Any]:
+        """The session and the parts the server holds; also renews the upload's lease."""
+        row = self._row(token)
+        if row["status"] != "UPLOADING":
+            return self._doc(row, [])
+        claim = self._hold(row)
+        mp = row["params"]["multipart"]
+        return self._doc(claim.row, self.parts.parts(row["uid"], mp["key"], mp["session"]))
+
+    def _expected_size(self, mp: dict[str, Any], number: int) -> int:
+        if (
+            not isinstance(number, int)
+            or isinstance(number, bool)
+            or not (1 <= number <= mp["part_count"])
+        ):
+            raise InvalidInput(f"part numbers go from 1 to {mp['part_count']}", field="part_number")
+        if number < mp["part_count"]:
+            return int(mp["part_size"])
+        return int(mp["size"] - mp["part_size"] * (mp["part_count"] - 1))
+
+    def part_urls(self, token: str, body: Any, base_url: str) -> dict[str, Any]:
+        row = self._row(token)
+        mp = row["params"]["multipart"]
+        wanted = body.get("parts") if isinstance(body, dict) else None
+        if not isinstance(wanted, list) or not 1 <= len(wanted) <= 1000:
+            raise InvalidInput("'parts' must list 1 to 1000 {part_number, checksum_sha256}",
+                               field="parts")  # fmt: skip
+        self._hold(row)
+        out = []
+        for item in wanted:
+            if not isinstance(item, dict):
+                raise InvalidInput("each of 'parts' must be an object", field="parts")
+            number = item.get("part_number")
+            if not isinstance(number, int):
+                raise InvalidInput("'part_number' must be an integer", field="part_number")
+            self._expected_size(mp, number)
+            checksum = _checksum(item.get("checksum_sha256"), "'checksum_sha256'")
+            if isinstance(self.parts, S3Parts):
+                url, headers = self.parts.presign_part(
+                    mp["key"],
+                    mp["session"],
+                    number,
+                    checksum,
+                    self.uploads.ttl,
+                )
+            else:
+                url = f"{base_url.rstrip('/')}/uploads/multipart/{token}/parts/{number}"
+                headers = {CHECKSUM_HEADER: checksum}
+            out.append({"part_number": number, "url": url, "headers": headers})
+        return {"parts": out}
+
+    async def receive_part(self, token: str, number: int, checksum: str | None,
+                           content_length: int | None, chunks: AsyncIterator[bytes]) -> dict[str, Any]:  # fmt: skip
+        """A part's bytes, through the API (local storage): stored only if their SHA-256 is the
+        one in ``x-amz-checksum-sha256``; 400 naming the checksum otherwise."""
+        import anyio
+
+        row = await anyio.to_thread.run_sync(self._row, token)
+        if not isinstance(self.parts, LocalParts):
+            raise Conflict("the parts of this upload go straight to the bucket: ask for part URLs")
+        mp = row["params"]["multipart"]
+        expected = self._expected_size(mp, number)
+        if checksum is None:
+            raise InvalidInput(f"the {CHECKSUM_HEADER} header (the part's base64 SHA-256) is missing",
+                               field=CHECKSUM_HEADER)  # fmt: skip
+        want = base64.b64decode(_checksum(checksum, f"the {CHECKSUM_HEADER} header"))
+        if content_length is not None and content_length != expected:
+            raise InvalidInput(f"part {number} must be {expected} bytes, not {content_length}",
+                               field="Content-Length")  # fmt: skip
+        claim = await anyio.to_thread.run_sync(self._hold, row)
+        tmp = self.parts.temp_part(row["uid"], number)
+        try:
+            digest, size = await self._receive(claim, chunks, tmp, expected)
+            if size != expected:
+                raise InvalidInput(f"part {number} must be {expected} bytes; {size} arrived",
+                                   field="Content-Length")  # fmt: skip
+            if digest.digest() != want:
+                raise InvalidInput(
+                    f"{CHECKSUM_HEADER} does not match the bytes of part {number}: the part was "
+                    f"refused (their SHA-256 is {base64.b64encode(digest.digest()).decode()}); "
+                    "send it again",
+                    field=CHECKSUM_HEADER,
+                )
+            await anyio.to_thread.run_sync(
+                self.parts.keep_part, row["uid"], number, tmp, digest.hexdigest()
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.received[(row["uid"], number)] += 1
+        return {"part_number": number, "size": size, "checksum_sha256": checksum}
+
+    async def _receive(self, claim: Claim, chunks: AsyncIterator[bytes], tmp: Path,
+                       expected: int) -> tuple[Any, int]:  # fmt: skip
+        import anyio
+
+        digest = hashlib.sha256()
+        size = 0
+        renewed = anyio.current_time()
+        every = renew_interval(self.idle)
+        async with await anyio.open_file(tmp, "wb") as f:
+            pending: list[bytes] = []
+            held = 0
+            stream = chunks.__aiter__()
+            while True:
+                try:
+                    with anyio.fail_after(self.idle):
+                        chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise Conflict(
+                        f"no data arrived for {self.idle:g} s: send the part again"
+                    ) from None
+                size += len(chunk)
+                if size > expected:
+                    raise InvalidInput(
+                        f"the part is larger than {expected} bytes", field="Content-Length"
+                    )
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= WRITE_BATCH:
+                    block = b"".join(pending)
+                    digest.update(block)
+                    await f.write(block)
+                    pending, held = [], 0
+                if anyio.current_time() - renewed >= every:
+                    await anyio.to_thread.run_sync(claim.renew)
+                    renewed = anyio.current_time()
+            if pending:
+                block = b"".join(pending)
+                digest.update(block)
+                await f.write(block)
+        return digest, size
+
+    def complete(self, token: str, body: Any) -> dict[str, Any]:
+        """Assemble the parts into the upload's file, then queue its job exactly as a finished PUT
+        does. Completing an upload that already completed answers its current state."""
+        row = self._row(token)
+        if row["status"] != "UPLOADING":
+            return self._doc(row)
+        claimed = body.get("sha256") if isinstance(body, dict) else None
+        if claimed is not None and (
+            not isinstance(claimed, str) or len(claimed) != 64
+            or any(ch not in "0123456789abcdef" for ch in claimed.lower())
+        ):  # fmt: skip
+            raise InvalidInput("'sha256' must be the file's SHA-256 in hex", field="sha256")
+        claim = self._hold(row)
+        mp = row["params"]["multipart"]
+        parts = self.parts.parts(row["uid"], mp["key"], mp["session"])
+        have = {p.number: p for p in parts}
+        missing = [n for n in range(1, mp["part_count"] + 1) if n not in have]
+        if missing:
+            shown = ", ".join(str(n) for n in missing[:20]) + (" ..." if len(missing) > 20 else "")
+            raise Conflict(f"{len(missing)} part(s) not received yet: {shown}")
+        for n, p in have.items():
+            if n > mp["part_count"] or p.size != self._expected_size(mp, n):
+                raise Conflict(f"part {n} has {p.size} bytes, not {self._expected_size(mp, n)}")
+        ordered = [have[n] for n in range(1, mp["part_count"] + 1)]
+        if isinstance(self.parts, LocalParts):
+            return self._complete_local(claim, ordered, claimed)
+        assert isinstance(self.parts, S3Parts)
+        return self._complete_s3(claim, ordered, claimed)
+
+    def _record_sha(self, claim: Claim, sha: str | None) -> Claim:
+        if sha is None:
+            return claim
+        params = {**claim.row["params"], "sha256": sha.lower()}
+        with self.repo.tx() as conn:
+            conn.execute(
+                sa.update(t.uploads)
+                .where(t.uploads.c.pk == claim.row["pk"], t.uploads.c.file_key == claim.key)
+                .values(params=params)
+            )
+        return Claim(self.repo, {**claim.row, "params": params}, claim.attempt, self.idle)
+
+    def _complete_local(
+        self, claim: Claim, parts: list[Part], claimed: str | None
+    ) -> dict[str, Any]:
+        row, mp = claim.row, claim.row["params"]["multipart"]
+        # The assembled file gets a key of its own, swapped in by one conditional update: of two
+        # completions at once exactly one goes on, and it never deletes the other's file.
+        final = f"uploads/{row['uid']}/{uuid.uuid4().hex[:12]}/{row['upload_id']}"
+        with self.repo.tx() as conn:
+            swapped = conn.execute(
+                sa.update(t.uploads)
+                .where(
+                    t.uploads.c.pk == row["pk"],
+                    t.uploads.c.status == "UPLOADING",
+                    t.uploads.c.file_key == claim.key,
+                )  # fmt: skip
+                .values(file_key=final, lease_until=time.time() + self.idle)
+            ).rowcount
+        if not swapped:
+            raise Conflict("this upload is being completed by another request")
+        mine = Claim(self.repo, {**row, "file_key": final}, "complete", self.idle)
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        tmp = self.incoming / f"{row['uid']}.multipart.part"
+        try:
+            with mine.kept():
+                sha = self.parts.assemble(row["uid"], parts, tmp)  # type: ignore[attr-defined]
+            if claimed is not None and claimed.lower() != sha:
+                raise InvalidInput(
+                    f"'sha256' {claimed} is not the SHA-256 of the parts put together ({sha}): "
+                    "the file changed while it was sent; start the upload again",
+                    field="sha256",
+                )
+            mine = self._record_sha(mine, sha)
+            stored = self.uploads._stored(mine, tmp, mp["size"])
+        except BaseException:
+            with self.repo.tx() as conn:  # give the session its parts back
+                conn.execute(
+                    sa.update(t.uploads)
+                    .where(
+                        t.uploads.c.pk == row["pk"],
+                        t.uploads.c.status == "UPLOADING",
+                        t.uploads.c.file_key == final,
+                    )  # fmt: skip
+                    .values(file_key=claim.key)
+                )
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.parts.abort(row["uid"], mp["key"], mp["session"])
+        return {**self._doc(stored), "sha256": sha}
+
+    def _complete_s3(self, claim: Claim, parts: list[Part], claimed: str | None) -> dict[str, Any]:
+        assert isinstance(self.parts, S3Parts)
+        mp = claim.row["params"]["multipart"]
+        with claim.kept():
+            self.parts.complete(mp["key"], mp["session"], parts)
+        claim = self._record_sha(claim, claimed)
+        # Two completions at once: S3 completes once; the loser must not delete the object.
+        stored = self.uploads.stored(claim, mp["size"], delete_on_loss=False)
+        return {**self._doc(stored), "sha256": claimed}
+
+    def abort(self, token: str) -> None:
+        row = self._row(token)
+        mp = row["params"]["multipart"]
+        with self.repo.tx() as conn:
+            conn.execute(
+                sa.update(t.uploads)
+                .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
+                .values(
+                    status="FAILURE",
+                    failure_type="exception",
+                    exception_name="UploadAborted",
+                    lease_until=None,
+                    updated=utcnow(),
+                    log=(row["log"] + "\n" if row["log"] else "") + "FAILED: aborted by the client",
+                )  # fmt: skip
+            )
+        self.parts.abort(row["uid"], mp["key"], mp["session"])
+
+    # maintenance --------------------------------------------------------------------------------
+    def sweep_abandoned(self) -> int:
+        """Remove the parts (local) or abort the S3 multipart uploads of uploads that are no longer
+        receiving: ended by the idle timeout, aborted, completed, or never recorded. Returns how
+        many were removed."""
+        held = list(self.parts.sessions())
+        if not held:
+            return 0
+        uids = sorted({uid for uid, _, _ in held})
+        rows: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(uids), 500):
+            for r in self.repo.all(t.uploads, t.uploads.c.uid.in_(uids[i : i + 500])):
+                rows[r["uid"]] = r
+        removed = 0
+        for uid, key, session in held:
+            row = rows.get(uid)
+            mp = (row or {}).get("params", {}).get("multipart") or {}
+            live = row is not None and row["status"] == "UPLOADING"
+            if live and (not isinstance(self.parts, S3Parts) or mp.get("session") == session):
+                continue
+            self.parts.abort(uid, key or mp.get("key", ""), session)
+            removed += 1
+        if removed:
+            log.info("removed the parts of %d abandoned resumable upload(s)", removed)
+        return removed

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from _resumable_helpers import CAT, make_product
 
-from conftest import CAT, make_product
 from helpers import wait_for
 from rastercat.store.sql.repo import t
 

@@ -145,6 +145,8 @@ class S3Parts:
 
     direct = True
     min_part_bytes = S3_MIN_PART_BYTES
+    list_page_size = 1000
+    """Parts per ``ListParts`` request (S3's own maximum); the listing follows the pages."""
 
     def __init__(self, store: S3ObjectStore) -> None:
         self.store = store
@@ -191,8 +193,9 @@ class S3Parts:
         paginator = self.store.client.get_paginator("list_parts")
         with _translate(f"listing the parts of {key!r}"):
             for page in paginator.paginate(
-                Bucket=self.store.bucket, Key=self.store._name(key), UploadId=session
-            ):
+                Bucket=self.store.bucket, Key=self.store._name(key), UploadId=session,
+                PaginationConfig={"PageSize": self.list_page_size},
+            ):  # fmt: skip
                 for p in page.get("Parts", []):
                     out.append(
                         Part(

@@ -232,3 +232,51 @@ def test_a_multi_file_scene_resumes_file_by_file(
     }
     assert server.state.repo.count(t.uploads, t.uploads.c.product_id == pid) == 2
     assert list((tmp_path / "state").glob("*.json")) == []
+
+
+class CutThirdPut(httpx.HTTPTransport):
+    """The connection drops during the third part PUT (once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.puts = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            self.puts += 1
+            if self.puts == 3:
+                raise httpx.WriteError("connection reset by peer")
+        return super().handle_request(request)
+
+
+def test_a_cut_connection_is_retried(server: Any, large_tif: Path, tmp_path: Path) -> None:
+    pid = make_product(server)
+    path = tmp_path / "cut.tif"
+    path.write_bytes(large_tif.read_bytes()[: 4 * PART])
+    transport = CutThirdPut()
+    with server.env(), Catalog() as catalog, httpx.Client(transport=transport) as transfer:
+        upload = ResumableUpload(catalog, path, pid, "cut.tif", {}, settings(tmp_path),
+                                 transfer=transfer)  # fmt: skip
+        upload.run()
+    assert transport.puts == 5 and sorted(upload.sent) == [1, 2, 3, 4]
+    row = server.state.repo.one(t.uploads, product_id=pid, upload_id="cut.tif")
+    assert row["params"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_upload_resumes_across_a_server_restart(server_factory: Any, large_tif: Path,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    first = server_factory(tmp_path / "data")
+    pid = make_product(first)
+    data = large_tif.read_bytes()[: 2 * PART]
+    session = start(first, pid, "restart.tif", len(data))
+    assert put_part(session, 1, data[:PART]).status_code == 200
+    first.stop()
+    second = server_factory(tmp_path / "data")  # its start-up sweep gives up the old holds
+    session["session_url"] = session["session_url"].replace(first.url, second.url)
+    held = httpx.get(session["session_url"]).json()
+    assert [p["part_number"] for p in held["parts"]] == [1]
+    assert put_part(session, 2, data[PART:]).status_code == 200
+    r = httpx.post(
+        f"{session['session_url']}/complete", json={"sha256": hashlib.sha256(data).hexdigest()}
+    )
+    assert r.status_code == 200 and r.json()["status"] == "PENDING", r.text

@@ -483,8 +483,15 @@ class MultipartService:
         for uid, key, session in held:
             row = rows.get(uid)
             mp = (row or {}).get("params", {}).get("multipart") or {}
-            live = row is not None and row["status"] == "UPLOADING"
-            if live and (not isinstance(self.parts, S3Parts) or mp.get("session") == session):
+            if (
+                row is not None
+                and row["status"] == "UPLOADING"
+                and mp.get("session")
+                in (
+                    session,
+                    None,  # being created: the row learns its S3 session just after S3 made it
+                )
+            ):
                 continue
             self.parts.abort(uid, key or mp.get("key", ""), session)
             removed += 1

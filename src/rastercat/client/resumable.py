@@ -49,6 +49,7 @@ log = logging.getLogger("rastercat.client.uploads")
 MIB = 2**20
 SEND_CHUNK = MIB
 PART_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+COMPLETE_TIMEOUT = httpx.Timeout(3600.0, connect=10.0)
 GONE = (NotFound, Forbidden, Conflict)
 """Answers meaning the session cannot go on (ended, expired, access revoked): start again."""
 MAX_PARTS = 10_000
@@ -243,7 +244,9 @@ class ResumableUpload:
             stop.set()
             if bar is not None:
                 bar.close()
-        result = self._session(client, "POST", f"{url}/complete", json={"sha256": sha["hex"]})
+        # Completing a big file on local storage copies it: allow the time that takes.
+        result = self._session(client, "POST", f"{url}/complete", json={"sha256": sha["hex"]},
+                               timeout=COMPLETE_TIMEOUT)  # fmt: skip
         return self._done(result, keep_state)
 
     def _done(self, doc: Mapping[str, Any], keep_state: bool) -> str:
@@ -279,21 +282,19 @@ class ResumableUpload:
     def _send_parts(self, client: httpx.Client, url: str, todo: list[int], part_size: int,
                     count: int, bar: Any) -> None:  # fmt: skip
         fd = os.open(self.path, os.O_RDONLY)
+        pool = ThreadPoolExecutor(self.settings.parallel, thread_name_prefix="rastercat-part")
         try:
-            with ThreadPoolExecutor(
-                self.settings.parallel, thread_name_prefix="rastercat-part"
-            ) as pool:
-                futures = [
-                    pool.submit(self._send_part, client, url, fd, n, part_size, count, bar)
-                    for n in todo
-                ]
-                finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                failed = [f for f in finished if f.exception() is not None]
-                if failed:
-                    for f in futures:
-                        f.cancel()
-                    raise failed[0].exception()  # type: ignore[misc]
+            futures = [
+                pool.submit(self._send_part, client, url, fd, n, part_size, count, bar)
+                for n in todo
+            ]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in finished if f.exception() is not None]
+            if failed:
+                raise failed[0].exception()  # type: ignore[misc]
         finally:
+            # On an error or Ctrl-C, start no more parts; those in flight finish (or fail) first.
+            pool.shutdown(wait=True, cancel_futures=True)
             os.close(fd)
 
     def _send_part(self, client: httpx.Client, url: str, fd: int, n: int, part_size: int,

@@ -41,7 +41,6 @@ import hashlib
 import logging
 import math
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -151,12 +150,12 @@ class MultipartService:
             )
         token = mint_upload_token(self.uploads.secret, row["uid"], self.settings.session_ttl)
         return {
-            **self._doc({**row, "params": {**row["params"], "multipart": mp}}),
+            **self.doc({**row, "params": {**row["params"], "multipart": mp}}),
             "session_url": f"{base_url.rstrip('/')}/uploads/multipart/{token}",
         }
 
     # the session --------------------------------------------------------------------------------
-    def _row(self, token: str) -> dict[str, Any]:
+    def session_row(self, token: str) -> dict[str, Any]:
         uid = verify_upload_token(self.uploads.secret, token)
         row = self.repo.one(t.uploads, uid=uid)
         if row is None:
@@ -165,7 +164,7 @@ class MultipartService:
             raise NotFound("this upload is not a resumable upload")
         return row
 
-    def _hold(self, row: dict[str, Any]) -> Claim:
+    def hold(self, row: dict[str, Any]) -> Claim:
         """Check the uploader's access as it is now, then hold (or keep holding) the upload for
         this session: its lease is renewed by every request of the session."""
         if row["status"] != "UPLOADING":
@@ -193,7 +192,7 @@ class MultipartService:
             self.repo, {**row, "file_key": key, "lease_until": lease}, "multipart", self.idle
         )
 
-    def _doc(self, row: dict[str, Any], parts: list[Part] | None = None) -> dict[str, Any]:
+    def doc(self, row: dict[str, Any], parts: list[Part] | None = None) -> dict[str, Any]:
         mp = row["params"]["multipart"]
         doc: dict[str, Any] = {
             "upload_id": row["upload_id"],
@@ -215,14 +214,14 @@ class MultipartService:
 
     def status(self, token: str) -> dict[str, Any]:
         """The session and the parts the server holds; also renews the upload's lease."""
-        row = self._row(token)
+        row = self.session_row(token)
         if row["status"] != "UPLOADING":
-            return self._doc(row, [])
-        claim = self._hold(row)
+            return self.doc(row, [])
+        claim = self.hold(row)
         mp = row["params"]["multipart"]
-        return self._doc(claim.row, self.parts.parts(row["uid"], mp["key"], mp["session"]))
+        return self.doc(claim.row, self.parts.parts(row["uid"], mp["key"], mp["session"]))
 
-    def _expected_size(self, mp: dict[str, Any], number: int) -> int:
+    def expected_size(self, mp: dict[str, Any], number: int) -> int:
         if (
             not isinstance(number, int)
             or isinstance(number, bool)
@@ -234,13 +233,13 @@ class MultipartService:
         return int(mp["size"] - mp["part_size"] * (mp["part_count"] - 1))
 
     def part_urls(self, token: str, body: Any, base_url: str) -> dict[str, Any]:
-        row = self._row(token)
+        row = self.session_row(token)
         mp = row["params"]["multipart"]
         wanted = body.get("parts") if isinstance(body, dict) else None
         if not isinstance(wanted, list) or not 1 <= len(wanted) <= 1000:
             raise InvalidInput("'parts' must list 1 to 1000 {part_number, checksum_sha256}",
                                field="parts")  # fmt: skip
-        self._hold(row)
+        self.hold(row)
         out = []
         for item in wanted:
             if not isinstance(item, dict):
@@ -248,7 +247,7 @@ class MultipartService:
             number = item.get("part_number")
             if not isinstance(number, int):
                 raise InvalidInput("'part_number' must be an integer", field="part_number")
-            self._expected_size(mp, number)
+            self.expected_size(mp, number)
             checksum = _checksum(item.get("checksum_sha256"), "'checksum_sha256'")
             if isinstance(self.parts, S3Parts):
                 url, headers = self.parts.presign_part(
@@ -270,11 +269,11 @@ class MultipartService:
         one in ``x-amz-checksum-sha256``; 400 naming the checksum otherwise."""
         import anyio
 
-        row = await anyio.to_thread.run_sync(self._row, token)
+        row = await anyio.to_thread.run_sync(self.session_row, token)
         if not isinstance(self.parts, LocalParts):
             raise Conflict("the parts of this upload go straight to the bucket: ask for part URLs")
         mp = row["params"]["multipart"]
-        expected = self._expected_size(mp, number)
+        expected = self.expected_size(mp, number)
         if checksum is None:
             raise InvalidInput(f"the {CHECKSUM_HEADER} header (the part's base64 SHA-256) is missing",
                                field=CHECKSUM_HEADER)  # fmt: skip
@@ -282,7 +281,7 @@ class MultipartService:
         if content_length is not None and content_length != expected:
             raise InvalidInput(f"part {number} must be {expected} bytes, not {content_length}",
                                field="Content-Length")  # fmt: skip
-        claim = await anyio.to_thread.run_sync(self._hold, row)
+        claim = await anyio.to_thread.run_sync(self.hold, row)
         tmp = self.parts.temp_part(row["uid"], number)
         try:
             digest, size = await self._receive(claim, chunks, tmp, expected)
@@ -349,107 +348,13 @@ class MultipartService:
 
     def complete(self, token: str, body: Any) -> dict[str, Any]:
         """Assemble the parts into the upload's file, then queue its job exactly as a finished PUT
-        does. Completing an upload that already completed answers its current state."""
-        row = self._row(token)
-        if row["status"] != "UPLOADING":
-            return self._doc(row)
-        claimed = body.get("sha256") if isinstance(body, dict) else None
-        if claimed is not None and (
-            not isinstance(claimed, str) or len(claimed) != 64
-            or any(ch not in "0123456789abcdef" for ch in claimed.lower())
-        ):  # fmt: skip
-            raise InvalidInput("'sha256' must be the file's SHA-256 in hex", field="sha256")
-        claim = self._hold(row)
-        mp = row["params"]["multipart"]
-        parts = self.parts.parts(row["uid"], mp["key"], mp["session"])
-        have = {p.number: p for p in parts}
-        missing = [n for n in range(1, mp["part_count"] + 1) if n not in have]
-        if missing:
-            shown = ", ".join(str(n) for n in missing[:20]) + (" ..." if len(missing) > 20 else "")
-            raise Conflict(f"{len(missing)} part(s) not received yet: {shown}")
-        for n, p in have.items():
-            if n > mp["part_count"] or p.size != self._expected_size(mp, n):
-                raise Conflict(f"part {n} has {p.size} bytes, not {self._expected_size(mp, n)}")
-        ordered = [have[n] for n in range(1, mp["part_count"] + 1)]
-        if isinstance(self.parts, LocalParts):
-            return self._complete_local(claim, ordered, claimed)
-        assert isinstance(self.parts, S3Parts)
-        return self._complete_s3(claim, ordered, claimed)
+        does (:mod:`rastercat.catalog.multipart_complete`)."""
+        from rastercat.catalog.multipart_complete import complete
 
-    def _record_sha(self, claim: Claim, sha: str | None) -> Claim:
-        if sha is None:
-            return claim
-        params = {**claim.row["params"], "sha256": sha.lower()}
-        with self.repo.tx() as conn:
-            conn.execute(
-                sa.update(t.uploads)
-                .where(t.uploads.c.pk == claim.row["pk"], t.uploads.c.file_key == claim.key)
-                .values(params=params)
-            )
-        return Claim(self.repo, {**claim.row, "params": params}, claim.attempt, self.idle)
-
-    def _complete_local(
-        self, claim: Claim, parts: list[Part], claimed: str | None
-    ) -> dict[str, Any]:
-        row, mp = claim.row, claim.row["params"]["multipart"]
-        # The assembled file gets a key of its own, swapped in by one conditional update: of two
-        # completions at once exactly one goes on, and it never deletes the other's file.
-        final = f"uploads/{row['uid']}/{uuid.uuid4().hex[:12]}/{row['upload_id']}"
-        with self.repo.tx() as conn:
-            swapped = conn.execute(
-                sa.update(t.uploads)
-                .where(
-                    t.uploads.c.pk == row["pk"],
-                    t.uploads.c.status == "UPLOADING",
-                    t.uploads.c.file_key == claim.key,
-                )  # fmt: skip
-                .values(file_key=final, lease_until=time.time() + self.idle)
-            ).rowcount
-        if not swapped:
-            raise Conflict("this upload is being completed by another request")
-        mine = Claim(self.repo, {**row, "file_key": final}, "complete", self.idle)
-        self.incoming.mkdir(parents=True, exist_ok=True)
-        tmp = self.incoming / f"{row['uid']}.multipart.part"
-        try:
-            with mine.kept():
-                sha = self.parts.assemble(row["uid"], parts, tmp)  # type: ignore[attr-defined]
-            if claimed is not None and claimed.lower() != sha:
-                raise InvalidInput(
-                    f"'sha256' {claimed} is not the SHA-256 of the parts put together ({sha}): "
-                    "the file changed while it was sent; start the upload again",
-                    field="sha256",
-                )
-            mine = self._record_sha(mine, sha)
-            stored = self.uploads._stored(mine, tmp, mp["size"])
-        except BaseException:
-            with self.repo.tx() as conn:  # give the session its parts back
-                conn.execute(
-                    sa.update(t.uploads)
-                    .where(
-                        t.uploads.c.pk == row["pk"],
-                        t.uploads.c.status == "UPLOADING",
-                        t.uploads.c.file_key == final,
-                    )  # fmt: skip
-                    .values(file_key=claim.key)
-                )
-            raise
-        finally:
-            tmp.unlink(missing_ok=True)
-        self.parts.abort(row["uid"], mp["key"], mp["session"])
-        return {**self._doc(stored), "sha256": sha}
-
-    def _complete_s3(self, claim: Claim, parts: list[Part], claimed: str | None) -> dict[str, Any]:
-        assert isinstance(self.parts, S3Parts)
-        mp = claim.row["params"]["multipart"]
-        with claim.kept():
-            self.parts.complete(mp["key"], mp["session"], parts)
-        claim = self._record_sha(claim, claimed)
-        # Two completions at once: S3 completes once; the loser must not delete the object.
-        stored = self.uploads.stored(claim, mp["size"], delete_on_loss=False)
-        return {**self._doc(stored), "sha256": claimed}
+        return complete(self, token, body)
 
     def abort(self, token: str) -> None:
-        row = self._row(token)
+        row = self.session_row(token)
         mp = row["params"]["multipart"]
         with self.repo.tx() as conn:
             conn.execute(

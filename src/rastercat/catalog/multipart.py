@@ -170,7 +170,15 @@ class MultipartService:
         if row["status"] != "UPLOADING":
             raise Conflict(f"this upload has ended ({row['status']}): start a new one")
         key = row["params"]["multipart"]["key"]
-        lease = time.time() + self.idle
+        now = time.time()
+        lease = now + self.idle
+        held = row["lease_until"] if row["file_key"] == key else None
+        if held is not None and held - now > self.idle - renew_interval(self.idle):
+            # Renewed moments ago (parts arrive several at a time): no write transaction for
+            # each of them, only the access check.
+            with self.repo.read() as conn:
+                recheck(conn, self.repo, row)
+            return Claim(self.repo, row, "multipart", self.idle)
         with self.repo.tx() as conn:
             recheck(conn, self.repo, row)
             c = t.uploads.c

@@ -133,8 +133,10 @@ class CatalogUploads(Service):
                 states = self._keep_states
             finally:
                 self._keep_states = None
-            for state in states:  # the whole scene arrived: nothing left to resume
-                state.unlink(missing_ok=True)
+            if states:  # the whole scene arrived: nothing left to resume
+                from rastercat.client.resumable import forget
+
+                forget(states)
             return sent
         if not isinstance(files, str | os.PathLike):
             raise InvalidInput("upload_image takes one file path; pass multi=True for a list")

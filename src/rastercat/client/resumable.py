@@ -116,6 +116,9 @@ class StateFile:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        # Half-written copies left by a process killed while saving.
+        for stale in self.path.parent.glob(f".{self.path.name}.*"):
+            stale.unlink(missing_ok=True)
 
 
 def _retryable(exc: BaseException, part: bool) -> bool:
@@ -336,5 +339,6 @@ class ResumableUpload:
 
 
 def forget(states: list[Path]) -> None:
+    """Remove resume states (a multi-file scene's, once all its files were sent)."""
     for path in states:
-        path.unlink(missing_ok=True)
+        StateFile(path).remove()

@@ -105,6 +105,10 @@ class CatalogUploads(Service):
         ``product_id:image_id`` for multi-file uploads); see :meth:`wait_for_image`. Returns the upload
         id (the file's basename), or the list of them for ``multi=True``. As in 0.17, ``image_id`` is
         ignored for a single file; ``metadata={"image_id": ...}`` names the upload instead.
+
+        Files of at least ``upload_settings.threshold_bytes`` (64 MiB) are sent as resumable
+        uploads: in checksummed parts, several at once, retried with backoff; calling again after
+        a crash or Ctrl-C continues from the parts the server holds (file by file for a scene).
         """
         meta = {**(metadata or {}), **kwargs}
         if multi:

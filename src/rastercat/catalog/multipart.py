@@ -61,6 +61,7 @@ from rastercat.store.sql.repo import t, utcnow
 log = logging.getLogger("rastercat.uploads")
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
 WRITE_BATCH = 2**20
+RECEIVED_CAP = 1_000_000
 
 
 def part_store(uploads: UploadService, root: Path, settings: MultipartSettings) -> PartStore:
@@ -308,6 +309,8 @@ class MultipartService:
             )
         finally:
             tmp.unlink(missing_ok=True)
+        if len(self.received) >= RECEIVED_CAP:  # a recent-history metric, never a memory leak
+            self.received.clear()
         self.received[(row["uid"], number)] += 1
         return {"part_number": number, "size": size, "checksum_sha256": checksum}
 

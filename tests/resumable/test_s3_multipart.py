@@ -162,3 +162,31 @@ def test_maintenance_aborts_abandoned_multipart_uploads(server: Any, tif: Path) 
     keys = {u["UploadId"] for u in _multipart_uploads(server)}
     assert stray["UploadId"] not in keys and len(keys) == 0
     assert repo.one(t.uploads, uid=session["upload_uid"])["status"] == "FAILURE"
+
+
+def test_an_upload_s3_assembled_before_a_crash_is_recorded(server: Any, tif: Path) -> None:
+    """The API stopped between S3's CompleteMultipartUpload and recording it: completing again
+    records it (S3 no longer knows the multipart upload; its object is whole in the bucket)."""
+    import base64
+
+    pid = make_product(server)
+    data = tif.read_bytes()[: PART + 1000]
+    r = server.client("alice").post(f"{CAT}/products/{pid}/images/multipart/crash.tif",
+                                    json={"multipart": {"size": len(data), "part_size": PART}})  # fmt: skip
+    session = r.json()
+    for n, chunk in ((1, data[:PART]), (2, data[PART:])):
+        checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+        target = httpx.post(f"{session['session_url']}/urls",
+                            json={"parts": [{"part_number": n, "checksum_sha256": checksum}]}).json()["parts"][0]  # fmt: skip
+        assert httpx.put(target["url"], content=chunk, headers=target["headers"]).status_code == 200
+    row = server.state.repo.one(t.uploads, uid=session["upload_uid"])
+    mp = row["params"]["multipart"]
+    service = server.state.extras["multipart"]
+    service.parts.complete(mp["key"], mp["session"], service.listed(row))  # S3 assembles it...
+    held = httpx.get(session["session_url"]).json()  # ...and the API never recorded it
+    assert [p["part_number"] for p in held["parts"]] == [1, 2]
+    r = httpx.post(
+        f"{session['session_url']}/complete", json={"sha256": hashlib.sha256(data).hexdigest()}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "PENDING"

@@ -54,8 +54,8 @@ from rastercat.catalog.upload_access import recheck
 from rastercat.catalog.upload_claims import Claim, renew_interval
 from rastercat.catalog.uploads import UploadService
 from rastercat.config import MultipartSettings, Settings
-from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from rastercat.store.multipart import LocalParts, Part, PartStore, S3Parts
+from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, StoreError
+from rastercat.store.multipart import ASSEMBLED, LocalParts, Part, PartStore, S3Parts
 from rastercat.store.sql.repo import t, utcnow
 
 log = logging.getLogger("rastercat.uploads")
@@ -227,8 +227,24 @@ class MultipartService:
         if row["status"] != "UPLOADING":
             return self.doc(row, [])
         claim = self.hold(row)
+        return self.doc(claim.row, self.listed(row))
+
+    def listed(self, row: dict[str, Any]) -> list[Part]:
+        """The parts the storage holds. An S3 multipart upload that S3 already assembled (this API
+        stopped between S3's completion and recording it) lists as complete, so that completing
+        it again records it."""
         mp = row["params"]["multipart"]
-        return self.doc(claim.row, self.parts.parts(row["uid"], mp["key"], mp["session"]))
+        try:
+            return self.parts.parts(row["uid"], mp["key"], mp["session"])
+        except StoreError:
+            if not (
+                isinstance(self.parts, S3Parts) and self.parts.assembled(mp["key"], mp["size"])
+            ):
+                raise
+        return [
+            Part(n, self.expected_size(mp, n), None, ASSEMBLED)
+            for n in range(1, mp["part_count"] + 1)
+        ]
 
     def expected_size(self, mp: dict[str, Any], number: int) -> int:
         if (

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from rastercat.catalog.upload_claims import Claim
 from rastercat.errors import Conflict, InvalidInput
-from rastercat.store.multipart import LocalParts, Part, S3Parts
+from rastercat.store.multipart import ASSEMBLED, LocalParts, Part, S3Parts
 from rastercat.store.sql.repo import t
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def complete(svc: MultipartService, token: str, body: Any) -> dict[str, Any]:
         raise InvalidInput("'sha256' must be the file's SHA-256 in hex", field="sha256")
     claim = svc.hold(row)
     mp = row["params"]["multipart"]
-    parts = svc.parts.parts(row["uid"], mp["key"], mp["session"])
+    parts = svc.listed(row)
     have = {p.number: p for p in parts}
     missing = [n for n in range(1, mp["part_count"] + 1) if n not in have]
     if missing:
@@ -122,8 +122,9 @@ def _complete_s3(
 ) -> dict[str, Any]:
     assert isinstance(svc.parts, S3Parts)
     mp = claim.row["params"]["multipart"]
-    with claim.kept():
-        svc.parts.complete(mp["key"], mp["session"], parts)
+    if any(p.etag != ASSEMBLED for p in parts):  # else S3 completed it before a crash of ours
+        with claim.kept():
+            svc.parts.complete(mp["key"], mp["session"], parts)
     claim = _record_sha(svc, claim, claimed)
     # Two completions at once: S3 completes once; the loser must not delete the object.
     stored = svc.uploads.stored(claim, mp["size"], delete_on_loss=False)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 S3_MIN_PART_BYTES = 5 * 2**20
 """S3's smallest part, except the last."""
 COPY_BUFFER = 2**20
+ASSEMBLED = "assembled"
+"""The ``etag`` of parts listed for a multipart upload that S3 already assembled."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,10 @@ class S3Parts:
                 UploadId=session,
                 MultipartUpload={"Parts": listed},
             )
+
+    def assembled(self, key: str, size: int) -> bool:
+        """Whether the object of a completed multipart upload is in the bucket, whole."""
+        return self.store.exists(key) and self.store.size(key) == size
 
     def abort(self, uid: str, key: str, session: str) -> None:
         from rastercat.store.s3 import _translate

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import logging
 import math
 import time
@@ -73,7 +72,7 @@ def part_store(uploads: UploadService, root: Path, settings: MultipartSettings) 
     return LocalParts(root, settings.min_part_bytes)
 
 
-def _checksum(value: Any, what: str) -> str:
+def parse_checksum(value: Any, what: str) -> str:
     """A base64 SHA-256 as S3 writes it; InvalidInput naming the checksum otherwise."""
     try:
         if isinstance(value, str) and len(base64.b64decode(value, validate=True)) == 32:
@@ -273,7 +272,7 @@ class MultipartService:
             if not isinstance(number, int):
                 raise InvalidInput("'part_number' must be an integer", field="part_number")
             self.expected_size(mp, number)
-            checksum = _checksum(item.get("checksum_sha256"), "'checksum_sha256'")
+            checksum = parse_checksum(item.get("checksum_sha256"), "'checksum_sha256'")
             if isinstance(self.parts, S3Parts):
                 url, headers = self.parts.presign_part(
                     mp["key"],
@@ -289,89 +288,13 @@ class MultipartService:
         return {"parts": out}
 
     async def receive_part(self, token: str, number: int, checksum: str | None,
-                           content_length: int | None, chunks: AsyncIterator[bytes]) -> dict[str, Any]:  # fmt: skip
+                           content_length: int | None, chunks: AsyncIterator[bytes]
+                           ) -> dict[str, Any]:  # fmt: skip
         """A part's bytes, through the API (local storage): stored only if their SHA-256 is the
         one in ``x-amz-checksum-sha256``; 400 naming the checksum otherwise."""
-        import anyio
+        from rastercat.catalog.multipart_receive import receive_part
 
-        row = await anyio.to_thread.run_sync(self.session_row, token)
-        if not isinstance(self.parts, LocalParts):
-            raise Conflict("the parts of this upload go straight to the bucket: ask for part URLs")
-        mp = row["params"]["multipart"]
-        expected = self.expected_size(mp, number)
-        if checksum is None:
-            raise InvalidInput(f"the {CHECKSUM_HEADER} header (the part's base64 SHA-256) is missing",
-                               field=CHECKSUM_HEADER)  # fmt: skip
-        want = base64.b64decode(_checksum(checksum, f"the {CHECKSUM_HEADER} header"))
-        if content_length is not None and content_length != expected:
-            raise InvalidInput(f"part {number} must be {expected} bytes, not {content_length}",
-                               field="Content-Length")  # fmt: skip
-        claim = await anyio.to_thread.run_sync(self.hold, row)
-        tmp = self.parts.temp_part(row["uid"], number)
-        try:
-            digest, size = await self._receive(claim, chunks, tmp, expected)
-            if size != expected:
-                raise InvalidInput(f"part {number} must be {expected} bytes; {size} arrived",
-                                   field="Content-Length")  # fmt: skip
-            if digest.digest() != want:
-                raise InvalidInput(
-                    f"{CHECKSUM_HEADER} does not match the bytes of part {number}: the part was "
-                    f"refused (their SHA-256 is {base64.b64encode(digest.digest()).decode()}); "
-                    "send it again",
-                    field=CHECKSUM_HEADER,
-                )
-            await anyio.to_thread.run_sync(
-                self.parts.keep_part, row["uid"], number, tmp, digest.hexdigest()
-            )
-        finally:
-            tmp.unlink(missing_ok=True)
-        if len(self.received) >= RECEIVED_CAP:  # a recent-history metric, never a memory leak
-            self.received.clear()
-        self.received[(row["uid"], number)] += 1
-        return {"part_number": number, "size": size, "checksum_sha256": checksum}
-
-    async def _receive(self, claim: Claim, chunks: AsyncIterator[bytes], tmp: Path,
-                       expected: int) -> tuple[Any, int]:  # fmt: skip
-        import anyio
-
-        digest = hashlib.sha256()
-        size = 0
-        renewed = anyio.current_time()
-        every = renew_interval(self.idle)
-        async with await anyio.open_file(tmp, "wb") as f:
-            pending: list[bytes] = []
-            held = 0
-            stream = chunks.__aiter__()
-            while True:
-                try:
-                    with anyio.fail_after(self.idle):
-                        chunk = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise Conflict(
-                        f"no data arrived for {self.idle:g} s: send the part again"
-                    ) from None
-                size += len(chunk)
-                if size > expected:
-                    raise InvalidInput(
-                        f"the part is larger than {expected} bytes", field="Content-Length"
-                    )
-                pending.append(chunk)
-                held += len(chunk)
-                if held >= WRITE_BATCH:
-                    block = b"".join(pending)
-                    digest.update(block)
-                    await f.write(block)
-                    pending, held = [], 0
-                if anyio.current_time() - renewed >= every:
-                    await anyio.to_thread.run_sync(claim.renew)
-                    renewed = anyio.current_time()
-            if pending:
-                block = b"".join(pending)
-                digest.update(block)
-                await f.write(block)
-        return digest, size
+        return await receive_part(self, token, number, checksum, content_length, chunks)
 
     def complete(self, token: str, body: Any) -> dict[str, Any]:
         """Assemble the parts into the upload's file, then queue its job exactly as a finished PUT

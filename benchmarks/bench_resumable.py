@@ -4,15 +4,16 @@ Both send the same file to the same S3 endpoint (moto's server mode in its own p
 127.0.0.1), in the same run, alternating which goes first:
 
 * rastercat: ``Catalog.upload_image`` with its default settings (16 MiB parts, 4 at once, a
-  SHA-256 per part and for the whole file), through a rastercat server on S3 storage: a real S3
-  multipart upload whose parts go straight to the bucket through presigned URLs. The clock stops
-  when the upload is complete (the ingest that follows is not part of the transfer; the server
-  runs without workers).
+  SHA-256 per part and for the whole file), through a rastercat API (uvicorn, in a process of its
+  own) on S3 storage: a real S3 multipart upload whose parts go straight to the bucket through
+  presigned URLs. The clock stops when the upload is complete (the ingest that follows is not part
+  of the transfer; the server runs without workers).
 * boto3: ``client.upload_file`` with the default ``TransferConfig`` (8 MiB parts, 10 threads).
 
     python benchmarks/bench_resumable.py --mib 2048 --repeat 3
 
-Prints each time, the p50 of each, and rastercat / boto3 (aim: <= 1.2).
+Prints each time, the p50 of each (and of the client process's CPU time), and rastercat / boto3
+(aim: <= 1.2). moto keeps objects in memory: a 2 GiB run needs a few GiB of RAM.
 """
 
 from __future__ import annotations

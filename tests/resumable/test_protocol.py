@@ -280,3 +280,19 @@ def test_an_upload_resumes_across_a_server_restart(server_factory: Any, large_ti
         f"{session['session_url']}/complete", json={"sha256": hashlib.sha256(data).hexdigest()}
     )
     assert r.status_code == 200 and r.json()["status"] == "PENDING", r.text
+
+
+def test_session_routes_read_no_large_json_body(server: Any) -> None:
+    """Routes under /uploads/ skip the app's body cap: the session's JSON routes check the
+    session URL before reading anything, and read at most 1 MiB."""
+    pid = make_product(server)
+    session = start(server, pid, "json.tif", 2 * PART)
+    big = b'{"parts": [' + b" " * (2 * 2**20) + b"]}"
+    forged = session["session_url"].rsplit("/", 1)[0] + "/not-a-token"
+    for url in (f"{forged}/urls", f"{forged}/complete"):
+        assert httpx.post(url, content=big).status_code == 403
+    for url in (f"{session['session_url']}/urls", f"{session['session_url']}/complete"):
+        r = httpx.post(url, content=big)
+        assert r.status_code == 413 and "1048576 bytes" in r.text
+    r = httpx.post(f"{session['session_url']}/urls", content=b"{not json")
+    assert r.status_code == 400 and "not JSON" in r.text

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.api.routes.uploads import public_base
 from rastercat.catalog.multipart import CHECKSUM_HEADER, MultipartService
-from rastercat.errors import InvalidInput
+from rastercat.errors import InvalidInput, PayloadTooLarge
 
 log = logging.getLogger("rastercat.uploads")
 catalog_router = APIRouter()
@@ -48,10 +48,45 @@ def session_status(request: Request, token: str) -> dict:
     return _service(request.app.state.rc).status(token)
 
 
+JSON_LIMIT = 2**20
+"""Largest JSON body of a session route (1,000 part checksums take about 80 KB). Routes under
+``/uploads/`` are exempt from the app's body cap, so these read their small bodies themselves,
+after the session URL was checked, instead of letting FastAPI parse whatever arrives."""
+
+
+async def small_json(request: Request, token: str) -> Any:
+    import json
+
+    import anyio
+
+    from rastercat.catalog.tokens import verify_upload_token
+
+    verify_upload_token(request.app.state.rc.secret, token)  # 403 before any body is read
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > JSON_LIMIT):
+        raise PayloadTooLarge(f"the request body is larger than {JSON_LIMIT} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > JSON_LIMIT:
+            raise PayloadTooLarge(f"the request body is larger than {JSON_LIMIT} bytes")
+    if not body:
+        return {}
+    try:
+        return await anyio.to_thread.run_sync(json.loads, bytes(body))
+    except ValueError:
+        raise InvalidInput("the request body is not JSON") from None
+
+
 @session_router.post("/uploads/multipart/{token}/urls")
-def part_urls(request: Request, token: str, body: Any = Body(default_factory=dict)) -> dict:
+async def part_urls(request: Request, token: str) -> dict:
+    import anyio
+
     state = request.app.state.rc
-    return _service(state).part_urls(token, body, public_base(request, state.settings.public_url))
+    body = await small_json(request, token)
+    base = public_base(request, state.settings.public_url)
+    result: dict = await anyio.to_thread.run_sync(_service(state).part_urls, token, body, base)
+    return result
 
 
 @session_router.put("/uploads/multipart/{token}/parts/{number}", response_model=None)
@@ -72,8 +107,13 @@ async def put_part(request: Request, token: str, number: int) -> dict | Response
 
 
 @session_router.post("/uploads/multipart/{token}/complete")
-def complete(request: Request, token: str, body: Any = Body(default_factory=dict)) -> dict:
-    return _service(request.app.state.rc).complete(token, body)
+async def complete(request: Request, token: str) -> dict:
+    import anyio
+
+    body = await small_json(request, token)
+    service = _service(request.app.state.rc)
+    result: dict = await anyio.to_thread.run_sync(service.complete, token, body)
+    return result
 
 
 @session_router.delete("/uploads/multipart/{token}", status_code=204)

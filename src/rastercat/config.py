@@ -153,6 +153,22 @@ class RegisterSettings(BaseModel):
     endpoint and credentials."""
 
 
+class MultipartSettings(BaseModel):
+    """Resumable uploads in parts (``/uploads/multipart/...``): see :mod:`rastercat.catalog.multipart`."""
+
+    min_part_bytes: int = Field(default=2**20, ge=1)
+    """Smallest part (except the last) the API accepts when it receives the parts itself (local
+    storage). On S3 storage S3's own minimum of 5 MiB applies."""
+    max_part_bytes: int = Field(default=5 * 2**30, ge=1)
+    """Largest part: S3's own maximum."""
+    max_parts: int = Field(default=10_000, ge=1, le=10_000)
+    """Most parts of one file: S3's own maximum."""
+    session_ttl: int = Field(default=7 * 86_400, gt=0)
+    """Lifetime in seconds of a resumable upload's session URL. The upload itself lives as long as
+    data (or the client's heartbeat) keeps arriving: it is abandoned after ``upload_idle_timeout``
+    seconds without either, and maintenance then removes (or aborts, on S3) its parts."""
+
+
 class Settings(BaseSettings):
     """Everything the server needs; one instance per app."""
 
@@ -198,6 +214,7 @@ class Settings(BaseSettings):
         # the ABC method of the same name.
         validation_alias=AliasChoices("register", "registration", "RASTERCAT_REGISTER"),
     )
+    multipart: MultipartSettings = Field(default_factory=MultipartSettings)
 
     @property
     def resolved_database_url(self) -> str:
@@ -210,6 +227,37 @@ class Settings(BaseSettings):
     @property
     def secret_path(self) -> Path:
         return self.data_dir / "secret.key"
+
+
+class UploadClientSettings(BaseSettings):
+    """How the SDK and ``rastercat upload`` send large files (client side; ``RASTERCAT_UPLOAD_*``
+    environment variables, or pass an instance to the SDK)."""
+
+    model_config = SettingsConfigDict(env_prefix="RASTERCAT_UPLOAD_", extra="ignore")
+
+    threshold_bytes: int = Field(default=64 * 2**20, ge=0)
+    """Files of at least this size are sent as a resumable upload in parts; smaller ones with one
+    PUT (the 0.17 protocol)."""
+    part_bytes: int = Field(default=16 * 2**20, ge=2**16)
+    """Size of each part (raised when a file would otherwise need more parts than the server
+    allows). Memory used is about ``parallel`` x ``part_bytes``."""
+    parallel: int = Field(default=4, ge=1, le=64)
+    """Parts sent at once."""
+    retries: int = Field(default=8, ge=0)
+    """Tries again for each part (and for each API call) after a failure, with exponential backoff."""
+    backoff: float = Field(default=0.5, ge=0)
+    """First wait before a retry, in seconds; doubled each time (at most 30 s), with jitter."""
+    state_dir: Path | None = None
+    """Where the state that lets an interrupted upload resume is kept; defaults to the user's
+    cache directory (``platformdirs.user_cache_dir("rastercat")/uploads``)."""
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("rastercat", appauthor=False)) / "uploads"
 
 
 def is_loopback_host(host: str) -> bool:

@@ -56,6 +56,7 @@ def _include_optional(app: FastAPI) -> None:
     from rastercat.api.routes import (
         bulk,
         metadata,
+        multipart,
         point,
         raster,
         register,
@@ -69,6 +70,8 @@ def _include_optional(app: FastAPI) -> None:
     app.include_router(register.router, prefix=CATALOG_PREFIX, tags=["catalog"])
     app.include_router(uploads.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
     app.include_router(uploads.put_router, tags=["uploads"])
+    app.include_router(multipart.catalog_router, prefix=CATALOG_PREFIX, tags=["uploads"])
+    app.include_router(multipart.session_router, tags=["uploads"])
     app.include_router(metadata.router, prefix=METADATA_PREFIX, tags=["metadata"])
     app.include_router(raster.router, prefix=RASTER_PREFIX, tags=["raster"])
     app.include_router(point.router, prefix=RASTER_PREFIX, tags=["raster"])

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from rastercat.api.state import AppState
 from rastercat.catalog.arrivals import Periodic
 from rastercat.catalog.maintenance import Maintenance, MaintenanceThread
+from rastercat.catalog.multipart import MultipartService
 from rastercat.catalog.uploads import UploadService
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.jobs import JobRunner
@@ -71,8 +72,16 @@ def start_background(state: AppState) -> None:
         idle=settings.upload_idle_timeout,
     )
     state.extras["uploads"] = uploads
+    multipart = MultipartService.for_app(uploads, settings)
+    state.extras["multipart"] = multipart
     maintenance = MaintenanceThread(
-        Maintenance(state.repo, objects, settings.upload_url_ttl, settings.upload_idle_timeout)
+        Maintenance(
+            state.repo,
+            objects,
+            settings.upload_url_ttl,
+            settings.upload_idle_timeout,
+            upload_sweeps=[multipart.sweep_abandoned],
+        )  # fmt: skip
     )
     state.extras["maintenance"] = maintenance
     if pool is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,8 +26,11 @@ LIVE_UPLOADS = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
 
 class Maintenance:
     def __init__(self, repo: Repo, objects: ObjectStore, upload_ttl: float = 3600.0,
-                 upload_idle: float = 300.0) -> None:  # fmt: skip
+                 upload_idle: float = 300.0,
+                 upload_sweeps: Sequence[Callable[[], object]] = ()) -> None:  # fmt: skip
         self.repo = repo
+        self.upload_sweeps = tuple(upload_sweeps)
+        """More clean-ups run after the upload expiry (e.g. abandoned resumable uploads' parts)."""
         self.objects = objects
         self.upload_ttl = upload_ttl
         self.upload_idle = upload_idle
@@ -41,11 +45,12 @@ class Maintenance:
 
         if time.monotonic() >= self._next_expiry:
             self._next_expiry = time.monotonic() + max(1.0, min(30.0, self.upload_ttl / 10))
-            for step in (self.expire_uploads, self.sweep_stray_uploads):
+            for step in (self.expire_uploads, self.sweep_stray_uploads, *self.upload_sweeps):
                 try:
                     step()
                 except Exception:  # storage or database trouble: the next round tries again
-                    log.warning("%s failed; retrying later", step.__name__, exc_info=True)
+                    name = getattr(step, "__name__", repr(step))
+                    log.warning("%s failed; retrying later", name, exc_info=True)
         return False
 
     def sweep_stray_uploads(self) -> int:

@@ -164,6 +164,18 @@ class UploadService:
 
     def begin(self, p: Principal, pid: str, key: str, body: dict[str, Any], base_url: str) -> str:
         """Step 1: record the upload and return its capability URL."""
+        row = self.record(p, pid, key, body, direct=self.direct is not None)
+        uid, file_key = row["uid"], row["file_key"]
+        if self.direct is not None and file_key is not None:
+            return self.direct.presign_put(file_key, self.ttl)
+        token = mint_upload_token(self.secret, uid, self.ttl)
+        return f"{base_url.rstrip('/')}/uploads/{token}"
+
+    def record(
+        self, p: Principal, pid: str, key: str, body: dict[str, Any], *, direct: bool
+    ) -> dict[str, Any]:
+        """Validate step 1 and record the UPLOADING row (also used by resumable uploads, see
+        :mod:`rastercat.catalog.multipart`); returns the row."""
         # The name becomes a path component of the stored key: refuse what no file system stores
         # now, not after the bytes were sent.
         check_key(key, "upload file name", field="key", file_name=True)
@@ -174,13 +186,12 @@ class UploadService:
         now = utcnow()
         uid = uuid.uuid4().hex
         # A direct upload's key is known in advance: its arrival is noticed by looking for it.
-        file_key = f"uploads/{uid}/{key}" if self.direct is not None else None
+        file_key = f"uploads/{uid}/{key}" if direct else None
+        values: dict[str, Any] = {}
         with self.repo.tx() as conn:
             product = self.catalog._product(conn, p, pid, "write")
             check_image_access(conn, self.repo, p, product, params["image_key"], params["acl"])
-            self.repo.insert(
-                t.uploads,
-                {
+            values = {
                     "uid": uid,
                     "product_uid": product["uid"],
                     "product_id": pid,
@@ -195,13 +206,9 @@ class UploadService:
                     "log": "",
                     "created": now,
                     "updated": now,
-                },
-                conn,
-            )
-        if self.direct is not None and file_key is not None:
-            return self.direct.presign_put(file_key, self.ttl)
-        token = mint_upload_token(self.secret, uid, self.ttl)
-        return f"{base_url.rstrip('/')}/uploads/{token}"
+                }  # fmt: skip
+            values["pk"] = self.repo.insert(t.uploads, values, conn)
+        return values
 
     def check_put(self, token: str, content_length: int | None) -> Claim:
         """Step 2 starts: check the URL, the size and the uploader's access, then hold the upload
@@ -283,10 +290,17 @@ class UploadService:
         return size
 
     def _stored(self, claim: Claim, tmp: Path, size: int) -> dict[str, Any]:
-        row, key = claim.row, claim.key
+        key = claim.key
         # Storing a large file (to S3, say) takes a while with no data arriving: keep the hold.
         with claim.kept():
             self.objects.put_file(tmp, key)
+        return self.stored(claim, size)
+
+    def stored(self, claim: Claim, size: int, *, delete_on_loss: bool = True) -> dict[str, Any]:
+        """The claimed upload's file is in the object store at ``claim.key``: queue its job
+        (PENDING, or WAITING for the other files of its scene). The file is deleted when the job
+        cannot be queued (product deleted; ``delete_on_loss``: the hold was lost)."""
+        row, key = claim.row, claim.key
         try:
             with self.repo.tx() as conn:
                 product = self.repo.one(t.products, conn, uid=row["product_uid"])
@@ -295,6 +309,10 @@ class UploadService:
                 status = advance(conn, row, key, size)
                 if status is None:
                     raise lost_hold(self.idle)
+        except Conflict:
+            if delete_on_loss:
+                self.objects.delete(key)
+            raise
         except Exception:
             self.objects.delete(key)
             raise
@@ -393,6 +411,8 @@ def upload_doc(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
         "peak_memory_usage": 0,
         "runtime": row["runtime"],
     }
+    if row["params"].get("sha256"):  # a resumable upload's whole-file SHA-256 (hex)
+        attrs["sha256"] = row["params"]["sha256"]
     if full:
         attrs.update(labels=[row["product_id"], row["image_key"]], logs=row["log"], stacktrace=None)
     return {"id": row["upload_id"], "type": "upload", "attributes": attrs}

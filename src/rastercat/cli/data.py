@@ -20,25 +20,60 @@ from rastercat.errors import RastercatError
 @click.option("--acquired", default=None, help="Acquisition date/time (ISO-8601) of the image(s).")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until processed.")
 @click.option("--timeout", type=float, default=3600, show_default=True)
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Parts of a large file sent at once [RASTERCAT_UPLOAD_PARALLEL, 4].",
+)
+@click.option(
+    "--part-size",
+    type=click.IntRange(1, 5120),
+    default=None,
+    help="Part size in MiB for large files [RASTERCAT_UPLOAD_PART_BYTES, 16 MiB].",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="A progress bar per file (default: for large files on a terminal).",
+)
 def upload(product_id: str, files: tuple[Path, ...], multi: bool, image_id: str | None,
-           acquired: str | None, wait: bool, timeout: float) -> None:  # fmt: skip
+           acquired: str | None, wait: bool, timeout: float, parallel: int | None,
+           part_size: int | None, progress: bool | None) -> None:  # fmt: skip
     """Upload GeoTIFF/JPEG2000 FILES into PRODUCT_ID (the server and token come from
-    RASTERCAT_URL / RASTERCAT_TOKEN, or from what `rastercat serve` saved)."""
+    RASTERCAT_URL / RASTERCAT_TOKEN, or from what `rastercat serve` saved).
+
+    Files of 64 MiB or more (RASTERCAT_UPLOAD_THRESHOLD_BYTES) are sent in checksummed parts, in
+    parallel; after Ctrl-C, a crash or a cut connection, running the same command again continues
+    from the parts the server already holds."""
     from rastercat.client.catalog import Catalog
+    from rastercat.config import UploadClientSettings
 
     if multi and not image_id:
         raise click.BadParameter("--multi needs --image-id", param_hint="--image-id")
     metadata = {"acquired": acquired} if acquired else None
+    overrides: dict[str, int] = {}
+    if parallel is not None:
+        overrides["parallel"] = parallel
+    if part_size is not None:
+        overrides["part_bytes"] = part_size * 2**20
     try:
         with Catalog() as catalog:
+            catalog.upload_settings = UploadClientSettings(**overrides)  # type: ignore[arg-type]
             if multi:
                 ids = catalog.upload_image([str(f) for f in files], product_id, multi=True,
-                                           image_id=image_id, metadata=metadata)  # fmt: skip
+                                           image_id=image_id, metadata=metadata,
+                                           progress=progress)  # fmt: skip
                 uploads = list(ids) if isinstance(ids, list) else [ids]
                 uploads = uploads[-1:]  # the scene is processed with its last file
             else:
                 uploads = [
-                    str(catalog.upload_image(str(f), product_id, metadata=metadata)) for f in files
+                    str(
+                        catalog.upload_image(
+                            str(f), product_id, metadata=metadata, progress=progress
+                        )
+                    )
+                    for f in files
                 ]
             for upload_id in uploads:
                 if not wait:

@@ -14,6 +14,7 @@ from typing import Any
 
 from rastercat.client import uploads
 from rastercat.client._http import Service
+from rastercat.config import UploadClientSettings
 from rastercat.errors import InvalidInput, NotFound
 
 PathLike = str | os.PathLike[str]
@@ -28,6 +29,22 @@ class CatalogUploads(Service):
 
     # (product id, image key) -> the upload ids sent for it, so wait_for_image can report failures.
     _sent: dict[tuple[str, str], list[str]]
+    _upload_settings: UploadClientSettings | None = None
+    # While a multi-file scene is sent: the resume states of its files sent so far (kept until the
+    # last file is sent, so running the scene again skips the files that arrived).
+    _keep_states: list[Path] | None = None
+
+    @property
+    def upload_settings(self) -> UploadClientSettings:
+        """How large files are sent: threshold, part size, parallel parts, retries (defaults from
+        ``RASTERCAT_UPLOAD_*``; assign an :class:`~rastercat.config.UploadClientSettings`)."""
+        if self._upload_settings is None:
+            self._upload_settings = UploadClientSettings()
+        return self._upload_settings
+
+    @upload_settings.setter
+    def upload_settings(self, value: UploadClientSettings) -> None:
+        self._upload_settings = value
 
     def namespace_product(self, product_id: str) -> str:
         """``product_id`` prefixed with the caller's namespace, unless it already is."""
@@ -54,6 +71,17 @@ class CatalogUploads(Service):
         """Step 1 (POST, authenticated) then step 2 (PUT of the bytes); returns the upload id."""
         body = dict(metadata)
         key = body.pop("image_id", None) or path.name
+        settings = self.upload_settings
+        if path.stat().st_size >= settings.threshold_bytes:
+            # Large files: in checksummed parts, in parallel, resumable after a crash.
+            from rastercat.client.resumable import ResumableUpload
+
+            upload = ResumableUpload(self, path, product_id, key, body, settings, progress=progress)
+            key = upload.run(keep_state=self._keep_states is not None)
+            if self._keep_states is not None:
+                self._keep_states.append(upload.state.path)
+            self._sent.setdefault((product_id, image_key), []).append(key)
+            return key
         response = self.post(f"/products/{product_id}/images/upload/{key}", json=body)
         # The URL is the raw body; be lenient about whitespace a proxy might add.
         uploads.put_file(response.text.strip(), path, progress=progress)
@@ -77,6 +105,10 @@ class CatalogUploads(Service):
         ``product_id:image_id`` for multi-file uploads); see :meth:`wait_for_image`. Returns the upload
         id (the file's basename), or the list of them for ``multi=True``. As in 0.17, ``image_id`` is
         ignored for a single file; ``metadata={"image_id": ...}`` names the upload instead.
+
+        Files of at least ``upload_settings.threshold_bytes`` (64 MiB) are sent as resumable
+        uploads: in checksummed parts, several at once, retried with backoff; calling again after
+        a crash or Ctrl-C continues from the parts the server holds (file by file for a scene).
         """
         meta = {**(metadata or {}), **kwargs}
         if multi:
@@ -94,12 +126,22 @@ class CatalogUploads(Service):
                 "multi_file": {"image_files": [p.name for p in paths], "image_id": image_id},
             }
             meta.pop("image_id", None)  # each file's upload key must stay its basename
-            return [
-                self._send(
-                    p, product_id, {**meta, "process_controls": controls}, image_id, progress
-                )
-                for p in paths
-            ]
+            self._keep_states = []
+            try:
+                sent = [
+                    self._send(
+                        p, product_id, {**meta, "process_controls": controls}, image_id, progress
+                    )
+                    for p in paths
+                ]
+                states = self._keep_states
+            finally:
+                self._keep_states = None
+            if states:  # the whole scene arrived: nothing left to resume
+                from rastercat.client.resumable import forget
+
+                forget(states)
+            return sent
         if not isinstance(files, str | os.PathLike):
             raise InvalidInput("upload_image takes one file path; pass multi=True for a list")
         path = self._readable(files)

@@ -52,6 +52,17 @@ def cog_options(plan: CogPlan, compression: str, level: int) -> dict[str, Any]:
     return opts
 
 
+def copy_options(plan: CogPlan, compression: str, level: int) -> dict[str, Any]:
+    """Creation options of the COG copy from uploaded files: exactly what the benchmarks give
+    GDAL's COG driver as the peer."""
+    opts = cog_options(plan, compression, level)
+    if plan.overview_factors:
+        opts["overview_count"] = len(plan.overview_factors)
+    else:
+        opts["overviews"] = "NONE"
+    return opts
+
+
 def gdal_resampling(name: str) -> str:
     return Resampling[name].name.replace("_", "").upper()
 
@@ -132,10 +143,7 @@ def write_cog(
         with rasterio.open(staging, driver="GTiff") as src:
             rasterio.shutil.copy(src, dst, driver="COG", **opts)
         return "ndarray staged as GeoTIFF"
-    if plan.overview_factors:
-        opts["overview_count"] = len(plan.overview_factors)
-    else:
-        opts["overviews"] = "NONE"
+    opts = copy_options(plan, compression, level)
     if plan.passthrough is not None:
         with open_upload(plan.passthrough.path) as src:
             rasterio.shutil.copy(src, dst, driver="COG", **opts)

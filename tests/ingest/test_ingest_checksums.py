@@ -86,3 +86,26 @@ def test_each_step_is_timed_in_the_log(write_tif, work_dir, limits):
     for step in ("COG verified", "footprint", "statistics", "checksum"):
         assert re.search(rf"^{step} in \d+\.\d\d s", text, re.M), step
     assert res.attributes["cog_md5"] == md5(res.cog_path)
+
+
+def test_the_cog_is_the_bytes_gdals_cog_driver_writes_with_the_same_options(
+    write_tif, work_dir, limits, tmp_path
+):
+    """The benchmarks' peer is GDAL's COG driver given ``copy_options`` and its own default
+    configuration: rastercat's scratch configuration changes the speed, not one byte."""
+    import rasterio
+    import rasterio.shutil
+
+    from rastercat.ingest.plan import make_plan
+    from rastercat.ingest.probe import probe_file
+    from rastercat.ingest.to_cog import copy_options
+
+    src = write_tif("s.tif", noisy((3, 2100, 1900), "uint16"))
+    req = IngestRequest("file", (src,), tuple(BandSpec(f"b{i}", i) for i in (1, 2, 3)))
+    res = process(req, work_dir, limits)
+    opts = copy_options(make_plan(req, [probe_file(0, src, limits)]), "ZSTD", 1)
+    assert opts["overview_count"] >= 2  # the scratch overview file is used
+    peer = tmp_path / "peer.tif"
+    with rasterio.open(src) as ds:
+        rasterio.shutil.copy(ds, peer, driver="COG", **opts)
+    assert md5(peer) == md5(res.cog_path) == res.attributes["cog_md5"]

@@ -2,9 +2,11 @@
 
 An upload lands in the page cache as dirty pages. Left alone, the kernel writes them back later,
 when the conversion that follows is writing its COG: the two then share the disk, and once the
-machine's dirty pages pass ``vm.dirty_background_ratio`` the COG's writes are throttled too
-(measured: a 10,000^2 x 4 UInt16 COG copy took 15-17 s inside the server against 7-10 s for the
-same call outside it, at the same CPU time). ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` queues the
+machine's dirty pages pass ``vm.dirty_background_ratio`` the COG's writes are throttled too.
+(Measured on a loaded 2-core machine, 10,000^2 x 4 UInt16: before, the COG step inside the server
+took 12-17 s against 7-10 s for the same call outside it, at the same CPU time; after, 6-23 s,
+median 12.2 s, against 9.5-12.2 s, median 12.1 s. The load made it noisy.)
+``sync_file_range(SYNC_FILE_RANGE_WRITE)`` queues the
 pages written so far for writeback and returns: the upload is on disk by the time it is converted,
 and its pages stay cached for the conversion to read. Where the call is missing (not Linux),
 nothing is done.

@@ -223,6 +223,10 @@ def main() -> None:
         print(f"process / GDAL COG driver, per repeat: {spread(times['ratio'])}x  (aim <= 1.25x)")
         print(f"process / GDAL COG driver with rastercat's configuration too: "
               f"{spread(times['ratio_tuned'])}x")  # fmt: skip
+        cog = step_times.get("COG written", [])
+        if len(cog) == len(times["tuned"]):  # the same GDAL call on both sides
+            print("  the COG step alone / that peer, per repeat: "
+                  f"{spread([a / b for a, b in zip(cog, times['tuned'], strict=True)])}x")  # fmt: skip
         print("output sizes (bytes):", sizes)
 
 

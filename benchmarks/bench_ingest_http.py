@@ -250,6 +250,9 @@ def main() -> None:
                                     ("ratio", t_http / t_peer),
                                     ("ratio_tuned", t_http / t_tuned)):  # fmt: skip
                     runs[name].append(value)
+                cog_wall = log_steps(job_log(job).splitlines()).get("COG written")
+                if cog_wall is not None:  # the same GDAL call on both sides
+                    runs.setdefault("cog_ratio", []).append(cog_wall / t_tuned)
                 print(f"repeat {i + 1}: GDAL COG driver {t_peer:.2f} s (with rastercat's "
                       f"configuration {t_tuned:.2f} s), rastercat PUT -> searchable "
                       f"{t_http:.2f} s (PUT {t_put:.2f} s); {t_http / t_peer:.2f}x "
@@ -272,6 +275,10 @@ def main() -> None:
                   "(aim <= 1.25x)")  # fmt: skip
             print("rastercat / GDAL COG driver with rastercat's configuration too: "
                   f"{spread(runs['ratio_tuned'])}x")  # fmt: skip
+            if runs.get("cog_ratio"):
+                print("  the COG step alone / that peer, per repeat: "
+                      f"{spread(runs['cog_ratio'])}x (wall); CPU, whole ingest / that peer: "
+                      f"{spread([a / b for a, b in zip(cpu['server'], cpu['tuned'], strict=True)])}x")  # fmt: skip
             if args.skip_extras:
                 return
 

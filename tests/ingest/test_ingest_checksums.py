@@ -23,8 +23,9 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
-def test_checksums_equal_hashlib_over_the_cog_and_inputs(write_tif, work_dir, limits):
-    # Bigger than one hash chunk, so the digest spans several reads of the reused buffer.
+def test_checksums_equal_hashlib_over_the_cog_and_inputs(write_tif, work_dir, limits, monkeypatch):
+    # Smaller chunks than the files, so each digest spans many reads of the reused buffer.
+    monkeypatch.setattr("rastercat.ingest.verify.HASH_CHUNK_BYTES", 2**16)
     a = write_tif("a.tif", noisy((2, 1500, 1300), "uint16"))
     b = write_tif("b.tif", noisy((1, 1500, 1300), "uint16", seed=3))
     req = IngestRequest(
@@ -32,7 +33,7 @@ def test_checksums_equal_hashlib_over_the_cog_and_inputs(write_tif, work_dir, li
         hash_inputs=True,
     )  # fmt: skip
     res = process(req, work_dir, limits)
-    assert res.cog_path.stat().st_size > HASH_CHUNK_BYTES
+    assert res.cog_path.stat().st_size > 10 * 2**16
     assert res.attributes["cog_md5"] == md5(res.cog_path)
     assert res.attributes["file_md5s"] == [md5(a), md5(b)]
 

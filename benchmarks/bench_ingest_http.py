@@ -1,9 +1,15 @@
 """Ingest through the real server: ``rastercat serve`` in a subprocess, timed from the first byte of
-the upload until the image is searchable, against the GDAL COG driver and rio-cogeo on the same file
-(same compression, predictor, block size and overview count), in the same run.
+the upload until the image is searchable, against GDAL's COG driver on the same file with exactly
+rastercat's creation options (read from the code and the default settings), in the same run; and
+again with rastercat's GDAL configuration of the copy too (``to_cog.SCRATCH_CONFIG``).
 
     python benchmarks/bench_ingest_http.py                         # quick: 4000 x 4000 x 4
-    python benchmarks/bench_ingest_http.py --size 10000 --stream-mb 2048   # the issue's case
+    python benchmarks/bench_ingest_http.py --size 10000 --repeat 5 --stream-mb 2048  # the issue's
+
+The two sides run interleaved (peer, then an upload) ``--repeat`` times: on a shared machine the
+absolute times drift with the load, so compare the per-repeat ratios. Each step of the processing
+log, the CPU time of each side (the server and its conversion processes; the peer's process), and
+the PUT are reported as min / median / max.
 
 Also printed: many small files ingested in parallel (server CPU use over cores x wall time), and
 the server's peak memory while it ingests the big file and while it receives a streamed PUT.
@@ -20,17 +26,28 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import rasterio
 import rasterio.shutil
-from bench_ingest import make_input, timed
+from bench_ingest import (
+    cpu_seconds,
+    describe,
+    gdal_cog,
+    make_input,
+    rastercat_options,
+    spread,
+    timed,
+)
+from bench_ingest import steps as log_steps
 from rasterio.transform import from_origin
+
+from rastercat.ingest.to_cog import SCRATCH_CONFIG
 
 CAT = "/metadata/v1/catalog"
 
@@ -135,30 +152,8 @@ class Server:
         self.proc.wait(60)
 
 
-def peers(src: Path, tmp: Path, n_ovr: int) -> tuple[float, float]:
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
-
-    def gdal_copy() -> None:
-        with rasterio.open(src) as ds:
-            rasterio.shutil.copy(
-                ds, tmp / "gdal.tif", driver="COG", num_threads="ALL_CPUS", compress="ZSTD",
-                level=1, predictor=2, blocksize=512, overview_resampling="AVERAGE",
-                overview_count=n_ovr,
-            )  # fmt: skip
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        profile = cog_profiles.get("zstd")
-    profile.update(blockxsize=512, blockysize=512, level=1, predictor=2)
-
-    def cogeo() -> None:
-        cog_translate(
-            src, tmp / "cogeo.tif", profile, overview_level=n_ovr, overview_resampling="average",
-            config={"GDAL_NUM_THREADS": "ALL_CPUS"}, quiet=True,
-        )  # fmt: skip
-
-    return timed(gdal_copy), timed(cogeo)
+def job_log(job: dict[str, Any]) -> str:
+    return str(job["attributes"]["logs"])
 
 
 def machine_idle() -> float:
@@ -194,6 +189,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=24, help="number of small files")
     parser.add_argument("--stream-mb", type=int, default=512, help="size of the streamed PUT")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of each side")
+    parser.add_argument("--skip-extras", action="store_true",
+                        help="only the big file: no small files, no streamed PUT")  # fmt: skip
     args = parser.parse_args()
     cores = os.cpu_count() or 1
 
@@ -210,43 +208,79 @@ def main() -> None:
             server.wait_searchable(warm, 1, ["warm.tif"])
             pid = server.product("big", args.bands)
             rss0 = server.status("VmRSS")
-
-            marks: list[float] = []
-
-            def ingest() -> None:
-                with src.open("rb") as f:
-                    server.put(pid, "input.tif", f)
-                marks.append(time.perf_counter())
-                server.wait_searchable(pid, 1, ["input.tif"])
-
-            t_http = timed(ingest)
-            t_put = t_http - (time.perf_counter() - marks[0])
-            big_peak = (server.status("VmHWM") - rss0) / 1024
-            job = server.client.get(f"{CAT}/products/{pid}/uploads/input.tif").json()["data"]
-            runtime = job["attributes"]["runtime"]
-            steps = [
-                ln[9:]
-                for ln in job["attributes"]["logs"].splitlines()
-                if re.search(r" in [0-9.]+ s", ln)
-            ]
-            # The big image's COG is the largest stored file.
-            cog = max((server.data / "objects").rglob("*.tif"), key=lambda p: p.stat().st_size)
-            with rasterio.open(cog) as ds:
-                n_ovr = len(ds.overviews(1))
-            t_gdal, t_cogeo = peers(src, tmp, n_ovr)
-            best = min(t_gdal, t_cogeo)
+            options = rastercat_options(src, args.bands)
             print(f"input {args.size} x {args.size} x {args.bands} UInt16, "
-                  f"{src.stat().st_size / 2**20:.0f} MiB, {n_ovr} overviews; {cores} cores")  # fmt: skip
-            print(
-                f"{'rastercat upload -> searchable':<34}{t_http:8.2f} s  "
-                f"(PUT {t_put:.2f} s, then processing until searchable {t_http - t_put:.2f} s; "
-                f"the job ran {runtime:.2f} s)"
-            )
-            for step in steps:  # where the job's time went, from its log
-                print(f"    {step}")
-            print(f"{'GDAL COG driver (rasterio copy)':<34}{t_gdal:8.2f} s")
-            print(f"{'rio-cogeo cog_translate':<34}{t_cogeo:8.2f} s")
-            print(f"rastercat / faster peer = {t_http / best:.2f}x  (target <= 1.25x)")
+                  f"{src.stat().st_size / 2**20:.0f} MiB; {cores} cores")  # fmt: skip
+            print(f"creation options (rastercat's, given to the peer too): {describe(options)}")
+            runs: dict[str, list[float]] = {
+                k: [] for k in ("http", "put", "job", "peer", "tuned", "ratio", "ratio_tuned")
+            }
+            cpu: dict[str, list[float]] = {"server": [], "peer": [], "tuned": []}
+            step_times: dict[str, list[float]] = {}
+            for i in range(args.repeat):
+                c0 = cpu_seconds()
+                t_peer = timed(lambda: gdal_cog(src, tmp / "gdal.tif", options))
+                cpu["peer"].append(cpu_seconds() - c0)
+                (tmp / "gdal.tif").unlink()
+                c0 = cpu_seconds()
+                t_tuned = timed(lambda: gdal_cog(src, tmp / "gdal.tif", options, SCRATCH_CONFIG))
+                cpu["tuned"].append(cpu_seconds() - c0)
+                (tmp / "gdal.tif").unlink()
+                key = f"input-{i}.tif"
+                marks: list[float] = []
+
+                def ingest(key: str = key, n: int = i + 1, marks: list[float] = marks) -> None:
+                    with src.open("rb") as f:
+                        server.put(pid, key, f)
+                    marks.append(time.perf_counter())
+                    server.wait_searchable(pid, n, [key])
+
+                s0 = server.cpu_seconds()
+                t_http = timed(ingest)
+                cpu["server"].append(server.cpu_seconds() - s0)
+                t_put = t_http - (time.perf_counter() - marks[0])
+                job = server.client.get(f"{CAT}/products/{pid}/uploads/{key}").json()["data"]
+                for name, seconds in log_steps(job["attributes"]["logs"].splitlines()).items():
+                    step_times.setdefault(name, []).append(seconds)
+                cog_cpu = re.search(r"COG written in [0-9.]+ s \(([0-9.]+) s CPU", job_log(job))
+                if cog_cpu:
+                    cpu.setdefault("cog", []).append(float(cog_cpu.group(1)))
+                for name, value in (("http", t_http), ("put", t_put), ("peer", t_peer),
+                                    ("tuned", t_tuned), ("job", job["attributes"]["runtime"]),
+                                    ("ratio", t_http / t_peer),
+                                    ("ratio_tuned", t_http / t_tuned)):  # fmt: skip
+                    runs[name].append(value)
+                cog_wall = log_steps(job_log(job).splitlines()).get("COG written")
+                if cog_wall is not None:  # the same GDAL call on both sides
+                    runs.setdefault("cog_ratio", []).append(cog_wall / t_tuned)
+                print(f"repeat {i + 1}: GDAL COG driver {t_peer:.2f} s (with rastercat's "
+                      f"configuration {t_tuned:.2f} s), rastercat PUT -> searchable "
+                      f"{t_http:.2f} s (PUT {t_put:.2f} s); {t_http / t_peer:.2f}x "
+                      f"({t_http / t_tuned:.2f}x)", flush=True)  # fmt: skip
+            big_peak = (server.status("VmHWM") - rss0) / 1024
+            print(f"\nmin / median / max over {args.repeat} interleaved repeat(s):")
+            print(f"{'rastercat upload -> searchable':<34}{spread(runs['http']):>24} s   "
+                  f"CPU (server + conversion) {spread(cpu['server'])} s")  # fmt: skip
+            print(f"    {'PUT':<30}{spread(runs['put']):>24} s")
+            print(f"    {'job runtime':<30}{spread(runs['job']):>24} s")
+            if cpu.get("cog"):
+                print(f"      {'COG written: CPU':<28}{spread(cpu['cog']):>24} s")
+            for name, values in step_times.items():  # where the job's time went, from its log
+                print(f"      {name:<28}{spread(values):>24} s")
+            print(f"{'GDAL COG driver (same options)':<34}{spread(runs['peer']):>24} s   "
+                  f"CPU {spread(cpu['peer'])} s")  # fmt: skip
+            print(f"{'  + ' + describe(SCRATCH_CONFIG):<34}{spread(runs['tuned']):>24} s   "
+                  f"CPU {spread(cpu['tuned'])} s")  # fmt: skip
+            print(f"rastercat / GDAL COG driver, per repeat: {spread(runs['ratio'])}x "
+                  "(aim <= 1.25x)")  # fmt: skip
+            print("rastercat / GDAL COG driver with rastercat's configuration too: "
+                  f"{spread(runs['ratio_tuned'])}x")  # fmt: skip
+            if runs.get("cog_ratio"):
+                print("  the COG step alone / that peer, per repeat: "
+                      f"{spread(runs['cog_ratio'])}x (wall); CPU, whole ingest / that peer: "
+                      f"{spread([a / b for a, b in zip(cpu['server'], cpu['tuned'], strict=True)])}x")  # fmt: skip
+            if args.skip_extras:
+                return
 
             files = small_files(tmp, args.small)
             spid = server.product("small", 1)

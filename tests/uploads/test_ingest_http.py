@@ -3,6 +3,7 @@ ndarrays, re-uploads and concurrent uploads of one image id."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 
@@ -65,6 +66,10 @@ def test_single_file_image_and_inferred_metadata(up, clean, tmp_path):
     assert row["attrs"]["wkt"].startswith("PROJCS") or "PROJCRS" in row["attrs"]["wkt"]
     assert row["band_names"] == ["red", "green"]
     np.testing.assert_array_equal(pixels(up, pid, "scene.7"), ramp(bands=2))
+    # The md5 recorded (hashed while the COG was verified) is that of the bytes stored.
+    stored = up.server.state.extras["objects"].gdal_path(row["storage_key"])
+    with open(stored, "rb") as f:
+        assert img["file_md5s"] == [hashlib.md5(f.read(), usedforsecurity=False).hexdigest()]
 
 
 def test_metadata_image_id_names_the_image(up, clean, tmp_path):

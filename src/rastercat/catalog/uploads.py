@@ -24,6 +24,7 @@ from rastercat.catalog.validation import check_key, parse_datetime, validate_att
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from rastercat.store.objects import DirectUploads, ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.writeback import Writeback
 
 RESAMPLERS = (
     "nearest", "average", "gauss", "cubic", "cubicspline", "lanczos", "average_mp", "average_magphase",
@@ -257,6 +258,8 @@ class UploadService:
         renewed = anyio.current_time()
         every = renew_interval(self.idle)
         async with await anyio.open_file(tmp, "wb") as f:
+            # Written back while it arrives, not later beside the conversion's writes.
+            writeback = Writeback(f.wrapped.fileno())
             # Batch the server's small chunks: one thread hop per MiB, memory stays bounded.
             pending: list[bytes] = []
             held = 0
@@ -281,12 +284,16 @@ class UploadService:
                 if held >= WRITE_BATCH:
                     await f.write(b"".join(pending))
                     pending, held = [], 0
+                    if writeback.due(size):
+                        await anyio.to_thread.run_sync(writeback.start, size)
                 if anyio.current_time() - renewed >= every:
                     if not await anyio.to_thread.run_sync(claim.renew):
                         raise lost_hold(self.idle)
                     renewed = anyio.current_time()
             if pending:
                 await f.write(b"".join(pending))
+            await f.flush()
+            await anyio.to_thread.run_sync(writeback.start, size)
         return size
 
     def _stored(self, claim: Claim, tmp: Path, size: int) -> dict[str, Any]:

@@ -76,15 +76,28 @@ def test_favicon_is_served_from_the_package(live_server: Any) -> None:
 
 
 def test_viewer_config_says_whether_a_local_sign_in_exists(server_factory: Any) -> None:
-    server = server_factory()
+    """The page asks only where ``/viewer/v1/local-token`` would answer: the two follow one rule."""
+    server = server_factory(local_signin=True)
     with httpx.Client(base_url=server.url) as c:
-        assert c.get("/viewer/v1/config").json() == {"local_sign_in": False}
+        assert c.get("/viewer/v1/config").json() == {"local_sign_in": False}  # no credentials yet
         (server.settings.data_dir / "local-credentials.json").write_text(
             json.dumps({"url": server.url, "token": server.token("local")})
         )
         assert c.get("/viewer/v1/config").json() == {"local_sign_in": True}
-        proxied = c.get("/viewer/v1/config", headers={"X-Forwarded-For": "203.0.113.9"})
-        assert proxied.json() == {"local_sign_in": False}
+        assert c.get("/viewer/v1/local-token").status_code == 200
+        proxied = {"X-Forwarded-For": "203.0.113.9"}
+        assert c.get("/viewer/v1/config", headers=proxied).json() == {"local_sign_in": False}
+        assert c.get("/viewer/v1/local-token", headers=proxied).status_code == 404
+
+
+def test_viewer_config_offers_no_local_sign_in_when_it_is_off(server_factory: Any) -> None:
+    server = server_factory()  # local_signin is off unless `serve` binds a loopback address
+    (server.settings.data_dir / "local-credentials.json").write_text(
+        json.dumps({"url": server.url, "token": server.token("local")})
+    )
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/viewer/v1/config").json() == {"local_sign_in": False}
+        assert c.get("/viewer/v1/local-token").status_code == 404
 
 
 def test_colormap_tables_for_the_legend(live_server: Any) -> None:

@@ -130,7 +130,7 @@ class TileCatalog:
     ) -> TileLayer:
         if order not in ORDERS:
             raise InvalidInput(f"'order' must be one of {', '.join(ORDERS)}", field="order")
-        self.metadata.get_product(p, pid)
+        # The bands lookup checks that the caller may read the product (one query less per tile).
         bands, alpha, cmap, band_rows = self._bands(p, pid, style)
         w, s, e, n = tile_lonlat_bounds(z, x, y)
         body: dict[str, Any] = {

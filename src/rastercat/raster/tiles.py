@@ -7,6 +7,7 @@ overviews exactly like ``/npz`` reads do; rio-tiler does the stretch-free colorm
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -19,6 +20,11 @@ from rastercat.raster.types import BandInfo, Grid, SourceImage
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 _FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
+
+PNG_OPTIONS: dict[str, Any] = {"ZLEVEL": 1}
+"""GDAL's PNG driver compresses at zlib level 6 unless told: measured 9x slower than level 1 on a
+magma 256-px tile (114 vs 13 ms, 2 cores) for 15% smaller files. Encoding dominated a tile's time,
+so tiles favour the CPU; browsers and caches keep them anyway."""
 
 MAX_ZOOM = 30
 """Deepest zoom served: a zoom-30 pixel is about 0.1 mm, and 2**30 still fits every int type."""
@@ -134,7 +140,11 @@ def render_tile(
         else:
             out[i] = _stretch(values, *_range_of(band, values, result.mask))
     mask = np.where(result.mask, 255, 0).astype(np.uint8)
-    return render(out, mask, img_format=img_format, colormap=cmap)
+    return render(out, mask, img_format=img_format, colormap=cmap, **_options(img_format))
+
+
+def _options(img_format: str) -> dict[str, Any]:
+    return PNG_OPTIONS if img_format == "PNG" else {}
 
 
 def empty_tile(tilesize: int = 256, fmt: str = "png") -> bytes:
@@ -146,4 +156,5 @@ def empty_tile(tilesize: int = 256, fmt: str = "png") -> bytes:
         raise InvalidInput(f"Unknown tile format {fmt!r}", field="format")
     check_tilesize(tilesize)
     blank = np.zeros((1, tilesize, tilesize), dtype=np.uint8)
-    return render(blank, np.zeros((tilesize, tilesize), np.uint8), img_format=img_format)
+    mask = np.zeros((tilesize, tilesize), np.uint8)
+    return render(blank, mask, img_format=img_format, **_options(img_format))

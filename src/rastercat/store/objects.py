@@ -127,7 +127,11 @@ class LocalObjectStore:
         return self.path(key).stat().st_size
 
     def gdal_env(self) -> contextlib.AbstractContextManager[Any]:
-        return contextlib.nullcontext()  # local paths need no configuration
+        import rasterio
+
+        # Opening a file makes GDAL list its folder to look for sidecars unless told otherwise:
+        # slow when files sit in big folders, and rastercat never uses sidecars.
+        return rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR")
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys under ``prefix`` (a folder), in sorted order within each folder. Folders that a

@@ -101,11 +101,19 @@ def _blank(tilesize: int, fmt: str) -> bytes:
     return empty_tile(tilesize, fmt)
 
 
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison: ``*`` or any listed tag, ``W/`` prefixes ignored."""
+    if not if_none_match:
+        return False
+    tags = [m.strip().removeprefix("W/") for m in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
 def _tile_response(request: Request, layer: TileLayer, style: TileStyle, z: int, x: int,
                    y: int) -> Response:  # fmt: skip
     headers = {"ETag": layer.etag, "Cache-Control": CACHE_CONTROL}
-    match = request.headers.get("if-none-match")
-    if match and layer.etag in [m.strip() for m in match.split(",")]:
+    # Only reached once the layer was resolved for this caller, i.e. the read permission held.
+    if _matches(request.headers.get("if-none-match"), layer.etag):
         return Response(status_code=304, headers=headers)
     content = None
     if layer.sources:

@@ -329,8 +329,9 @@ def test_token_is_a_jwt_the_client_uses_without_refreshing(
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["sub"] == "alice"
-    # the client refreshes (through accounts.descarteslabs.com) when fewer than 500 s are left
-    assert claims["exp"] > time.time() + 365 * 86400
+    # RASTERCAT_TOKEN_DAYS (90) away: far beyond the 500 s within which the client would try to
+    # refresh it at accounts.descarteslabs.com.
+    assert claims["exp"] > time.time() + 30 * 86400
     probe = (
         "import descarteslabs as dl, os\n"
         "a = dl.Auth()\n"

@@ -72,6 +72,10 @@ NO_SUCCESS_EXPECTED = {
     # Generated records carry generated attribute names, which the image rules refuse (all or
     # nothing); tests/bulk covers valid batches.
     "POST /metadata/v1/catalog/products/{pid}/images/bulk",
+    # Its required ``products`` list only sometimes takes the seeded product id (a dictionary value
+    # fills list items unreliably), so whether a 2xx happens depends on the run's other tests;
+    # tests/tiles/test_point_query.py covers its answers.
+    "GET /raster/v1/point",
 }
 
 #: Status codes seen per operation label, for test_fuzz_reached_every_handler.

@@ -97,9 +97,9 @@ class _Pages:
 
 
 def _get_params(request: Request) -> dict[str, Any]:
-    # Everything the caller sent, the access token (?token=) included, less the page token: the
-    # next link sets its own.
-    return {k: v for k, v in request.query_params.items() if k != PAGE}
+    # Everything the caller sent less the page token (the next link sets its own) and any
+    # ``token``: access tokens travel in the Authorization header, never in a link.
+    return {k: v for k, v in request.query_params.items() if k not in (PAGE, "token")}
 
 
 # landing, conformance, collections ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,44 @@ def _after(position: Position, desc: bool, dialect: str) -> Any:
         sa.and_(c.acquired == acquired, pk_beyond),
         *rest,
     )
+
+
+def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
+    # zip over the keys once: ``dict(row._mapping)`` rebuilds the key view for every row, which
+    # took as long as the JSON decoding of the row.
+    keys = list(result.keys())
+    return [dict(zip(keys, r, strict=True)) for r in result]
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """An image as property filters see it: its attributes, with id, key and product."""
+    return {**row["attrs"], "id": row["id"], "key": row["key"], "product": row["product_id"]}
+
+
+def _inner_box(geom: Any) -> tuple[float, float, float, float] | None:
+    """A lon/lat box inside ``geom``: its bounds when it is a rectangle (what maps send), else
+    None. The test is exact: a polygon with its bounds' area is its bounds, up to rounding, so the
+    box is shrunk by that rounding to stay inside."""
+    if geom is None or geom.geom_type != "Polygon" or geom.interiors:
+        return None
+    minx, miny, maxx, maxy = geom.bounds
+    area = (maxx - minx) * (maxy - miny)
+    if area <= 0 or abs(geom.area - area) > 1e-12 * area:
+        return None
+    e = 1e-9 * max(1.0, abs(minx), abs(miny), abs(maxx), abs(maxy))
+    return (minx + e, miny + e, maxx - e, maxy - e)
+
+
+def _inside(row: dict[str, Any], post: dict[str, Any]) -> bool:
+    """Whether the row's footprint bbox lies inside the search area: then the footprint meets it
+    without an exact check. Float comparisons for a rectangular area; else one prepared test."""
+    minx, miny, maxx, maxy = row["minx"], row["miny"], row["maxx"], row["maxy"]
+    if minx is None or miny is None or maxx is None or maxy is None:
+        return False
+    box = post["inner_box"]
+    if box is not None:
+        return box[0] <= minx and box[1] <= miny and maxx <= box[2] and maxy <= box[3]
+    return bool(post["prepared"].contains(shapely.box(minx, miny, maxx, maxy)))
 
 
 class MetadataService:
@@ -144,7 +183,8 @@ class MetadataService:
 
     # images ------------------------------------------------------------------------------------
     def _image_rows(self, *clauses: Any, order_by: Any = None, limit: int | None = None,
-                    offset: int = 0, product_acl: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+                    offset: int = 0, product_acl: bool = True,
+                    conn: sa.Connection | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Image rows, with their product's permissions (``p_owners`` ...) when ``product_acl``."""
         if product_acl:
             stmt = (
@@ -159,8 +199,10 @@ class MetadataService:
             stmt = stmt.order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
-        with self.repo.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(stmt)]
+        if conn is not None:
+            return _dicts(conn.execute(stmt))
+        with self.repo.read() as c:
+            return _dicts(c.execute(stmt))
 
     @staticmethod
     def _visible(p: Principal, row: dict[str, Any]) -> bool:
@@ -219,17 +261,21 @@ class MetadataService:
                 clauses.append(t.images.c.acquired >= start)
             if end is not None:
                 clauses.append(t.images.c.acquired <= end)
+        spatial = None
         if geom is not None:
             timed = date_field == "acquired"
-            clauses.append(
-                self.repo.spatial_clause(
-                    geom.bounds, start if timed else None, end if timed else None
-                )
-            )
+            window = (start if timed else None, end if timed else None)
+            spatial = (self.repo.spatial_clause(geom.bounds, *window), geom.bounds, *window)
+            clauses.append(spatial[0])
         post: dict[str, Any] = {
             "products": uids,
             "geom": geom,
             "prepared": shapely.prepared.prep(geom) if geom is not None else None,
+            # A bbox inside this box is inside the area: no shapely call for it (see _inside).
+            "inner_box": _inner_box(geom),
+            # The spatial clause among ``clauses``, which iter_matches may swap for a walk of the
+            # date index (Repo.date_index_pays): (clause, bbox, lo, hi).
+            "spatial": spatial,
             "date_field": date_field if date_field != "acquired" else None,
             "start": start,
             "end": end,
@@ -266,8 +312,9 @@ class MetadataService:
     def _matches(self, p: Principal, row: dict[str, Any], post: dict[str, Any]) -> bool:
         if row["product_uid"] not in post["products"] or not can_read(p, row):
             return False
-        attrs = {**row["attrs"], "id": row["id"], "key": row["key"], "product": row["product_id"]}
+        attrs = None
         if post["date_field"]:
+            attrs = _flat(row)
             value = attrs.get(post["date_field"])
             if value is None:
                 return False
@@ -282,17 +329,13 @@ class MetadataService:
             ):
                 return False
         if post["geom"] is not None:
-            g = attrs.get("geometry")
+            g = row["attrs"].get("geometry")
             if not g:
                 return False
-            # Fast path: a footprint whose bbox lies inside the query geometry intersects it.
-            if row.get("minx") is None or not post["prepared"].contains(
-                shapely.box(row["minx"], row["miny"], row["maxx"], row["maxy"])
-            ):
-                if not post["prepared"].intersects(shape(g)):
-                    return False
+            if not _inside(row, post) and not post["prepared"].intersects(shape(g)):
+                return False
         pred = post["pred"]
-        return pred is None or pred(attrs)
+        return pred is None or pred(attrs if attrs is not None else _flat(row))
 
     def iter_matches(
         self,
@@ -321,17 +364,30 @@ class MetadataService:
             order_by = order_by_property(str(sort_field), desc, self.repo.dialect)
         offset = 0
         size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
+        # In date order the first rows may come cheaper from the date index than from the spatial
+        # one (a large area over a short window); the same rows either way, decided once.
+        spatial = post.get("spatial")
+        undecided = keyset and spatial is not None and any(c is spatial[0] for c in clauses)
         while True:
-            where = clauses
-            if keyset and after is not None:
-                where = [*clauses, _after(after, desc, self.repo.dialect)]
-            rows = self._image_rows(
-                *where,
-                order_by=order_by,
-                limit=size,
-                offset=0 if keyset else offset,
-                product_acl=False,
-            )
+            with self.repo.read() as conn:
+                if undecided and spatial is not None:
+                    undecided = False
+                    clause, bbox, lo, hi = spatial
+                    page = math.inf if wanted is None else float(wanted)
+                    if self.repo.date_index_pays(conn, bbox, lo, hi, page):
+                        walk = self.repo.spatial_clause(bbox, lo, hi, spatial_index=False)
+                        clauses = [walk if c is clause else c for c in clauses]
+                where = clauses
+                if keyset and after is not None:
+                    where = [*clauses, _after(after, desc, self.repo.dialect)]
+                rows = self._image_rows(
+                    *where,
+                    order_by=order_by,
+                    limit=size,
+                    offset=0 if keyset else offset,
+                    product_acl=False,
+                    conn=conn,
+                )
             for row in rows:
                 if self._matches(p, row, post):
                     yield row

@@ -24,6 +24,7 @@ from rastercat.catalog.continuation import Position, bounded_list, count
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
 from rastercat.catalog.query import compile_expr, finite_number, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
+from rastercat.catalog.search_rows import bbox_inside, dicts, flat, image_columns, inner_box
 from rastercat.catalog.sort import order_at_random, order_by_property
 from rastercat.catalog.validation import optional_string, parse_datetime, string_list
 from rastercat.errors import InvalidInput, NotFound
@@ -57,44 +58,6 @@ def _after(position: Position, desc: bool, dialect: str) -> Any:
         sa.and_(c.acquired == acquired, pk_beyond),
         *rest,
     )
-
-
-def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
-    # zip over the keys once: ``dict(row._mapping)`` rebuilds the key view for every row, which
-    # took as long as the JSON decoding of the row.
-    keys = list(result.keys())
-    return [dict(zip(keys, r, strict=True)) for r in result]
-
-
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    """An image as property filters see it: its attributes, with id, key and product."""
-    return {**row["attrs"], "id": row["id"], "key": row["key"], "product": row["product_id"]}
-
-
-def _inner_box(geom: Any) -> tuple[float, float, float, float] | None:
-    """A lon/lat box inside ``geom``: its bounds when it is a rectangle (what maps send), else
-    None. The test is exact: a polygon with its bounds' area is its bounds, up to rounding, so the
-    box is shrunk by that rounding to stay inside."""
-    if geom is None or geom.geom_type != "Polygon" or geom.interiors:
-        return None
-    minx, miny, maxx, maxy = geom.bounds
-    area = (maxx - minx) * (maxy - miny)
-    if area <= 0 or abs(geom.area - area) > 1e-12 * area:
-        return None
-    e = 1e-9 * max(1.0, abs(minx), abs(miny), abs(maxx), abs(maxy))
-    return (minx + e, miny + e, maxx - e, maxy - e)
-
-
-def _inside(row: dict[str, Any], post: dict[str, Any]) -> bool:
-    """Whether the row's footprint bbox lies inside the search area: then the footprint meets it
-    without an exact check. Float comparisons for a rectangular area; else one prepared test."""
-    minx, miny, maxx, maxy = row["minx"], row["miny"], row["maxx"], row["maxy"]
-    if minx is None or miny is None or maxx is None or maxy is None:
-        return False
-    box = post["inner_box"]
-    if box is not None:
-        return box[0] <= minx and box[1] <= miny and maxx <= box[2] and maxy <= box[3]
-    return bool(post["prepared"].contains(shapely.box(minx, miny, maxx, maxy)))
 
 
 class MetadataService:
@@ -194,15 +157,17 @@ class MetadataService:
                 .where(*clauses)
             )  # fmt: skip
         else:
-            stmt = sa.select(t.images).where(*clauses)
+            columns = image_columns(self.repo.dialect)
+            stmt = sa.select(*columns).select_from(t.images).where(*clauses)
         if order_by is not None:
             stmt = stmt.order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
+        raw_json = not product_acl and self.repo.dialect == "sqlite"
         if conn is not None:
-            return _dicts(conn.execute(stmt))
+            return dicts(conn.execute(stmt), raw_json)
         with self.repo.read() as c:
-            return _dicts(c.execute(stmt))
+            return dicts(c.execute(stmt), raw_json)
 
     @staticmethod
     def _visible(p: Principal, row: dict[str, Any]) -> bool:
@@ -271,8 +236,8 @@ class MetadataService:
             "products": uids,
             "geom": geom,
             "prepared": shapely.prepared.prep(geom) if geom is not None else None,
-            # A bbox inside this box is inside the area: no shapely call for it (see _inside).
-            "inner_box": _inner_box(geom),
+            # A bbox inside this box is inside the area: no shapely call for it (bbox_inside).
+            "inner_box": inner_box(geom),
             # The spatial clause among ``clauses``, which iter_matches may swap for a walk of the
             # date index (Repo.date_index_pays): (clause, bbox, lo, hi).
             "spatial": spatial,
@@ -314,7 +279,7 @@ class MetadataService:
             return False
         attrs = None
         if post["date_field"]:
-            attrs = _flat(row)
+            attrs = flat(row)
             value = attrs.get(post["date_field"])
             if value is None:
                 return False
@@ -332,10 +297,12 @@ class MetadataService:
             g = row["attrs"].get("geometry")
             if not g:
                 return False
-            if not _inside(row, post) and not post["prepared"].intersects(shape(g)):
+            if not bbox_inside(row, post["inner_box"], post["prepared"]) and not post[
+                "prepared"
+            ].intersects(shape(g)):
                 return False
         pred = post["pred"]
-        return pred is None or pred(attrs if attrs is not None else _flat(row))
+        return pred is None or pred(attrs if attrs is not None else flat(row))
 
     def iter_matches(
         self,

@@ -138,7 +138,7 @@ class Repo:
 
     # spatial index ------------------------------------------------------------------------
     # SQLite: an R*Tree over (lon, lat, acquired) beside the table. PostgreSQL: a PostGIS footprint
-    # column with a GiST index (revision 0002). Both are kept by index_image and read by
+    # column with a GiST index over it and the acquisition time (revisions 0002, 0004). Both are kept by index_image and read by
     # spatial_clause; other dialects fall back to the plain bbox columns.
     @property
     def dialect(self) -> str:

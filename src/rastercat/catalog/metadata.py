@@ -157,13 +157,13 @@ class MetadataService:
                 .where(*clauses)
             )  # fmt: skip
         else:
-            columns = image_columns(self.repo.dialect)
+            columns = image_columns()
             stmt = sa.select(*columns).select_from(t.images).where(*clauses)
         if order_by is not None:
             stmt = stmt.order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
-        raw_json = not product_acl and self.repo.dialect == "sqlite"
+        raw_json = not product_acl
         if conn is not None:
             return dicts(conn.execute(stmt), raw_json)
         with self.repo.read() as c:

@@ -14,6 +14,7 @@ the spatial index forced (``spatial``, the plan before the date-index walk exist
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 import uuid
@@ -114,11 +115,8 @@ def main() -> None:
         sides.append(("postgis", args.pg.rsplit("/", 1)[0] + "/" + name))
     try:
         for label, db_url in sides:
-            data = (
-                args.data_dir
-                if label == "sqlite" and args.data_dir
-                else Path(tempfile.mkdtemp(prefix="rc-bench-search-"))
-            )
+            keep = label == "sqlite" and args.data_dir is not None
+            data = args.data_dir if keep else Path(tempfile.mkdtemp(prefix="rc-bench-search-"))
             app, url, stop = serve(data, db_url)
             print(f"{label}: {args.images:,} images")
             token = prepare(app, args.images)
@@ -134,6 +132,8 @@ def main() -> None:
                 repo.search_plan = "auto"
             stop()
             app.state.rc.engine.dispose()
+            if not keep:
+                shutil.rmtree(data, ignore_errors=True)
     finally:
         if admin is not None:
             with admin.connect() as c:

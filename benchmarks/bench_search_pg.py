@@ -14,6 +14,7 @@ shape, plan and database; bench_search.py measures the same over HTTP.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 import uuid
@@ -92,6 +93,8 @@ def main() -> None:
                     line += f"  {plan}: p50 {pct(times[plan], 50):6.2f} ms  p99 {pct(times[plan], 99):6.2f} ms"
                 print(f"{line}  ({found:.0f} results/search)", flush=True)
     finally:
+        lite.engine.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
         pg.engine.dispose()
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,122 +1,88 @@
-"""Search at scale: N generated images in the embedded SQLite catalog, queried over HTTP.
+"""Search at scale over HTTP: the four query shapes of issue 16 on SQLite and on PostgreSQL +
+PostGIS, same images and same queries, in one run.
 
-Query: bbox + date range + property filter, first 100 results (sorted by acquisition date), as the
-Metadata client sends it. Prints p50/p95 over repeated random queries. The peer here is the same query
-without the spatial index (the R*Tree disabled), measured in the same run on a sample.
+N generated images (bench_search_shapes.py) are loaded in bulk into the embedded SQLite catalog and
+into a fresh PostgreSQL database (created and dropped here); a rastercat app serves each over HTTP
+(uvicorn, one process). Each search is the Metadata client's: first 100 in date order. Prints p50 and
+p99 per shape and database, for the plan the catalog chooses (``auto``) and, in the same run, with
+the spatial index forced (``spatial``, the plan before the date-index walk existed).
 
     python benchmarks/bench_search.py --images 1000000
+    python benchmarks/bench_search.py --images 100000 --queries 50 --pg none   # SQLite only
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import random
-import statistics
+import shutil
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from bench_search_shapes import PLANS, interleaved, load, pct, shapes
 
 
-def seed(state, n: int, rng: random.Random) -> str:
-    from rastercat.store.sql.repo import rtree_time, t, utcnow
+def serve(data: Path, database_url: str | None) -> tuple[Any, str, Any]:
+    """``create_app`` under uvicorn in a thread, on 127.0.0.1 (as benchmarks/_server.py, plus a
+    database URL)."""
+    import threading
 
-    state.users.ensure_user("bench")
-    p = state.users.authenticate(state.users.mint_token("bench"))
-    pid = state.catalog.create_product(p, {"id": "bench", "title": "T", "description": "D"})["id"]
-    uid = state.repo.one(t.products, id=pid)["uid"]
-    owners = [p.user_principal]
-    t0 = datetime(2015, 1, 1, tzinfo=UTC).timestamp()
-    span = 10 * 365 * 86400
-    now = utcnow()
-    batch, rt = [], []
-    with state.engine.begin() as conn:
-        start_pk = conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(t.images.c.pk), 0))
-        ).scalar_one()
-    pk = start_pk
-    started = time.perf_counter()
-    for i in range(n):
-        pk += 1
-        lon, lat = rng.uniform(-179, 178), rng.uniform(-80, 79)
-        size = rng.uniform(0.05, 0.5)
-        when = t0 + rng.random() * span
-        geom = {"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size],
-                                                    [lon, lat + size], [lon, lat]]]}  # fmt: skip
-        attrs = {"acquired": datetime.fromtimestamp(when, UTC).isoformat(), "geometry": geom,
-                 "cloud_fraction": round(rng.random(), 3), "key": f"i{i}"}  # fmt: skip
-        batch.append({"pk": pk, "id": f"{pid}:i{i}", "product_uid": uid, "product_id": pid, "key": f"i{i}",
-                      "attrs": attrs, "owners": owners, "readers": [], "writers": [], "acquired": when,
-                      "minx": lon, "miny": lat, "maxx": lon + size, "maxy": lat + size,
-                      "created": now, "modified": now})  # fmt: skip
-        rt.append((pk, lon, lon + size, lat, lat + size, rtree_time(when), rtree_time(when)))
-        if len(batch) == 20000 or i == n - 1:
-            with state.engine.begin() as conn:
-                conn.execute(sa.insert(t.images), batch)
-                conn.exec_driver_sql(
-                    "INSERT INTO images_rtree (pk, minx, maxx, miny, maxy, mint, maxt) VALUES (?,?,?,?,?,?,?)",
-                    rt,
-                )
-            batch, rt = [], []
-    rate = n / (time.perf_counter() - started)
-    print(f"seeded {n} images at {rate:,.0f} rows/s")
-    return pid
+    import uvicorn
+
+    from rastercat.api.app import create_app
+    from rastercat.config import IngestSettings, Settings
+
+    settings = Settings(data_dir=data, database_url=database_url, ingest=IngestSettings(workers=1))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise SystemExit("the server did not start")
+        time.sleep(0.05)
+    app.state.rc.users.ensure_user("bench")
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def stop() -> None:  # the app's shutdown stops its ingest workers before the database goes
+        server.should_exit = True
+        thread.join(timeout=60)
+
+    return app, f"http://127.0.0.1:{port}", stop
 
 
-WORLD = json.dumps({"type": "Polygon", "coordinates": [[[-180, -90], [180, -90], [180, 90],
-                                                       [-180, 90], [-180, -90]]]})  # fmt: skip
+def prepare(app: Any, n: int) -> str:
+    """A product of n images (kept between runs of the same --data-dir); a token for its owner."""
+    from rastercat.store.sql import tables as t
 
-
-def _box(lon: float, lat: float, size: float) -> str:
-    return json.dumps({"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat],
-                       [lon + size, lat + size], [lon, lat + size], [lon, lat]]]})  # fmt: skip
-
-
-def queries(rng: random.Random, n: int) -> list[dict]:
-    """The issue's query: a 5 x 5 degree box, 18 months, a property filter, first 100."""
-    out = []
-    for _ in range(n):
-        lon, lat = rng.uniform(-170, 160), rng.uniform(-70, 60)
-        year = rng.randint(2015, 2023)
-        out.append({"date": "acquired", "limit": 100, "sort_order": "asc", "geom": _box(lon, lat, 5),
-                    "start_datetime": f"{year}-01-01", "end_datetime": f"{year + 1}-06-30",
-                    "query_expr": {"and": [{"range": {"cloud_fraction": {"lt": 0.5}}}]}})  # fmt: skip
-    return out
-
-
-def other_shapes(rng: random.Random, n: int) -> dict[str, list[dict]]:
-    """Queries of other proportions, which a badly scaled index serves far worse than the above:
-    a field (0.2 degrees) over ten years, the whole world for a week, a region for a month."""
-    shapes: dict[str, list[dict]] = {"0.2 deg x 10 years": [], "world x 1 week": [],
-                                     "20 deg x 1 month": []}  # fmt: skip
-    for _ in range(n):
-        lon, lat = rng.uniform(-170, 140), rng.uniform(-70, 50)
-        day = datetime(2015, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 9 * 365))
-        shapes["0.2 deg x 10 years"].append(
-            {
-                "geom": _box(lon, lat, 0.2),
-                "start_datetime": "2015-01-01",
-                "end_datetime": "2025-01-01",
-            }
+    state = app.state.rc
+    token = state.users.mint_token("bench")
+    p = state.users.authenticate(token)
+    row = state.repo.one(t.products, id=f"{p.namespace}:bench")
+    have = 0 if row is None else state.repo.count(t.images, t.images.c.product_uid == row["uid"])
+    if have >= n:
+        return token
+    if row is None:
+        pid = state.catalog.create_product(p, {"id": "bench", "title": "T", "description": "D"})[
+            "id"
+        ]
+        row = state.repo.one(t.products, id=pid)
+    elif have:
+        raise SystemExit(
+            f"the catalog holds {have:,} bench images, fewer than --images: use a fresh --data-dir"
         )
-        shapes["world x 1 week"].append(
-            {"geom": WORLD, "start_datetime": day.isoformat(), "end_datetime": (day + timedelta(days=7)).isoformat()}
-        )  # fmt: skip
-        shapes["20 deg x 1 month"].append(
-            {"geom": _box(lon, lat, 20), "start_datetime": day.isoformat(),
-             "end_datetime": (day + timedelta(days=30)).isoformat()}
-        )  # fmt: skip
-    for bodies in shapes.values():
-        for body in bodies:
-            body.update(limit=100, sort_order="asc")
-    return shapes
+    started = time.perf_counter()
+    load(state, n, row["id"], row["uid"], p.user_principal)
+    print(f"  loaded {n:,} images in {time.perf_counter() - started:.0f} s")
+    return token
 
 
-def timeit(client: httpx.Client, bodies: list[dict]) -> tuple[list[float], int]:
+def timeit(client: httpx.Client, bodies: list[dict]) -> tuple[list[float], float]:
     times, found = [], 0
     for body in bodies:
         t = time.perf_counter()
@@ -124,54 +90,54 @@ def timeit(client: httpx.Client, bodies: list[dict]) -> tuple[list[float], int]:
         times.append((time.perf_counter() - t) * 1000)
         r.raise_for_status()
         found += len(r.json())
-    return times, found
-
-
-def pct(xs: list[float], q: float) -> float:
-    return statistics.quantiles(xs, n=100)[q - 1] if len(xs) >= 2 else xs[0]
+    return times, found / len(bodies)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=100_000)
-    ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--images", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=100, help="searches per shape and database")
+    ap.add_argument(
+        "--data-dir", type=Path, default=None, help="reuse a SQLite catalog between runs"
+    )
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                    help="an admin URL (a database rastercat_bench_<hex> is made and dropped), or 'none'")  # fmt: skip
     args = ap.parse_args()
+    bodies = shapes(args.queries + 10)
 
-    data = args.data_dir or Path(tempfile.mkdtemp(prefix="rastercat-bench-search-"))
-    from _server import start_server
-
-    app, url, _ = start_server(data, workers=1)
-    state = app.state.rc
-    rng = random.Random(42)
-    from rastercat.store.sql import tables
-
-    if state.repo.count(tables.images) < args.images:
-        seed(state, args.images, rng)
-    token = state.users.mint_token("bench")
-    bodies = queries(random.Random(7), args.queries)
-    with httpx.Client(base_url=url, headers={"Authorization": token}, timeout=120) as c:
-        timeit(c, bodies[:10])  # warm-up
-        times, found = timeit(c, bodies)
-        print(
-            f"rastercat search, {args.images:,} images, {len(bodies)} queries "
-            f"(bbox 5x5 deg + 18 months + cloud_fraction<0.5, first 100): "
-            f"p50 {pct(times, 50):.1f} ms  p95 {pct(times, 95):.1f} ms  ({found / len(bodies):.0f} results/query)"
-        )
-        for name, shaped in other_shapes(random.Random(11), max(20, args.queries // 4)).items():
-            t_shape, n_shape = timeit(c, shaped)
-            print(f"    {name:<20} p50 {pct(t_shape, 50):.1f} ms  p95 {pct(t_shape, 95):.1f} ms  "
-                  f"({n_shape / len(shaped):.0f} results/query)")  # fmt: skip
-        # Peer: the same queries with the spatial index hidden from the planner (bbox columns only).
-        state.repo.__class__ = type(
-            "NoRtree", (state.repo.__class__,), {"has_rtree": property(lambda self: False)}
-        )
-        sample = bodies[: max(5, len(bodies) // 10)]
-        peer, _ = timeit(c, sample)
-        print(
-            f"without the R*Tree (bbox columns + date): p50 {pct(peer, 50):.1f} ms  p95 {pct(peer, 95):.1f} ms  "
-            f"ratio p50 {pct(peer, 50) / pct(times, 50):.1f}x"
-        )
+    sides: list[tuple[str, str | None]] = [("sqlite", None)]
+    admin, name = None, None
+    if args.pg != "none":
+        admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
+        name = f"rastercat_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as c:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        sides.append(("postgis", args.pg.rsplit("/", 1)[0] + "/" + name))
+    try:
+        for label, db_url in sides:
+            keep = label == "sqlite" and args.data_dir is not None
+            data = args.data_dir if keep else Path(tempfile.mkdtemp(prefix="rc-bench-search-"))
+            app, url, stop = serve(data, db_url)
+            print(f"{label}: {args.images:,} images")
+            token = prepare(app, args.images)
+            repo = app.state.rc.repo
+            with httpx.Client(base_url=url, headers={"Authorization": token}, timeout=300) as c:
+                for shape, qs in bodies.items():
+                    timeit(c, qs[:10])  # warm-up
+                    times, found = interleaved(repo, lambda b, c=c: timeit(c, [b]), qs[10:])
+                    line = f"  {shape:<26}"
+                    for plan in PLANS:
+                        line += f"  {plan}: p50 {pct(times[plan], 50):6.1f} ms  p99 {pct(times[plan], 99):6.1f} ms"
+                    print(f"{line}  ({found:.0f} results/search)", flush=True)
+                repo.search_plan = "auto"
+            stop()
+            app.state.rc.engine.dispose()
+            if not keep:
+                shutil.rmtree(data, ignore_errors=True)
+    finally:
+        if admin is not None:
+            with admin.connect() as c:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Search at scale on PostgreSQL + PostGIS next to SQLite, in the same run, with the same queries.
+"""Search at scale in the service, without HTTP: SQLite next to PostgreSQL + PostGIS, same images,
+same queries, same run.
 
-N generated images (random 0.1-1 degree footprints over the land-ish world, dates over ten years) go
-into a fresh SQLite file and a fresh PostgreSQL database, both at the latest migration. Each query is
-the SQL the Metadata service issues for a search page: product + date range + bbox candidates through
-``Repo.spatial_clause``, joined to products, first 100 by acquisition date. Prints p50/p95 per store.
+N generated images (bench_search_shapes.py) go into a fresh SQLite file and a fresh PostgreSQL
+database, both at the latest migration. Each of issue 16's four query shapes runs through
+``MetadataService.search`` (SQL plus the exact checks; no HTTP, no JSON encoding), with the plan the
+catalog chooses (``auto``) and with the spatial index forced (``spatial``). Prints p50/p99 per
+shape, plan and database; bench_search.py measures the same over HTTP.
 
     python benchmarks/bench_search_pg.py --images 1000000 \\
         --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
@@ -12,122 +14,62 @@ the SQL the Metadata service issues for a search page: product + date range + bb
 from __future__ import annotations
 
 import argparse
-import io
-import random
-import statistics
+import shutil
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import sqlalchemy as sa
+from bench_search_shapes import PLANS, interleaved, load, pct, shapes
 
+from rastercat.catalog.metadata import MetadataService
+from rastercat.catalog.principal import Principal
 from rastercat.store.sql.engine import make_engine, migrate
-from rastercat.store.sql.repo import Repo, rtree_time, t
+from rastercat.store.sql.repo import Repo, t
 
-T0 = datetime(2015, 1, 1, tzinfo=UTC).timestamp()
-SPAN = 10 * 365 * 86400
-
-
-def rows(n: int, seed: int) -> list[tuple[float, float, float, float, float]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        x, y, size = rng.uniform(-170, 169), rng.uniform(-60, 69), rng.uniform(0.1, 1.0)
-        out.append((x, y, x + size, y + size, T0 + rng.random() * SPAN))
-    return out
+OWNER = Principal(user_pk=1, name="bench", sub="bench", namespace="ns")
 
 
-def seed_product(repo: Repo) -> str:
+def seed(repo: Repo, n: int) -> float:
     now = datetime.now(UTC)
     with repo.tx() as conn:
-        repo.insert(t.products, dict(id="bench", uid="benchuid", namespace="ns", attrs={},
-                                     owners=["user:b"], readers=[], writers=[], created=now,
-                                     modified=now), conn)  # fmt: skip
-    return "benchuid"
+        repo.insert(t.products, dict(id="ns:bench", uid="benchuid", namespace="ns", attrs={},
+                                     owners=[OWNER.user_principal], readers=[], writers=[],
+                                     created=now, modified=now), conn)  # fmt: skip
+    start = time.perf_counter()
+    load(
+        SimpleNamespace(engine=repo.engine, repo=repo),
+        n,
+        "ns:bench",
+        "benchuid",
+        OWNER.user_principal,
+    )
+    return time.perf_counter() - start
 
 
-def load_sqlite(repo: Repo, data: list) -> None:
-    now = datetime.now(UTC).isoformat(sep=" ")
-    with repo.engine.begin() as conn:
-        raw = conn.connection.driver_connection
-        raw.executemany(
-            "INSERT INTO images (pk, id, product_uid, product_id, key, attrs, owners, readers, writers,"
-            " acquired, minx, miny, maxx, maxy, created, modified) VALUES"
-            " (?, ?, 'benchuid', 'bench', ?, '{}', '[]', '[]', '[]', ?, ?, ?, ?, ?, ?, ?)",
-            ((i + 1, f"bench:{i}", str(i), r[4], r[0], r[1], r[2], r[3], now, now)
-             for i, r in enumerate(data)),
-        )  # fmt: skip
-        raw.executemany(
-            "INSERT INTO images_rtree VALUES (?,?,?,?,?,?,?)",
-            (
-                (i + 1, r[0], r[2], r[1], r[3], rtree_time(r[4]), rtree_time(r[4]))
-                for i, r in enumerate(data)
-            ),  # fmt: skip
-        )
-
-
-def load_postgres(repo: Repo, data: list) -> None:
-    now = datetime.now(UTC).isoformat()
-    buf = io.StringIO()
-    for i, r in enumerate(data):
-        buf.write(f"bench:{i}\tbenchuid\tbench\t{i}\t{{}}\t[]\t[]\t[]\t{r[4]}\t{r[0]}\t{r[1]}\t"
-                  f"{r[2]}\t{r[3]}\t{now}\t{now}\n")  # fmt: skip
-    with repo.engine.begin() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            cols = ("id, product_uid, product_id, key, attrs, owners, readers, writers, acquired,"
-                    " minx, miny, maxx, maxy, created, modified")  # fmt: skip
-            with cur.copy(f"COPY images ({cols}) FROM STDIN") as copy:
-                copy.write(buf.getvalue())
-            cur.execute(
-                "UPDATE images SET footprint = ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)"
-            )
-            cur.execute("ANALYZE images")
-
-
-def queries(n: int, seed: int) -> list[tuple[tuple[float, float, float, float], float, float]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        x, y, size = rng.uniform(-170, 160), rng.uniform(-60, 60), rng.choice([0.5, 2, 10])
-        lo = T0 + rng.random() * SPAN * 0.8
-        out.append(((x, y, x + size, y + size), lo, lo + rng.choice([30, 365]) * 86400))
-    return out
-
-
-def run(repo: Repo, qs: list) -> list[float]:
-    times = []
-    for bbox, lo, hi in qs:
-        stmt = (
-            sa.select(t.images, t.products.c.owners.label("p_owners"))
-            .select_from(t.images.join(t.products, t.images.c.product_uid == t.products.c.uid))
-            .where(t.images.c.product_uid.in_(["benchuid"]), t.images.c.acquired >= lo,
-                   t.images.c.acquired <= hi, repo.spatial_clause(bbox, lo, hi))
-            .order_by(t.images.c.acquired, t.images.c.pk)
-            .limit(100)
-        )  # fmt: skip
+def run(svc: MetadataService, bodies: list[dict]) -> tuple[list[float], float]:
+    times, found = [], 0
+    for body in bodies:
         start = time.perf_counter()
-        with repo.tx() as conn:
-            conn.execute(stmt).all()
+        rows, _ = svc.search(OWNER, body)
         times.append((time.perf_counter() - start) * 1000)
-    return times
-
-
-def pct(xs: list[float], q: float) -> float:
-    return statistics.quantiles(xs, n=100)[int(q) - 1]
+        found += len(rows)
+    return times, found / len(bodies)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=100_000)
-    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--images", type=int, default=1_000_000)
+    ap.add_argument(
+        "--queries", type=int, default=100, help="searches per shape, plan and database"
+    )
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                     help="An admin URL: a database rastercat_bench_<hex> is created and dropped.")  # fmt: skip
     args = ap.parse_args()
-    data = rows(args.images, 1)
-    qs = queries(args.queries, 2)
+    bodies = shapes(args.queries + 10)
 
     tmp = Path(tempfile.mkdtemp(prefix="rc-bench-pg-"))
     lite = Repo(make_engine(f"sqlite:///{tmp / 'catalog.db'}"))
@@ -139,17 +81,20 @@ def main() -> None:
     pg = Repo(make_engine(args.pg.rsplit("/", 1)[0] + "/" + name))
     try:
         migrate(pg.engine)
-        for label, repo, load in (("sqlite", lite, load_sqlite), ("postgis", pg, load_postgres)):
-            seed_product(repo)
-            start = time.perf_counter()
-            load(repo, data)
-            secs = time.perf_counter() - start
-            run(repo, qs[:20])  # warm caches
-            times = run(repo, qs)
-            print(f"{label:8s} {args.images:>9,d} images  load {secs:6.1f} s "
-                  f"({args.images / secs:>9,.0f} rows/s)  search p50 {pct(times, 50):7.2f} ms  "
-                  f"p95 {pct(times, 95):7.2f} ms")  # fmt: skip
+        for label, repo in (("sqlite", lite), ("postgis", pg)):
+            secs = seed(repo, args.images)
+            print(f"{label}: {args.images:,} images loaded in {secs:.0f} s")
+            svc = MetadataService(repo)
+            for shape, qs in bodies.items():
+                run(svc, qs[:10])  # warm-up
+                times, found = interleaved(repo, lambda b, s=svc: run(s, [b]), qs[10:])
+                line = f"  {shape:<26}"
+                for plan in PLANS:
+                    line += f"  {plan}: p50 {pct(times[plan], 50):6.2f} ms  p99 {pct(times[plan], 99):6.2f} ms"
+                print(f"{line}  ({found:.0f} results/search)", flush=True)
     finally:
+        lite.engine.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
         pg.engine.dispose()
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

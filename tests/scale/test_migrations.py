@@ -79,7 +79,7 @@ def test_upgrade_first_to_latest_keeps_data_and_indexes_it(url: str) -> None:
     }
     assert keys == ({"i1"} if repo.has_rtree else {"i0", "i1"})
     if engine.dialect.name == "postgresql":
-        assert "ix_images_footprint" in index_names(engine, "images")
+        assert "ix_images_footprint_time" in index_names(engine, "images")  # 0004
         assert "ix_images_bbox" not in index_names(engine, "images")
     migrate(engine)  # a second start finds nothing to do
     engine.dispose()
@@ -146,4 +146,42 @@ def test_concurrent_starts_migrate_once(pg_databases: object) -> None:
     for th in threads:
         th.join(60)
     assert errors == []
-    assert "ix_images_footprint" in index_names(make_engine(url), "images")
+    assert "ix_images_footprint_time" in index_names(make_engine(url), "images")
+
+
+def test_0004_indexes_footprint_and_time_together_on_postgres(url: str) -> None:
+    engine = make_engine(url)
+    migrate(engine, "0003")
+    if engine.dialect.name != "postgresql":
+        migrate(engine)  # nothing to do on SQLite: its R*Tree holds time already (0003)
+        assert "ix_images_footprint_time" not in index_names(engine, "images")
+        engine.dispose()
+        return
+    assert "ix_images_footprint_time" not in index_names(engine, "images")
+    migrate(engine)
+    assert "ix_images_footprint_time" in index_names(engine, "images")
+    repo = Repo(engine)
+    with repo.tx() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_indexscan = off")  # as a bitmap scan of both columns
+        stmt = sa.select(t.images.c.pk).where(
+            repo.spatial_clause((0, 0, 1, 1), 100.0, 200.0),
+            t.images.c.acquired >= 100.0,
+            t.images.c.acquired <= 200.0,
+        )
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "ix_images_footprint_time" in plan, plan
+    from alembic import command
+    from alembic.config import Config
+
+    from rastercat.store.sql.engine import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert "ix_images_footprint" in index_names(engine, "images")
+    assert "ix_images_footprint_time" not in index_names(engine, "images")
+    engine.dispose()

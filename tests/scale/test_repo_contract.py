@@ -177,3 +177,61 @@ def test_claims_skip_rows_locked_by_another_transaction(repo: Repo) -> None:
 )
 def test_postgres_urls_use_psycopg3(url: str, expected: str) -> None:
     assert normalize_postgres_url(url) == expected
+
+
+def test_both_search_plans_select_the_same_rows_in_date_order(repo: Repo) -> None:
+    import random
+
+    product = add_product(repo)
+    rng = random.Random(3)
+    for i in range(80):
+        x, y, size = rng.uniform(-179, 170), rng.uniform(-85, 80), rng.uniform(0.1, 9)
+        add_image(repo, product, f"k{i}", (x, y, x + size, y + size), 1000.0 * (i % 40))
+    for bbox, lo, hi in [((-180, -90, 180, 90), 5000.0, 12000.0), ((-180, -90, 180, 90), None, None),
+                         ((-30, -20, 60, 45), 0.0, 30000.0), ((0, 0, 40, 40), None, 20000.0)]:  # fmt: skip
+        keys = []
+        for spatial_index in (True, False):
+            clauses = [t.images.c.product_uid == product["uid"],
+                       repo.spatial_clause(bbox, lo, hi, spatial_index=spatial_index)]  # fmt: skip
+            if lo is not None:
+                clauses.append(t.images.c.acquired >= lo)
+            if hi is not None:
+                clauses.append(t.images.c.acquired <= hi)
+            order = [t.images.c.acquired, t.images.c.pk]
+            keys.append([r["key"] for r in repo.all(t.images, *clauses, order_by=order)])
+        assert keys[0] == keys[1]
+        assert keys[0]
+
+
+def test_the_date_index_is_chosen_for_large_areas_over_short_windows(repo: Repo) -> None:
+    import time
+
+    product = add_product(repo)
+    day, t0 = 86400.0, 1.5e9
+    with repo.tx() as conn:
+        conn.execute(
+            sa.insert(t.images).values(
+                pk=1_000_001, id=f"{product['id']}:x", product_uid=product["uid"],
+                product_id=product["id"], key="x", attrs={}, owners=[], readers=[],
+                writers=[], acquired=t0, created=now(), modified=now())
+        )  # fmt: skip
+    with repo.read() as conn:
+        # The estimate's inputs come from the catalog: the largest pk, the ends of the date index.
+        n, first, last = Repo(repo.engine)._date_stats(conn)
+        assert n >= 1_000_001 and first <= t0 <= last
+        # A catalog of about 1M images over ten years (the tables of this session hold others).
+        repo._stats = (time.monotonic(), (1_000_000, t0, t0 + 3650 * day))
+        world = (-180.0, -90.0, 180.0, 90.0)
+        week = (t0 + 100 * day, t0 + 107 * day)
+        assert repo.date_index_pays(conn, world, *week, page=101)
+        assert repo.date_index_pays(conn, world, None, None, page=101)
+        assert repo.date_index_pays(conn, (-90.0, -45.0, 90.0, 45.0), t0, t0 + 365 * day, page=101)
+        # Reading every match: the spatial index reads no more rows than the date index.
+        assert not repo.date_index_pays(conn, world, *week, page=float("inf"))
+        assert not repo.date_index_pays(conn, (0.0, 0.0, 20.0, 20.0), t0, t0 + 30 * day, page=101)
+        assert not repo.date_index_pays(conn, (0.0, 0.0, 5.0, 5.0), t0, t0 + 540 * day, page=101)
+        assert not repo.date_index_pays(conn, (0.0, 0.0, 0.2, 0.2), None, None, page=101)
+        repo.search_plan = "spatial"
+        assert not repo.date_index_pays(conn, world, *week, page=101)
+        repo.search_plan = "date"
+        assert repo.date_index_pays(conn, (0.0, 0.0, 0.2, 0.2), None, None, page=101)

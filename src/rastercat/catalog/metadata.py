@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from rastercat.catalog.continuation import Position, bounded_list, count
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
 from rastercat.catalog.query import compile_expr, finite_number, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
+from rastercat.catalog.search_rows import bbox_inside, dicts, flat, image_columns, inner_box
 from rastercat.catalog.sort import order_at_random, order_by_property
 from rastercat.catalog.validation import optional_string, parse_datetime, string_list
 from rastercat.errors import InvalidInput, NotFound
@@ -144,7 +146,8 @@ class MetadataService:
 
     # images ------------------------------------------------------------------------------------
     def _image_rows(self, *clauses: Any, order_by: Any = None, limit: int | None = None,
-                    offset: int = 0, product_acl: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+                    offset: int = 0, product_acl: bool = True,
+                    conn: sa.Connection | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Image rows, with their product's permissions (``p_owners`` ...) when ``product_acl``."""
         if product_acl:
             stmt = (
@@ -154,13 +157,17 @@ class MetadataService:
                 .where(*clauses)
             )  # fmt: skip
         else:
-            stmt = sa.select(t.images).where(*clauses)
+            columns = image_columns()
+            stmt = sa.select(*columns).select_from(t.images).where(*clauses)
         if order_by is not None:
             stmt = stmt.order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
-        with self.repo.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(stmt)]
+        raw_json = not product_acl
+        if conn is not None:
+            return dicts(conn.execute(stmt), raw_json)
+        with self.repo.read() as c:
+            return dicts(c.execute(stmt), raw_json)
 
     @staticmethod
     def _visible(p: Principal, row: dict[str, Any]) -> bool:
@@ -219,17 +226,21 @@ class MetadataService:
                 clauses.append(t.images.c.acquired >= start)
             if end is not None:
                 clauses.append(t.images.c.acquired <= end)
+        spatial = None
         if geom is not None:
             timed = date_field == "acquired"
-            clauses.append(
-                self.repo.spatial_clause(
-                    geom.bounds, start if timed else None, end if timed else None
-                )
-            )
+            window = (start if timed else None, end if timed else None)
+            spatial = (self.repo.spatial_clause(geom.bounds, *window), geom.bounds, *window)
+            clauses.append(spatial[0])
         post: dict[str, Any] = {
             "products": uids,
             "geom": geom,
             "prepared": shapely.prepared.prep(geom) if geom is not None else None,
+            # A bbox inside this box is inside the area: no shapely call for it (bbox_inside).
+            "inner_box": inner_box(geom),
+            # The spatial clause among ``clauses``, which iter_matches may swap for a walk of the
+            # date index (Repo.date_index_pays): (clause, bbox, lo, hi).
+            "spatial": spatial,
             "date_field": date_field if date_field != "acquired" else None,
             "start": start,
             "end": end,
@@ -266,8 +277,9 @@ class MetadataService:
     def _matches(self, p: Principal, row: dict[str, Any], post: dict[str, Any]) -> bool:
         if row["product_uid"] not in post["products"] or not can_read(p, row):
             return False
-        attrs = {**row["attrs"], "id": row["id"], "key": row["key"], "product": row["product_id"]}
+        attrs = None
         if post["date_field"]:
+            attrs = flat(row)
             value = attrs.get(post["date_field"])
             if value is None:
                 return False
@@ -282,17 +294,15 @@ class MetadataService:
             ):
                 return False
         if post["geom"] is not None:
-            g = attrs.get("geometry")
+            g = row["attrs"].get("geometry")
             if not g:
                 return False
-            # Fast path: a footprint whose bbox lies inside the query geometry intersects it.
-            if row.get("minx") is None or not post["prepared"].contains(
-                shapely.box(row["minx"], row["miny"], row["maxx"], row["maxy"])
-            ):
-                if not post["prepared"].intersects(shape(g)):
-                    return False
+            if not bbox_inside(row, post["inner_box"], post["prepared"]) and not post[
+                "prepared"
+            ].intersects(shape(g)):
+                return False
         pred = post["pred"]
-        return pred is None or pred(attrs)
+        return pred is None or pred(attrs if attrs is not None else flat(row))
 
     def iter_matches(
         self,
@@ -321,17 +331,30 @@ class MetadataService:
             order_by = order_by_property(str(sort_field), desc, self.repo.dialect)
         offset = 0
         size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
+        # In date order the first rows may come cheaper from the date index than from the spatial
+        # one (a large area over a short window); the same rows either way, decided once.
+        spatial = post.get("spatial")
+        undecided = keyset and spatial is not None and any(c is spatial[0] for c in clauses)
         while True:
-            where = clauses
-            if keyset and after is not None:
-                where = [*clauses, _after(after, desc, self.repo.dialect)]
-            rows = self._image_rows(
-                *where,
-                order_by=order_by,
-                limit=size,
-                offset=0 if keyset else offset,
-                product_acl=False,
-            )
+            with self.repo.read() as conn:
+                if undecided and spatial is not None:
+                    undecided = False
+                    clause, bbox, lo, hi = spatial
+                    page = math.inf if wanted is None else float(wanted)
+                    if self.repo.date_index_pays(conn, bbox, lo, hi, page):
+                        walk = self.repo.spatial_clause(bbox, lo, hi, spatial_index=False)
+                        clauses = [walk if c is clause else c for c in clauses]
+                where = clauses
+                if keyset and after is not None:
+                    where = [*clauses, _after(after, desc, self.repo.dialect)]
+                rows = self._image_rows(
+                    *where,
+                    order_by=order_by,
+                    limit=size,
+                    offset=0 if keyset else offset,
+                    product_acl=False,
+                    conn=conn,
+                )
             for row in rows:
                 if self._matches(p, row, post):
                     yield row

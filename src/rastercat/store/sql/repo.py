@@ -6,15 +6,22 @@ Driver errors are translated to the domain tree in exactly one place, :func:`tra
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from rastercat.errors import Conflict, InvalidInput, StoreError
 from rastercat.store.sql import tables as t
 from rastercat.store.sql.engine import READ_ONLY
+
+STATS_TTL = 10.0
+"""Seconds the catalog's size and date range are reused by :meth:`Repo.date_index_pays`."""
+
+SearchPlan = Literal["auto", "spatial", "date"]
 
 RTREE_DAY = 86400.0
 """Seconds per unit of the R*Tree's time axis (revision 0003). The R*Tree splits its nodes by
@@ -55,6 +62,10 @@ class Repo:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.search_plan: SearchPlan = "auto"
+        """``auto``: :meth:`date_index_pays` chooses per search; ``spatial`` or ``date`` force one
+        plan (for tests and benchmarks: both plans give the same results)."""
+        self._stats: tuple[float, tuple[Any, Any, Any]] | None = None
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sa.Connection]:
@@ -127,7 +138,7 @@ class Repo:
 
     # spatial index ------------------------------------------------------------------------
     # SQLite: an R*Tree over (lon, lat, acquired) beside the table. PostgreSQL: a PostGIS footprint
-    # column with a GiST index (revision 0002). Both are kept by index_image and read by
+    # column with a GiST index over it and the acquisition time (revisions 0002, 0004). Both are kept by index_image and read by
     # spatial_clause; other dialects fall back to the plain bbox columns.
     @property
     def dialect(self) -> str:
@@ -200,13 +211,79 @@ class Repo:
                 return
             conn.execute(stmt.bindparams(sa.bindparam("ids", expanding=True)), params)
 
+    def date_index_pays(
+        self,
+        conn: sa.Connection,
+        bbox: tuple[float, float, float, float],
+        lo: float | None,
+        hi: float | None,
+        page: float,
+    ) -> bool:
+        """Whether the first ``page`` matches of an area and date search, in date order, come
+        cheaper by walking the date index (checking each row's bbox) than through the spatial index.
+
+        The spatial index reads every image in the area and window, then sorts them: about
+        ``N * f * w`` rows, with ``f`` the share of the catalog's images in the area and ``w`` the
+        share in the window. The date index reads the window in order and stops once the page is
+        full: about ``page / f`` rows (at most ``N * w``). A world map for a week at 1M images:
+        ~1,900 rows against ~125 (SQLite: 9 ms against 1 ms); a 20-degree box for a month: ~60
+        against ~20,000. ``f`` is the area's share of the globe: the estimate assumes images
+        spread over the globe and over time, so a large area where a clustered catalog has no
+        images costs a walk of the window (never a wrong answer: both plans give the same rows).
+        """
+        if self.search_plan != "auto":
+            return self.search_plan == "date"
+        minx, miny, maxx, maxy = bbox
+        f = max(0.0, maxx - minx) * max(0.0, maxy - miny) / (360.0 * 180.0)
+        if f <= 0.0:
+            return False
+        n, first, last = self._date_stats(conn)
+        if not n or first is None or last is None:
+            return False
+        span = last - first
+        lo_, hi_ = (
+            max(first, -math.inf if lo is None else lo),
+            min(last, math.inf if hi is None else hi),
+        )
+        w = 1.0 if span <= 0 else max(0.0, hi_ - lo_) / span
+        in_window = n * w
+        return min(page / f, in_window) < in_window * f
+
+    def _date_stats(self, conn: sa.Connection) -> tuple[Any, Any, Any]:
+        """(about how many images, first and last acquisition time), remembered for a few
+        seconds: three index look-ups, but a search's fixed cost is itself a few of them, and an
+        estimate a little out of date only ever costs speed."""
+        now = time.monotonic()
+        cached = self._stats
+        if cached is not None and now - cached[0] < STATS_TTL:
+            return cached[1]
+        stats = conn.execute(
+            sa.select(
+                sa.select(sa.func.max(t.images.c.pk)).scalar_subquery(),
+                sa.select(sa.func.min(t.images.c.acquired)).scalar_subquery(),
+                sa.select(sa.func.max(t.images.c.acquired)).scalar_subquery(),
+            )
+        ).one()
+        self._stats = (now, tuple(stats))
+        return self._stats[1]
+
     def spatial_clause(
-        self, bbox: tuple[float, float, float, float], lo: float | None, hi: float | None
+        self,
+        bbox: tuple[float, float, float, float],
+        lo: float | None,
+        hi: float | None,
+        *,
+        spatial_index: bool = True,
     ) -> Any:
         """A WHERE clause on ``images`` selecting rows whose footprint bbox meets ``bbox``
         (minx, miny, maxx, maxy in lon/lat) and, where the index holds time too, whose acquisition
-        time lies in [lo, hi] (None: unbounded). Callers still filter dates and exact geometry."""
+        time lies in [lo, hi] (None: unbounded). Callers still filter dates and exact geometry.
+        ``spatial_index=False``: the same rows, by comparisons on each row's own bbox columns, for a
+        plan that walks the date index instead (see :meth:`date_index_pays`)."""
         minx, miny, maxx, maxy = (float(v) for v in bbox)
+        if not spatial_index:
+            c = t.images.c
+            return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
         if self.has_rtree:
             return t.images.c.pk.in_(
                 sa.text(
@@ -232,4 +309,4 @@ class Repo:
         return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
 
 
-__all__ = ["RTREE_DAY", "Repo", "rtree_time", "t", "translate_errors", "utcnow"]
+__all__ = ["RTREE_DAY", "Repo", "SearchPlan", "rtree_time", "t", "translate_errors", "utcnow"]

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.catalog.principal import Principal, can_read, check_access
+from rastercat.catalog.users import principal_of
 from rastercat.errors import Conflict, Forbidden, NotFound
 from rastercat.store.sql.repo import Repo, t
 
@@ -59,18 +60,7 @@ def uploader(conn: sa.Connection, repo: Repo, upload: dict[str, Any]) -> Princip
         user["tokens_valid_after"], UTC
     ):
         raise Forbidden("the uploader's tokens were revoked after this upload URL was made")
-    groups = conn.execute(
-        sa.select(t.memberships.c.group_name).where(t.memberships.c.user_pk == user["pk"])
-    ).scalars()
-    return Principal(
-        user_pk=user["pk"],
-        name=user["name"],
-        sub=user["sub"],
-        namespace=user["namespace"],
-        groups=frozenset(groups),
-        org=user["org"],
-        is_admin=bool(user["is_admin"]),
-    )
+    return principal_of(conn, user)
 
 
 def recheck(

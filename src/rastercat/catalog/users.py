@@ -186,20 +186,28 @@ class UserService:
                 raise Unauthenticated(
                     "the token was issued to an earlier user of this name: create a new one"
                 )
-            groups = self._groups(conn, user["pk"])
-        return Principal(
-            user_pk=user["pk"],
-            name=user["name"],
-            sub=user["sub"],
-            namespace=user["namespace"],
-            groups=frozenset(groups),
-            org=user["org"],
-            is_admin=bool(user["is_admin"]),
-        )
+            return principal_of(conn, user)
 
     def _groups(self, conn: sa.Connection, user_pk: int) -> list[str]:
         rows = self.repo.all(t.memberships, t.memberships.c.user_pk == user_pk, conn=conn)
         return sorted(r["group_name"] for r in rows)
+
+
+def principal_of(conn: sa.Connection, user: dict[str, Any]) -> Principal:
+    """The principal of a user row, with its groups as they are now: one rule for a token's
+    caller and for an uploader whose access is checked again later."""
+    groups = conn.execute(
+        sa.select(t.memberships.c.group_name).where(t.memberships.c.user_pk == user["pk"])
+    ).scalars()
+    return Principal(
+        user_pk=user["pk"],
+        name=user["name"],
+        sub=user["sub"],
+        namespace=user["namespace"],
+        groups=frozenset(groups),
+        org=user["org"],
+        is_admin=bool(user["is_admin"]),
+    )
 
 
 def _issued_to(claims: dict[str, Any], user: dict[str, Any]) -> bool:

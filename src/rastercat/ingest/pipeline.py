@@ -292,4 +292,5 @@ def describe_cog(
     with ingest_env():
         attributes = _attributes(request, plan, sources, cog, log)
         attributes["statistics"] = _statistics(plan, cog)
+    attributes["cog_md5"] = file_md5(cog)
     return attributes

@@ -99,8 +99,9 @@ def start(data: Path, database_url: str | None) -> tuple[Any, Any, str]:
     return app, server, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
 
-def _when(value: str, end: bool) -> str:
-    return value if "T" in value else value + ("T23:59:59Z" if end else "T00:00:00Z")
+def _when(value: str) -> str:
+    # The Metadata search reads a bare date as that day's midnight (UTC), at either end.
+    return value if "T" in value else value + "T00:00:00Z"
 
 
 def to_stac(body: dict) -> dict:
@@ -108,7 +109,7 @@ def to_stac(body: dict) -> dict:
 
     minx, miny, maxx, maxy = shape(json.loads(body["geom"])).bounds
     out = {"bbox": [minx, miny, maxx, maxy], "limit": body["limit"],
-           "datetime": f"{_when(body['start_datetime'], False)}/{_when(body['end_datetime'], True)}"}  # fmt: skip
+           "datetime": f"{_when(body['start_datetime'])}/{_when(body['end_datetime'])}"}  # fmt: skip
     if "query_expr" in body:  # the query: cloud_fraction < 0.5
         out.update({"filter": "cloud_fraction < 0.5", "filter-lang": "cql2-text"})
     return out

@@ -10,7 +10,7 @@ header), checked by :class:`rastercat.catalog.asset_urls.AssetSigner`.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import orjson
 from fastapi import APIRouter, Body, Request, Response
@@ -59,6 +59,12 @@ def _signer(state: Any) -> AssetSigner:
     return AssetSigner(state.secret, state.settings.stac.asset_url_ttl)
 
 
+def _signed(params: dict[str, str]) -> str:
+    """``urlencode`` of a signature's parameters; only the id needs quoting (``expires`` is
+    digits, ``sig`` hex), and two URLs per Item made urlencode a visible part of a page."""
+    return f"id={quote_plus(params['id'])}&expires={params['expires']}&sig={params['sig']}"
+
+
 def _hrefs(links: Links, state: Any) -> AssetHrefs:
     signer, objects = _signer(state), state.extras["objects"]
 
@@ -69,14 +75,14 @@ def _hrefs(links: Links, state: Any) -> AssetHrefs:
         return (
             links.url("/assets/data.tif")
             + "?"
-            + urlencode(signer.sign("data", row["id"], row["storage_key"]))
+            + _signed(signer.sign("data", row["id"], row["storage_key"]))
         )
 
     def thumbnail(row: dict[str, Any]) -> str | None:
         if not row["attrs"].get("wkt"):
             return None
         query = signer.sign("thumbnail", row["id"], row["storage_key"])
-        return links.url("/assets/thumbnail.png") + "?" + urlencode(query)
+        return links.url("/assets/thumbnail.png") + "?" + _signed(query)
 
     return AssetHrefs(data=data, thumbnail=thumbnail)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -11,6 +12,12 @@ PAGE = "next"
 """The parameter (GET) or body key (POST) of a page token. Not ``token``: the API already takes
 the caller's access token from ``?token=`` (tile URLs in QGIS), and a next link keeps that one."""
 JSON = "application/json"
+
+
+@lru_cache(maxsize=4096)
+def _quoted(pid: str) -> str:
+    # Every Item of a page links its collection three times: quote each product id once.
+    return quote(pid, safe=":")
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class Links:
     def collection(self, pid: str) -> str:
         # ':' stays as it is (ids are "namespace:name"): clients compare self links with the
         # URL they asked for.
-        return f"{self.base}/collections/{quote(pid, safe=':')}"
+        return f"{self.base}/collections/{_quoted(pid)}"
 
     def item(self, pid: str, iid: str) -> str:
         return f"{self.collection(pid)}/items/{quote(iid, safe=':')}"

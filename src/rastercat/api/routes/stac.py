@@ -124,8 +124,7 @@ class _Pages:
 
 
 def _get_params(request: Request) -> dict[str, Any]:
-    # Everything the caller sent, the access token (?token=) included, less the page token: the
-    # next link sets its own.
+    # Everything the caller sent, less the page token: the next link sets its own.
     return {k: v for k, v in request.query_params.items() if k != PAGE}
 
 

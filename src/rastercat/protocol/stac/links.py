@@ -9,8 +9,8 @@ from urllib.parse import quote, urlencode
 
 GEOJSON = "application/geo+json"
 PAGE = "next"
-"""The parameter (GET) or body key (POST) of a page token. Not ``token``: the API already takes
-the caller's access token from ``?token=`` (tile URLs in QGIS), and a next link keeps that one."""
+"""The parameter (GET) or body key (POST) of a page token. Not ``token``: that name is the
+caller's access token on tile URLs (``?token=``), which STAC routes refuse."""
 JSON = "application/json"
 
 

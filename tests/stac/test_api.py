@@ -169,23 +169,17 @@ def test_bbox_forms_and_intersects(seeded: dict[str, Any]) -> None:
     assert r.status_code == 400 and r.json()["errors"][0]["source"]["pointer"] == "ids"
 
 
-def test_the_access_token_comes_from_the_header_only(
+def test_a_token_in_the_query_is_refused_outside_tiles(
     seeded: dict[str, Any], live_server: Any
 ) -> None:
-    """``?token=`` is for tile and TileJSON URLs only (a token in a URL ends up in logs and
-    histories): the STAC API answers 401 to it, and its next links never carry one."""
+    """``?token=`` authenticates tile and TileJSON routes only (a token in a URL ends up in logs):
+    a STAC search that carries it instead of the header is a 401, and the next links of a search
+    never carry the caller's token."""
     anon = live_server.client(None)
-    token = live_server.token("stac-owner")
-    params = {"collections": seeded["pid"], "limit": 2, "token": token}
-    assert anon.get(f"{STAC}/search", params=params).status_code == 401
-    owner = live_server.client("stac-owner")
-    seen: list[str] = []
-    body = owner.get(f"{STAC}/search", params={"collections": seeded["pid"], "limit": 2}).json()
-    for _ in range(10):  # a bounded loop: a next link that does not advance fails, not hangs
-        seen += [f["id"] for f in body["features"]]
-        nxt = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
-        if nxt is None:
-            break
-        assert token not in nxt
-        body = owner.get(nxt).json()
-    assert seen == [seeded["ids"][k] for k in ("a", "b", "c", "l", "d")]
+    params = {"collections": seeded["pid"], "limit": 2, "token": live_server.token("stac-owner")}
+    r = anon.get(f"{STAC}/search", params=params)
+    assert r.status_code == 401 and r.json()["errors"][0]["title"] == "Unauthenticated"
+    c = live_server.client("stac-owner")
+    body = c.get(f"{STAC}/search", params={"collections": seeded["pid"], "limit": 2}).json()
+    nxt = next(link["href"] for link in body["links"] if link["rel"] == "next")
+    assert "token=" not in nxt.replace("next=", "")

@@ -15,9 +15,11 @@ test is decided on bounding boxes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +55,36 @@ class CompiledFilter:
 
 
 def compile_filter(node: Any, repo: Repo) -> CompiledFilter:
+    try:
+        text = json.dumps(node, sort_keys=True)
+    except (TypeError, ValueError):
+        return _compile(node, repo)
+    facts = _Facts(repo.dialect, repo.has_rtree)
+    cached = _compile_cached(text, facts)
+    if cached is not None:
+        return cached
+    return _compile(node, repo)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What compiling depends on besides the filter: the database kind."""
+
+    dialect: str
+    has_rtree: bool
+
+
+@lru_cache(maxsize=256)
+def _compile_cached(text: str, facts: _Facts) -> CompiledFilter | None:
+    """A filter's SQL by its JSON text: the same filter on every page of a search (and the same
+    few filters of a client's searches) compiles once. SQL expressions are immutable and safe to
+    share between threads; a filter with exact footprint checks is not cached (None) because its
+    prepared shapely geometry is not safe to share. Invalid filters raise and are not cached."""
+    compiled = _compile(json.loads(text), facts)
+    return compiled if compiled.refine is None else None
+
+
+def _compile(node: Any, repo: Any) -> CompiledFilter:
     compiler = _Compiler(repo)
     clause = compiler.condition(node)
     checks = [c for n in _conjuncts(node) if (c := compiler.exact_check(n)) is not None]
@@ -83,7 +115,7 @@ def _name(node: Any) -> str | None:
 
 
 class _Compiler:
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo | _Facts) -> None:
         self.repo = repo
         self.dialect = repo.dialect
 

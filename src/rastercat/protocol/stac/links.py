@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
 GEOJSON = "application/geo+json"
 PAGE = "next"
-"""The parameter (GET) or body key (POST) of a page token. Not ``token``: that name is the access
-token of tile URLs (``?token=``), which the STAC API does not take."""
+"""The parameter (GET) or body key (POST) of a page token. Not ``token``: that name is the
+caller's access token on tile URLs (``?token=``), which STAC routes refuse."""
 JSON = "application/json"
+
+
+@lru_cache(maxsize=4096)
+def _quoted(pid: str) -> str:
+    # Every Item of a page links its collection three times: quote each product id once.
+    return quote(pid, safe=":")
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class Links:
     def collection(self, pid: str) -> str:
         # ':' stays as it is (ids are "namespace:name"): clients compare self links with the
         # URL they asked for.
-        return f"{self.base}/collections/{quote(pid, safe=':')}"
+        return f"{self.base}/collections/{_quoted(pid)}"
 
     def item(self, pid: str, iid: str) -> str:
         return f"{self.collection(pid)}/items/{quote(iid, safe=':')}"

@@ -29,8 +29,9 @@ LEASE = 0.6
 """Seconds: the heartbeat renews every 0.2 s; a conversion below runs for several leases."""
 
 
-def slow_raster(path: Path, side: int = 1500) -> Path:
-    """Noisy pixels: at ZSTD level 19 they take a few seconds to convert here."""
+def slow_raster(path: Path, side: int = 2400) -> Path:
+    """Noisy pixels: at ZSTD level 19 they take a few seconds to convert here (several leases;
+    the first test below checks it, so a faster conversion fails loudly, not silently)."""
     rng = np.random.default_rng(0)
     ramp = np.add.outer(np.arange(side), np.arange(side)) % 300
     return write_geotiff(path, (ramp + rng.integers(0, 500, (side, side))).astype("uint16"))
@@ -202,9 +203,12 @@ def test_two_attempts_of_a_job_never_share_a_work_folder(server: Any, up: Any,
     def folders() -> dict[Path, set[str]]:
         """Each work folder with the runs (file name tokens) that have files in it."""
         seen: dict[Path, set[str]] = {}
-        for path in list(work.rglob("rastercat-*")) if work.is_dir() else []:
-            token = path.name.split("-")[2].split(".")[0]
-            seen.setdefault(path.parent, set()).add(token)
+        # os.walk skips folders that vanish mid-walk (an attempt cleaning up), rglob raises.
+        for root, dirs, files in os.walk(work):
+            for name in [*dirs, *files]:
+                if name.startswith("rastercat-"):
+                    token = name.split("-")[2].split(".")[0]
+                    seen.setdefault(Path(root), set()).add(token)
         return seen
 
     th_late, out_late = in_thread(late.run, stale)

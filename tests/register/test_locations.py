@@ -37,7 +37,10 @@ def test_buckets_and_malformed_hrefs() -> None:
     allowed = RegisterSettings(buckets=["archive"])
     loc = resolve_location("s3://archive/scenes/a.tif", allowed)
     assert (loc.bucket, loc.key, loc.name) == ("archive", "scenes/a.tif", "a.tif")
-    for href in ("s3://archive/", "s3://archive/a/../b.tif", "s3://archive/dir/"):
+    for href in (
+        "s3://archive/", "s3://archive/a/../b.tif", "s3://archive/dir/", "s3://archive/a//b.tif",
+        "s3://archive/a.tif\x00.png", "/data/cogs/a\x00.tif",
+    ):  # fmt: skip
         with pytest.raises(InvalidInput):
             resolve_location(href, allowed)
     with pytest.raises(Forbidden, match="RASTERCAT_REGISTER__BUCKETS"):

@@ -69,6 +69,9 @@ def resolve_location(href: str, allowed: RegisterSettings) -> Location:
     otherwise (checked before the file's existence, which is not revealed outside the roots)."""
     if not isinstance(href, str) or not href.strip():
         raise InvalidInput("'href' must be a path or an s3:// URL", field="href")
+    if any(ord(c) < 32 or ord(c) == 127 for c in href):
+        # A NUL would end the name GDAL opens early: another object than the one checked here.
+        raise InvalidInput("'href' contains control characters", field="href")
     if href.startswith("s3://"):
         bucket, _, key = href.removeprefix("s3://").partition("/")
         if bucket not in allowed.buckets:
@@ -76,7 +79,7 @@ def resolve_location(href: str, allowed: RegisterSettings) -> Location:
                 f"bucket {bucket!r} is not one that files may be registered from ({BUCKETS})",
                 field="href",
             )
-        if not key or key.endswith("/") or any(p in (".", "..") for p in key.split("/")):
+        if not key or any(p in ("", ".", "..") for p in key.split("/")):
             raise InvalidInput(f"{href!r} does not name an object", field="href")
         return Location(href=f"s3://{bucket}/{key}", bucket=bucket, key=key)
     if "://" in href or not os.path.isabs(href):

@@ -205,3 +205,17 @@ def test_products_are_required_and_unknown_ones_are_404(owner: httpx.Client) -> 
     assert r.status_code == 400 and r.json()["errors"][0]["source"]["pointer"] == "products"
     r = owner.get("/raster/v1/point", params={"lon": 9, "lat": 45, "products": "nobody:nothing"})
     assert r.status_code == 404
+
+
+def test_a_point_query_reads_in_one_of_the_read_slots(server_factory: Any) -> None:
+    """Like every read of pixels, bounded by ``limits.max_concurrent_reads``."""
+    server = server_factory()
+    with server.client("alice") as c:
+        r = c.post(
+            "/metadata/v1/catalog/products", json={"id": "pq", "title": "T", "description": "D"}
+        )
+        pid = r.json()["data"]["id"]
+        assert server.state.read_slots.peak == 0
+        r = c.get("/raster/v1/point", params={"lon": 1, "lat": 2, "products": pid})
+        assert r.status_code == 200 and r.json() == {"data": []}
+    assert server.state.read_slots.peak == 1

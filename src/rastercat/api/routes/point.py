@@ -1,24 +1,27 @@
 """The point query of the raster API, mounted at ``/raster/v1``: the value of every band of the
 images under one lon/lat point (what the viewer shows when the map is clicked).
 
-A plain function, so FastAPI runs it (and GDAL) in its threadpool, off the event loop.
+The read runs in a worker thread once one of the server's read slots is free (``read_slots``,
+bounded by ``limits.max_concurrent_reads``), off the event loop.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.api.state import AppState
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.point_query import DEFAULT_LIMIT, PointQuery
+from rastercat.catalog.principal import Principal
 
 router = APIRouter()
 
 
 @router.get("/point")
-def point(
+async def point(
     state: StateDep,
     p: PrincipalDep,
     lon: Annotated[
@@ -36,10 +39,18 @@ def point(
 ) -> dict:
     """``{"data": [{"image_id", "product_id", "acquired", "values": {band: number or null}}]}``:
     the images of ``products`` under the point that the caller may read, newest first; a band's
-    value is null where it is nodata or masked."""
+    value is null where it is nodata or masked. Runs in one of the read slots, like every read
+    of pixels."""
+    found = await state.read_slots.run(
+        _point, state, p, products, lon, lat, start_datetime, end_datetime, limit
+    )
+    return {"data": [v.to_dict() for v in found]}
+
+
+def _point(
+    state: AppState, p: Principal, products: list[str], lon: float, lat: float,
+    start: str | None, end: str | None, limit: int,
+) -> list[Any]:  # fmt: skip
     service = PointQuery(MetadataService(state.repo), state.extras["objects"])
     with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
-        found = service.query(
-            p, products, lon, lat, start=start_datetime, end=end_datetime, limit=limit
-        )
-    return {"data": [v.to_dict() for v in found]}
+        return list(service.query(p, products, lon, lat, start=start, end=end, limit=limit))

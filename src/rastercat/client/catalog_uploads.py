@@ -14,7 +14,7 @@ from typing import Any
 
 from rastercat.client import uploads
 from rastercat.client._http import Service
-from rastercat.config import UploadClientSettings
+from rastercat.client.settings import UploadClientSettings
 from rastercat.errors import InvalidInput, NotFound
 
 PathLike = str | os.PathLike[str]

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from rastercat.client._http import raise_for_status
-from rastercat.config import UploadClientSettings
+from rastercat.client.settings import UploadClientSettings
 from rastercat.errors import (
     Conflict,
     Forbidden,

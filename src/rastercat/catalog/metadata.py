@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 
 from rastercat.catalog import continuation
+from rastercat.catalog.access import can_read, can_read_joined
 from rastercat.catalog.continuation import Position, bounded_list, count
-from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
+from rastercat.catalog.principal import Principal, namespace_of
 from rastercat.catalog.query import compile_expr, finite_number, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
 from rastercat.catalog.search_rows import bbox_inside, dicts, flat, image_columns, inner_box
@@ -116,7 +117,7 @@ class MetadataService:
         )  # fmt: skip
         with self.repo.read() as conn:
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
-        return [r for r in rows if self._visible(p, r)]
+        return [r for r in rows if can_read_joined(p, r)]
 
     def search_bands(self, p: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
         clauses = []
@@ -169,18 +170,9 @@ class MetadataService:
         with self.repo.read() as c:
             return dicts(c.execute(stmt), raw_json)
 
-    @staticmethod
-    def _visible(p: Principal, row: dict[str, Any]) -> bool:
-        product_acl = {
-            "owners": row["p_owners"],
-            "readers": row["p_readers"],
-            "writers": row["p_writers"],
-        }
-        return can_read_within(p, product_acl, row)
-
     def get_image(self, p: Principal, image_id: str) -> dict[str, Any]:
         rows = self._image_rows(t.images.c.id == image_id)
-        if not rows or not self._visible(p, rows[0]):
+        if not rows or not can_read_joined(p, rows[0]):
             raise NotFound(f"image {image_id!r} not found")
         return rows[0]
 
@@ -191,7 +183,7 @@ class MetadataService:
             raise InvalidInput("'ids' must be a list of image ids", field="ids")
         bounded_list(ids, "ids")
         found = {
-            r["id"]: r for r in self._image_rows(t.images.c.id.in_(ids)) if self._visible(p, r)
+            r["id"]: r for r in self._image_rows(t.images.c.id.in_(ids)) if can_read_joined(p, r)
         }
         missing = [i for i in ids if i not in found]
         if missing and not ignore_not_found:
@@ -407,7 +399,7 @@ class MetadataService:
         ``acquired``), the database computes each image's numbers (``in_sql``; None: whenever
         possible); otherwise the matching rows are read and checked in Python."""
         from rastercat.catalog.summary import row_facts, summarize
-        from rastercat.catalog.summary_sql import sql_facts
+        from rastercat.store.sql.summary import sql_facts
 
         candidates = self._candidates(p, body)
         clauses, geom, post = candidates

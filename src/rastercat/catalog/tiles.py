@@ -14,9 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from rastercat.catalog.access import can_read
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.pixels import band_info, source_image
-from rastercat.catalog.principal import Principal, can_read
+from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
 from rastercat.raster.colormaps import Colormap, colormap_from_band
 from rastercat.raster.tiles import check_tile

@@ -175,7 +175,7 @@ class SqlCatalogReads:
     def bands_with_product_acl(
         self, *, product_ids: Sequence[str] | None = None, band_id: str | None = None
     ) -> list[Row]:
-        clauses = []
+        clauses: list[Any] = []
         if product_ids is not None:
             clauses.append(t.bands.c.product_id.in_(list(product_ids)))
         if band_id is not None:

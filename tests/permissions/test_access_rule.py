@@ -138,3 +138,39 @@ def test_the_seeded_world_covers_every_answer(repo: Repo) -> None:
         readable = {r["id"] for r in images if can_read(p, r)}
         assert readable, role
         assert (readable == {r["id"] for r in images}) == (role == "admin"), role
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("owner", "own"),
+        ("writer", "write"),
+        ("reader", "read"),
+        ("group member", "read"),
+        ("org member", "write"),
+        ("group and org", "write"),
+        ("unrelated", None),
+        ("admin", "own"),
+    ],
+)
+def test_check_access_gives_each_role_its_level(role: str, expected: str | None) -> None:
+    """One product shared every way: what each role may do with it (404 below read, 403 above
+    what it may do)."""
+    from rastercat.catalog.access import check_access
+    from rastercat.errors import Forbidden, NotFound
+
+    obj = {"owners": ["user:alice"], "readers": ["user:rita", "group:team"],
+           "writers": ["user:will", "org:acme"]}  # fmt: skip
+    p = PRINCIPALS[role]
+    granted = []
+    for level in ("read", "write", "own"):
+        try:
+            check_access(p, obj, level, "product")
+        except NotFound:
+            assert expected is None, (role, level)
+            continue
+        except Forbidden:
+            continue
+        granted.append(level)
+    levels = ["read", "write", "own"]
+    assert granted == (levels[: levels.index(expected) + 1] if expected else [])

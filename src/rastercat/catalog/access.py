@@ -69,6 +69,16 @@ def owns_record(principal: Principal, owner_pk: int) -> bool:
     return owner_pk == principal.user_pk or principal.is_admin
 
 
+def listed_owner(obj: Mapping[str, Any], owner: Any, *, by_name: bool = False) -> bool:
+    """Whether the user with sub ``owner`` is among ``obj``'s owners (the ``owner`` filter of the
+    product and band searches: what is shown still passes :func:`can_read`). ``by_name``: an
+    owners entry equal to ``owner`` itself counts too (the product search has always taken it)."""
+    from rastercat.catalog.principal import namespace_of
+
+    owners = obj.get("owners") or ()
+    return f"user:{namespace_of(str(owner))}" in owners or (by_name and owner in owners)
+
+
 def check_access(
     principal: Principal, obj: Mapping[str, Any] | None, level: str, what: str
 ) -> None:

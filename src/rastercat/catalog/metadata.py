@@ -21,9 +21,9 @@ import shapely.prepared
 from shapely.geometry import shape
 
 from rastercat.catalog import continuation
-from rastercat.catalog.access import can_read, can_read_joined
+from rastercat.catalog.access import can_read, can_read_joined, listed_owner
 from rastercat.catalog.continuation import Position, bounded_list, count
-from rastercat.catalog.principal import Principal, namespace_of
+from rastercat.catalog.principal import Principal
 from rastercat.catalog.query import compile_expr, finite_number
 from rastercat.catalog.query_geometry import parse_geom
 from rastercat.catalog.search_rows import bbox_inside, flat, inner_box
@@ -87,8 +87,7 @@ class MetadataService:
         rows = self.readable_products(p)
         owner = body.get("owner")
         if owner:
-            principal = f"user:{namespace_of(str(owner))}"
-            rows = [r for r in rows if principal in r["owners"] or owner in r["owners"]]
+            rows = [r for r in rows if listed_owner(r, owner, by_name=True)]
         text = body.get("text")
         if text:
             needle = str(text).lower()
@@ -130,8 +129,7 @@ class MetadataService:
         rows = self._readable_bands(p, product_ids=product_ids)
         owner = body.get("owner")
         if owner:
-            principal = f"user:{namespace_of(str(owner))}"
-            rows = [r for r in rows if principal in r["owners"]]
+            rows = [r for r in rows if listed_owner(r, owner)]
         return self._window(rows, body)
 
     def bands_of_product(self, p: Principal, pid: str) -> list[dict[str, Any]]:

@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from rastercat.api.state import AppState
-from rastercat.catalog.summary_sql import sql_facts
 from rastercat.config import Settings
 from rastercat.errors import StoreError
 from rastercat.store.sql.repo import t, utcnow
+from rastercat.store.sql.summary import sql_facts
 
 DEADLINE = 3.0
 """Seconds a request or a write may take here; the old code waited for the 30 s busy timeout."""

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from rastercat.catalog.stac_collections import extent_query
 from rastercat.store.sql.engine import make_engine, migrate
+from rastercat.store.sql.stac import extent_query
 from scale.conftest import load_test_module, pg_databases  # noqa: F401
 
 INDEXES = {f"ix_images_product_{c}" for c in ("minx", "miny", "maxx", "maxy")}

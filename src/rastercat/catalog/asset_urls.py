@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.errors import Forbidden
-from rastercat.store.sql.repo import Repo, t
+from rastercat.store.sql.repo import Repo
+from rastercat.store.sql.stac import SqlStacReads
 
 KINDS = ("data", "thumbnail")
 
@@ -59,14 +58,13 @@ class AssetSigner:
             raise refused from None
         if when < time.time():
             raise refused
-        with repo.tx() as conn:
-            row = conn.execute(sa.select(t.images).where(t.images.c.id == image_id)).first()
-        if row is None or not row.storage_key:
+        row = SqlStacReads(repo).image(image_id)
+        if row is None or not row["storage_key"]:
             raise refused
-        expected = _mac(self.secret, kind, image_id, row.storage_key, when)
+        expected = _mac(self.secret, kind, image_id, row["storage_key"], when)
         if not hmac.compare_digest(expected, sig):
             raise refused
-        return dict(row._mapping)
+        return row
 
 
 def presign_get(objects: Any, key: str, expires: int) -> str | None:

@@ -1,8 +1,9 @@
 """The Metadata service's use-cases: search, summary, and lookups of images, products and bands.
 
-Search narrows candidates in SQL (products, date, and a spatial index: an R*Tree over lon, lat and
-acquisition time on SQLite), then checks exactly in Python (polygon intersection, property filters,
-and the caller's read permission), streaming rows in batches.
+Search narrows candidates in the store (products, date, and a spatial index: an R*Tree over lon,
+lat and acquisition time on SQLite), then checks exactly in Python (polygon intersection, property
+filters, and the caller's read permission), streaming rows in batches. The store's side is
+:class:`rastercat.store.read_ports.CatalogReads` (SQL: :mod:`rastercat.store.sql.search`).
 """
 
 from __future__ import annotations
@@ -11,24 +12,29 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import shapely
 import shapely.prepared
-import sqlalchemy as sa
 from shapely.geometry import shape
 
 from rastercat.catalog import continuation
+from rastercat.catalog.access import can_read, can_read_joined, listed_owner
 from rastercat.catalog.continuation import Position, bounded_list, count
-from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
-from rastercat.catalog.query import compile_expr, finite_number, sql_prefilter
+from rastercat.catalog.principal import Principal
+from rastercat.catalog.query import compile_expr, finite_number
 from rastercat.catalog.query_geometry import parse_geom
-from rastercat.catalog.search_rows import bbox_inside, dicts, flat, image_columns, inner_box
-from rastercat.catalog.sort import order_at_random, order_by_property
+from rastercat.catalog.search_rows import bbox_inside, flat, inner_box
 from rastercat.catalog.validation import optional_string, parse_datetime, string_list
 from rastercat.errors import InvalidInput, NotFound
-from rastercat.store.sql.repo import Repo, t
+from rastercat.store.read_ports import Area, CatalogReads, ImageFilter, ImageOrder
+from rastercat.store.sql.repo import Repo
+from rastercat.store.sql.search import SqlCatalogReads
+
+Candidates = tuple[ImageFilter, Any, dict[str, Any]]
+"""What a search body makes: the store's filter, the exact geometry and the Python-side checks."""
 
 MAX_PAGE = 10_000
 BATCH = 2_000
@@ -42,35 +48,37 @@ def _ts(value: Any, name: str) -> float | None:
     return None if iso is None else datetime.fromisoformat(iso).timestamp()
 
 
-def _after(position: Position, desc: bool, dialect: str) -> Any:
-    """Rows after ``position`` in (acquired, pk) order. Images with no date sort as the database
-    puts NULLs (SQLite: smallest; PostgreSQL: largest), so the order can use the date index."""
-    c = t.images.c
-    acquired, pk = position
-    nulls_first = desc == (dialect == "postgresql")
-    pk_beyond = c.pk < pk if desc else c.pk > pk
-    if acquired is None:
-        rest = [c.acquired.is_not(None)] if nulls_first else []
-        return sa.or_(sa.and_(c.acquired.is_(None), pk_beyond), *rest)
-    rest = [] if nulls_first else [c.acquired.is_(None)]
-    return sa.or_(
-        c.acquired < acquired if desc else c.acquired > acquired,
-        sa.and_(c.acquired == acquired, pk_beyond),
-        *rest,
-    )
+def batch_sizes(wanted: int | None) -> Iterator[int]:
+    """Rows to read from the store per batch: the first sized for what the caller expects to take
+    (so a page of 100 does not decode thousands of rows), then growing."""
+    size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
+    while True:
+        yield size
+        size = min(BATCH, size * 4)
+
+
+def search_order(body: dict[str, Any]) -> ImageOrder:
+    """The order a search body asks for (date order unless a property or a random seed)."""
+    sort_field = body.get("sort_field")
+    desc = body.get("sort_order") == "desc"
+    if body.get("random_seed"):
+        return ImageOrder(desc=desc, seed=body["random_seed"])
+    if sort_field in (None, "acquired"):
+        return ImageOrder(desc=desc)
+    return ImageOrder(desc=desc, field=str(sort_field))
 
 
 class MetadataService:
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, reads: CatalogReads | None = None) -> None:
         self.repo = repo
+        self.reads: CatalogReads = reads if reads is not None else SqlCatalogReads(repo)
 
     # products & bands --------------------------------------------------------------------------
     def readable_products(self, p: Principal) -> list[dict[str, Any]]:
-        rows = self.repo.all(t.products, order_by=[t.products.c.id])
-        return [r for r in rows if can_read(p, r)]
+        return [r for r in self.reads.products() if can_read(p, r)]
 
     def get_product(self, p: Principal, pid: str) -> dict[str, Any]:
-        row = self.repo.one(t.products, id=pid)
+        row = self.reads.product(pid)
         if row is None or not can_read(p, row):
             raise NotFound(f"product {pid!r} not found")
         return row
@@ -79,8 +87,7 @@ class MetadataService:
         rows = self.readable_products(p)
         owner = body.get("owner")
         if owner:
-            principal = f"user:{namespace_of(str(owner))}"
-            rows = [r for r in rows if principal in r["owners"] or owner in r["owners"]]
+            rows = [r for r in rows if listed_owner(r, owner, by_name=True)]
         text = body.get("text")
         if text:
             needle = str(text).lower()
@@ -94,7 +101,7 @@ class MetadataService:
         if wanted:
             wanted = bounded_list(string_list(wanted, "bands", "a band name"), "bands")
             have: dict[str, set[str]] = {}
-            for b in self.repo.all(t.bands, t.bands.c.product_uid.in_([r["uid"] for r in rows])):
+            for b in self.reads.bands_of([r["uid"] for r in rows]):
                 have.setdefault(b["product_uid"], set()).add(b["name"])
             rows = [r for r in rows if set(wanted) <= have.get(r["uid"], set())]
         return self._window(rows, body)
@@ -106,81 +113,39 @@ class MetadataService:
             limit = count(limit, "limit")
         return rows[offset : None if limit is None else offset + limit]
 
-    def _readable_bands(self, p: Principal, *clauses: Any) -> list[dict[str, Any]]:
-        stmt = (
-            sa.select(t.bands, t.products.c.owners.label("p_owners"), t.products.c.readers.label("p_readers"),
-                      t.products.c.writers.label("p_writers"))
-            .select_from(t.bands.join(t.products, t.bands.c.product_uid == t.products.c.uid))
-            .where(*clauses)
-            .order_by(t.bands.c.pk)
-        )  # fmt: skip
-        with self.repo.read() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(stmt)]
-        return [r for r in rows if self._visible(p, r)]
+    def _readable_bands(
+        self, p: Principal, *, product_ids: list[str] | None = None, band_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = self.reads.bands_with_product_acl(product_ids=product_ids, band_id=band_id)
+        return [r for r in rows if can_read_joined(p, r)]
 
     def search_bands(self, p: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
-        clauses = []
+        product_ids = None
         products = body.get("products")
         if products:
-            clauses.append(
-                t.bands.c.product_id.in_(
-                    bounded_list(string_list(products, "products", "a product id"), "products")
-                )
+            product_ids = bounded_list(
+                string_list(products, "products", "a product id"), "products"
             )
-        rows = self._readable_bands(p, *clauses)
+        rows = self._readable_bands(p, product_ids=product_ids)
         owner = body.get("owner")
         if owner:
-            principal = f"user:{namespace_of(str(owner))}"
-            rows = [r for r in rows if principal in r["owners"]]
+            rows = [r for r in rows if listed_owner(r, owner)]
         return self._window(rows, body)
 
     def bands_of_product(self, p: Principal, pid: str) -> list[dict[str, Any]]:
         self.get_product(p, pid)
-        return self._readable_bands(p, t.bands.c.product_id == pid)
+        return self._readable_bands(p, product_ids=[pid])
 
     def get_band(self, p: Principal, band_id: str) -> dict[str, Any]:
-        rows = self._readable_bands(p, t.bands.c.id == band_id)
+        rows = self._readable_bands(p, band_id=band_id)
         if not rows:
             raise NotFound(f"band {band_id!r} not found")
         return rows[0]
 
     # images ------------------------------------------------------------------------------------
-    def _image_rows(self, *clauses: Any, order_by: Any = None, limit: int | None = None,
-                    offset: int = 0, product_acl: bool = True,
-                    conn: sa.Connection | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        """Image rows, with their product's permissions (``p_owners`` ...) when ``product_acl``."""
-        if product_acl:
-            stmt = (
-                sa.select(t.images, t.products.c.owners.label("p_owners"), t.products.c.readers.label("p_readers"),
-                          t.products.c.writers.label("p_writers"))
-                .select_from(t.images.join(t.products, t.images.c.product_uid == t.products.c.uid))
-                .where(*clauses)
-            )  # fmt: skip
-        else:
-            columns = image_columns()
-            stmt = sa.select(*columns).select_from(t.images).where(*clauses)
-        if order_by is not None:
-            stmt = stmt.order_by(*order_by)
-        if limit is not None:
-            stmt = stmt.limit(limit).offset(offset)
-        raw_json = not product_acl
-        if conn is not None:
-            return dicts(conn.execute(stmt), raw_json)
-        with self.repo.read() as c:
-            return dicts(c.execute(stmt), raw_json)
-
-    @staticmethod
-    def _visible(p: Principal, row: dict[str, Any]) -> bool:
-        product_acl = {
-            "owners": row["p_owners"],
-            "readers": row["p_readers"],
-            "writers": row["p_writers"],
-        }
-        return can_read_within(p, product_acl, row)
-
     def get_image(self, p: Principal, image_id: str) -> dict[str, Any]:
-        rows = self._image_rows(t.images.c.id == image_id)
-        if not rows or not self._visible(p, rows[0]):
+        rows = self.reads.images_with_product_acl([image_id])
+        if not rows or not can_read_joined(p, rows[0]):
             raise NotFound(f"image {image_id!r} not found")
         return rows[0]
 
@@ -191,7 +156,7 @@ class MetadataService:
             raise InvalidInput("'ids' must be a list of image ids", field="ids")
         bounded_list(ids, "ids")
         found = {
-            r["id"]: r for r in self._image_rows(t.images.c.id.in_(ids)) if self._visible(p, r)
+            r["id"]: r for r in self.reads.images_with_product_acl(ids) if can_read_joined(p, r)
         }
         missing = [i for i in ids if i not in found]
         if missing and not ignore_not_found:
@@ -199,20 +164,18 @@ class MetadataService:
         return [found[i] for i in ids if i in found]
 
     # search ------------------------------------------------------------------------------------
-    def _candidates(
-        self, p: Principal, body: dict[str, Any]
-    ) -> tuple[list[Any], Any, dict[str, Any]]:
-        """SQL clauses, the exact geometry and the python-side filters of a search body."""
+    def _candidates(self, p: Principal, body: dict[str, Any]) -> Candidates:
+        """The store's filter, the exact geometry and the python-side filters of a search body."""
         # The products the caller may read: asked-for products narrow the SQL; otherwise the set
         # is checked per row (a product clause on every query would steer SQLite's planner away
         # from the spatial index). Either way only the image's own permissions remain to check.
         readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
-        clauses: list[Any] = []
+        asked: tuple[str, ...] | None = None
         products = body.get("products") or body.get("product")
         if products:
             products = bounded_list(string_list(products, "products", "a product id"), "products")
             uids = {readable[x] for x in products if x in readable}
-            clauses.append(t.images.c.product_uid.in_(sorted(uids)))
+            asked = tuple(sorted(uids))
         else:
             uids = set(readable.values())
         date_field = optional_string(body.get("date"), "date") or "acquired"
@@ -221,26 +184,16 @@ class MetadataService:
         if start is not None and end is not None and start > end:
             raise InvalidInput("'start_datetime' is after 'end_datetime'", field="start_datetime")
         geom = parse_geom(body.get("geom"))
-        if date_field == "acquired":
-            if start is not None:
-                clauses.append(t.images.c.acquired >= start)
-            if end is not None:
-                clauses.append(t.images.c.acquired <= end)
-        spatial = None
+        timed = date_field == "acquired"
+        area = None
         if geom is not None:
-            timed = date_field == "acquired"
-            window = (start if timed else None, end if timed else None)
-            spatial = (self.repo.spatial_clause(geom.bounds, *window), geom.bounds, *window)
-            clauses.append(spatial[0])
+            area = Area(geom.bounds, start if timed else None, end if timed else None)
         post: dict[str, Any] = {
             "products": uids,
             "geom": geom,
             "prepared": shapely.prepared.prep(geom) if geom is not None else None,
             # A bbox inside this box is inside the area: no shapely call for it (bbox_inside).
             "inner_box": inner_box(geom),
-            # The spatial clause among ``clauses``, which iter_matches may swap for a walk of the
-            # date index (Repo.date_index_pays): (clause, bbox, lo, hi).
-            "spatial": spatial,
             "date_field": date_field if date_field != "acquired" else None,
             "start": start,
             "end": end,
@@ -267,12 +220,14 @@ class MetadataService:
         if body.get("query_expr"):
             preds.append(body["query_expr"])
         post["pred"] = compile_expr({"and": preds}) if preds else None
-        prefilter = (
-            sql_prefilter({"and": preds}, t.images.c.attrs, self.repo.dialect) if preds else None
+        where = ImageFilter(
+            product_uids=asked,
+            acquired_from=start if timed else None,
+            acquired_to=end if timed else None,
+            area=area,
+            attrs={"and": preds} if preds else None,
         )
-        if prefilter is not None:
-            clauses.append(prefilter)
-        return clauses, geom, post
+        return where, geom, post
 
     def _matches(self, p: Principal, row: dict[str, Any], post: dict[str, Any]) -> bool:
         if row["product_uid"] not in post["products"] or not can_read(p, row):
@@ -310,60 +265,24 @@ class MetadataService:
         body: dict[str, Any],
         wanted: int | None = None,
         after: Position | None = None,
-        candidates: tuple[list[Any], Any, dict[str, Any]] | None = None,
+        candidates: Candidates | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every image the search body matches, in order. ``wanted``: how many the caller expects
-        to take; the first batch read from SQL is sized for it (then batches grow), so a page of
-        100 does not decode thousands of rows. In date order (the default) batches continue from
-        the last row read (keyset), so reading far into the results costs no more per row than
-        reading the start; ``after`` starts there. ``candidates``: what ``_candidates`` made of
-        the body, when the caller has it already."""
-        clauses, _, post = candidates or self._candidates(p, body)
-        sort_field = body.get("sort_field")
-        desc = body.get("sort_order") == "desc"
-        keyset = sort_field in (None, "acquired") and not body.get("random_seed")
-        if keyset:
-            acq = t.images.c.acquired.desc() if desc else t.images.c.acquired.asc()
-            order_by = [acq, t.images.c.pk.desc() if desc else t.images.c.pk]
-        elif body.get("random_seed"):
-            order_by = order_at_random(body["random_seed"])
-        else:
-            order_by = order_by_property(str(sort_field), desc, self.repo.dialect)
-        offset = 0
-        size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
-        # In date order the first rows may come cheaper from the date index than from the spatial
-        # one (a large area over a short window); the same rows either way, decided once.
-        spatial = post.get("spatial")
-        undecided = keyset and spatial is not None and any(c is spatial[0] for c in clauses)
-        while True:
-            with self.repo.read() as conn:
-                if undecided and spatial is not None:
-                    undecided = False
-                    clause, bbox, lo, hi = spatial
-                    page = math.inf if wanted is None else float(wanted)
-                    if self.repo.date_index_pays(conn, bbox, lo, hi, page):
-                        walk = self.repo.spatial_clause(bbox, lo, hi, spatial_index=False)
-                        clauses = [walk if c is clause else c for c in clauses]
-                where = clauses
-                if keyset and after is not None:
-                    where = [*clauses, _after(after, desc, self.repo.dialect)]
-                rows = self._image_rows(
-                    *where,
-                    order_by=order_by,
-                    limit=size,
-                    offset=0 if keyset else offset,
-                    product_acl=False,
-                    conn=conn,
-                )
+        to take; the first batch read from the store is sized for it (then batches grow). In
+        date order (the default) batches continue from the last row read (keyset), so reading
+        far into the results costs no more per row than reading the start; ``after`` starts
+        there. ``candidates``: what ``_candidates`` made of the body, when the caller has it
+        already."""
+        where, _, post = candidates or self._candidates(p, body)
+        order = search_order(body)
+        page = math.inf if wanted is None else float(wanted)
+        batches = self.reads.image_batches(
+            where, order, batch_sizes(wanted), after=after if order.by_date else None, page=page
+        )
+        for rows in batches:
             for row in rows:
                 if self._matches(p, row, post):
                     yield row
-            if len(rows) < size:
-                return
-            if keyset:
-                after = (rows[-1]["acquired"], rows[-1]["pk"])
-            offset += size
-            size = min(BATCH, size * 4)
 
     def search(self, p: Principal, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         limit = count(body.get("limit"), "limit", default=100, maximum=MAX_PAGE)
@@ -407,18 +326,19 @@ class MetadataService:
         ``acquired``), the database computes each image's numbers (``in_sql``; None: whenever
         possible); otherwise the matching rows are read and checked in Python."""
         from rastercat.catalog.summary import row_facts, summarize
-        from rastercat.catalog.summary_sql import sql_facts
 
         candidates = self._candidates(p, body)
-        clauses, geom, post = candidates
+        where, geom, post = candidates
         sql_only = geom is None and post["pred"] is None and post["date_field"] is None
         if in_sql is None:
             in_sql = sql_only
         elif in_sql and not sql_only:
             raise ValueError("this search has conditions only Python can check")
         if in_sql:
-            readable = t.images.c.product_uid.in_(sorted(post["products"]))
-            facts = sql_facts(self.repo, p, [*clauses, readable])
+            # Only readable products: the asked-for ones (all readable), else every readable one.
+            if where.product_uids is None:
+                where = replace(where, product_uids=tuple(sorted(post["products"])))
+            facts = self.reads.summary_facts(where, p)
         else:
             rows = self.iter_matches(p, body, candidates=candidates)
             facts = row_facts(rows, post["date_field"] or "acquired")

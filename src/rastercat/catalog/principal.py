@@ -1,13 +1,14 @@
-"""Who is calling, and what they may do with an object that carries ``owners``/``read``/``writers``."""
+"""Who is calling: a principal and the names it answers to in ACLs. What it may do with an object
+is decided in :mod:`rastercat.catalog.access`."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rastercat.errors import Forbidden, InvalidInput, NotFound
+from rastercat.errors import InvalidInput
 
 KNOWN_PREFIXES = ("user:", "group:", "org:", "email:")
 
@@ -25,18 +26,20 @@ class Principal:
     groups: frozenset[str] = field(default_factory=frozenset)
     org: str | None = None
     is_admin: bool = False
+    principals: frozenset[str] = field(init=False, repr=False, compare=False)
+    """Every name the principal answers to in an ACL: its user, groups and org (computed once:
+    each permission check reads it)."""
 
-    @property
-    def user_principal(self) -> str:
-        return f"user:{self.namespace}"
-
-    @property
-    def principals(self) -> frozenset[str]:
+    def __post_init__(self) -> None:
         out = {self.user_principal}
         out.update(f"group:{g}" for g in self.groups)
         if self.org:
             out.add(f"org:{self.org}")
-        return frozenset(out)
+        object.__setattr__(self, "principals", frozenset(out))
+
+    @property
+    def user_principal(self) -> str:
+        return f"user:{self.namespace}"
 
 
 def normalize_acl(entries: Any, field_name: str) -> list[str]:
@@ -60,52 +63,13 @@ def normalize_acl(entries: Any, field_name: str) -> list[str]:
     return out
 
 
-def _acl(obj: Mapping[str, Any], name: str) -> set[str]:
-    return set(obj.get(name) or ())
-
-
-def can_read(principal: Principal, obj: Mapping[str, Any]) -> bool:
-    if principal.is_admin:
-        return True
-    allowed = _acl(obj, "owners") | _acl(obj, "readers") | _acl(obj, "writers")
-    return bool(allowed & principal.principals)
-
-
-def can_write(principal: Principal, obj: Mapping[str, Any]) -> bool:
-    if principal.is_admin:
-        return True
-    return bool((_acl(obj, "owners") | _acl(obj, "writers")) & principal.principals)
-
-
-def is_owner(principal: Principal, obj: Mapping[str, Any]) -> bool:
-    return principal.is_admin or bool(_acl(obj, "owners") & principal.principals)
-
-
-ACCESS_LEVELS = ("read", "write", "own")
-
-
-def can_read_within(
-    principal: Principal, product: Mapping[str, Any], obj: Mapping[str, Any]
-) -> bool:
-    """A band or image is visible only when both it and its product are: sharing a product without
-    ``set_global_permissions`` shows the product, not what it holds (the guide's warning)."""
-    return can_read(principal, product) and can_read(principal, obj)
-
-
-def check_access(
-    principal: Principal, obj: Mapping[str, Any] | None, level: str, what: str
-) -> None:
-    """The one permission check: 404 for what the caller may not see (no existence leak), 403 for
-    what they may see but not change.
-
-    ``level`` is ``read`` (metadata and pixels), ``write`` (add or change bands and images, upload)
-    or ``own`` (change permissions, delete).
-    """
-    if level not in ACCESS_LEVELS:
-        raise ValueError(f"unknown access level {level!r}")
-    if obj is None or not can_read(principal, obj):
-        raise NotFound(f"{what} not found")
-    if level == "write" and not can_write(principal, obj):
-        raise Forbidden(f"you may read {what} but not change it")
-    if level == "own" and not is_owner(principal, obj):
-        raise Forbidden(f"only an owner of {what} may do this")
+# Moved to rastercat.catalog.access (one module decides access); re-exported for the modules that
+# still import them from here. The merger removes these re-exports.
+from rastercat.catalog.access import (  # noqa: E402, F401
+    ACCESS_LEVELS,
+    can_read,
+    can_read_within,
+    can_write,
+    check_access,
+    is_owner,
+)

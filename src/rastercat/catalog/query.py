@@ -8,7 +8,8 @@
           | {"range": {prop: {"gt"|"gte"|"lt"|"lte": value, ...}}}
 
 A missing property makes ``eq``, ``in``, ``range`` and ``like`` false (and ``ne`` true). Properties are
-looked up on the image, then in its ``extra_properties``.
+looked up on the image, then in its ``extra_properties``. What the store can narrow of an expression
+in SQL is :func:`rastercat.store.sql.search.sql_prefilter`.
 """
 
 from __future__ import annotations
@@ -248,57 +249,3 @@ def _compile(expr: Any, depth: int, budget: _Budget) -> Predicate:
 
         return in_range
     raise InvalidInput(f"query_expr: unknown operator {op!r}", field="query_expr")
-
-
-def _number(element: Any, dialect: str) -> Any:
-    """A JSON value as a float in SQL; NULL where it is not a number. PostgreSQL raises on casting
-    a non-numeric string, so the cast sits behind a CASE (which, unlike AND, fixes the order)."""
-    import sqlalchemy as sa
-
-    if dialect == "postgresql":
-        return sa.case((sa.func.json_typeof(element) == "number", element.as_float()), else_=None)
-    return element.as_float()
-
-
-_SQL_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-}
-
-
-def sql_prefilter(expr: Any, attrs_column: Any, dialect: str = "sqlite") -> Any | None:
-    """A SQL clause that keeps every image :func:`compile_expr` may accept (it may keep more), or
-    None when nothing can be said in SQL. Only numeric ``range`` bounds are translated: they are
-    the common case (``cloud_fraction < 0.5``) and their JSON comparison means the same on SQLite
-    and PostgreSQL. The exact predicate still runs on every candidate."""
-    import sqlalchemy as sa
-
-    if isinstance(expr, list):
-        expr = {"and": expr}
-    if not isinstance(expr, Mapping) or len(expr) != 1:
-        return None
-    (op,) = expr.keys()
-    if op in ("and", "or") and isinstance(expr[op], list):
-        parts = [sql_prefilter(e, attrs_column, dialect) for e in expr[op]]
-        if op == "and":
-            kept = [c for c in parts if c is not None]
-            return sa.and_(*kept) if kept else None
-        if not parts or any(c is None for c in parts):
-            return None
-        return sa.or_(*[c for c in parts if c is not None])
-    if op != "range" or not isinstance(expr[op], Mapping) or len(expr[op]) != 1:
-        return None
-    ((prop, bounds),) = expr[op].items()
-    if not isinstance(bounds, Mapping) or not bounds or set(bounds) - set(_OPS):
-        return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bounds.values()):
-        return None
-    # The property may sit on the image or in its extra_properties (as _get looks it up).
-    paths = tuple(
-        _number(element, dialect)
-        for element in (attrs_column[str(prop)], attrs_column["extra_properties"][str(prop)])
-    )
-    alternatives = [sa.and_(*[_SQL_OPS[k](path, v) for k, v in bounds.items()]) for path in paths]
-    return sa.or_(*alternatives)

@@ -1,60 +1,12 @@
-"""Image rows as a search reads and checks them: decoding, the property view, and the cheap test
-that a footprint's bbox lies inside the search area.
-
-Measured at 1M images (a 20-degree box over a month, ~60 rows a search): decoding the five JSON
-columns of each row through SQLAlchemy (SQLite) or psycopg (PostgreSQL) took ~40-50% of a search's
-CPU time; building each row's dict through ``row._mapping`` was as costly on SQLite.
+"""Image rows as a search checks them: the property view, and the cheap test that a footprint's
+bbox lies inside the search area. (Reading and decoding the rows: :mod:`rastercat.store.sql.search`.)
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from typing import Any
 
 import shapely
-import sqlalchemy as sa
-
-from rastercat.store.sql.repo import t
-
-_LISTS = ("owners", "readers", "writers", "band_names")
-"""JSON columns of images that hold short lists, mostly the same few across a product's images."""
-
-
-def image_columns() -> list[Any]:
-    """The columns of ``images`` for a search: every one, as ``select(images)`` gives them, but
-    the JSON columns as text, for :func:`dicts` to decode (psycopg decodes JSON from bytes, which
-    took twice as long as from text)."""
-    return [
-        sa.cast(c, sa.Text).label(c.name) if isinstance(c.type, sa.JSON) else c for c in t.images.c
-    ]
-
-
-@lru_cache(maxsize=4096)
-def _list(text: str) -> Any:
-    return json.loads(text)
-
-
-def _decode_list(text: str | None) -> Any:
-    """A short JSON list, decoded once per distinct text; each row gets its own copy."""
-    if text is None:
-        return None
-    value = _list(text)
-    return list(value) if isinstance(value, list) else json.loads(text)
-
-
-def dicts(result: sa.CursorResult[Any], raw_json: bool) -> list[dict[str, Any]]:
-    """Plain dicts of the rows (zip over the keys once: ``dict(row._mapping)`` rebuilds the key
-    view for every row). ``raw_json``: the JSON columns came as text (:func:`image_columns`)."""
-    keys = list(result.keys())
-    rows = [dict(zip(keys, r, strict=True)) for r in result]
-    if raw_json:
-        for row in rows:
-            attrs = row["attrs"]
-            row["attrs"] = None if attrs is None else json.loads(attrs)
-            for k in _LISTS:
-                row[k] = _decode_list(row[k])
-    return rows
 
 
 def flat(row: dict[str, Any]) -> dict[str, Any]:

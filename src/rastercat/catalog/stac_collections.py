@@ -15,11 +15,10 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
-from rastercat.store.sql.repo import t
+from rastercat.store.read_ports import StacReads
+from rastercat.store.sql.stac import SqlStacReads
 
 EXTRA_KEYS_SAMPLE = 10_000
 """Queryables list the extra property names of a product's newest images, this many at most: a
@@ -56,25 +55,16 @@ class BandCache:
             self._rows.update({uid: (until, bands) for uid, bands in rows.items()})
 
 
-def extent_query(uid: str) -> sa.Select:
-    """One product's extent as six scalar subqueries, each a seek on an index (product_uid,
-    column) (migration 0004): a GROUP BY over the rows would read every image of the product."""
-    c = t.images.c
-    where = c.product_uid == uid
-
-    def one(agg: Any) -> Any:
-        return sa.select(agg).where(where).scalar_subquery()
-
-    f = sa.func
-    return sa.select(one(f.min(c.minx)), one(f.min(c.miny)), one(f.max(c.maxx)),
-                     one(f.max(c.maxy)), one(f.min(c.acquired)), one(f.max(c.acquired)))  # fmt: skip
-
-
 class StacCollections:
-    def __init__(self, metadata: MetadataService, band_cache: BandCache | None = None) -> None:
+    def __init__(
+        self,
+        metadata: MetadataService,
+        band_cache: BandCache | None = None,
+        reads: StacReads | None = None,
+    ) -> None:
         self.metadata = metadata
-        self.repo = metadata.repo
         self.band_cache = band_cache
+        self.reads: StacReads = reads if reads is not None else SqlStacReads(metadata.repo)
 
     def products(self, p: Principal) -> list[dict[str, Any]]:
         return self.metadata.readable_products(p)
@@ -99,7 +89,7 @@ class StacCollections:
         if not uids:
             return out
         found: dict[str, list[dict[str, Any]]] = {uid: [] for uid in uids}
-        for b in self.repo.all(t.bands, t.bands.c.product_uid.in_(uids), order_by=[t.bands.c.pk]):
+        for b in self.metadata.reads.bands_of(uids):
             found[b["product_uid"]].append(b)
         if self.band_cache is not None:
             self.band_cache.put(found)  # fresh rows serve the next pages too
@@ -108,34 +98,18 @@ class StacCollections:
 
     def extents(self, products: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Bounding box and first/last acquisition time of each product's images (by uid)."""
-        uids = [r["uid"] for r in products]
         out: dict[str, dict[str, Any]] = {}
-        with self.repo.read() as conn:
-            for uid in uids:
-                minx, miny, maxx, maxy, first, last = conn.execute(extent_query(uid)).one()
-                box = None if minx is None else [minx, miny, maxx, maxy]
-                out[uid] = {"bbox": box, "start": first, "end": last}
+        for uid, extent in self.reads.extents([r["uid"] for r in products]).items():
+            minx, miny, maxx, maxy, first, last = extent
+            box = None if minx is None else [minx, miny, maxx, maxy]
+            out[uid] = {"bbox": box, "start": first, "end": last}
         return out
 
     def extra_property_types(self, products: list[dict[str, Any]]) -> dict[str, str]:
         """Extra property names of the products' (newest) images and their JSON Schema type."""
         types: dict[str, str] = {}
-        if self.repo.dialect == "postgresql":
-            sql = sa.text(
-                "SELECT DISTINCT e.key, json_typeof(e.value) FROM (SELECT attrs FROM images "
-                "WHERE product_uid = :uid ORDER BY pk DESC LIMIT :n) i, "
-                "json_each(CASE WHEN json_typeof(i.attrs -> 'extra_properties') = 'object' "
-                "THEN i.attrs -> 'extra_properties' END) e"
-            )
-        else:
-            sql = sa.text(
-                "SELECT DISTINCT e.key, e.type FROM (SELECT attrs FROM images "
-                "WHERE product_uid = :uid ORDER BY pk DESC LIMIT :n) i, "
-                "json_each(i.attrs, '$.extra_properties') e WHERE e.key IS NOT NULL"
-            )
-        with self.repo.tx() as conn:
-            for product in products:
-                for key, kind in conn.execute(sql, {"uid": product["uid"], "n": EXTRA_KEYS_SAMPLE}):
-                    json_kind = "string" if kind in ("text", "string") else "number"
-                    types.setdefault(str(key), json_kind)
+        uids = [product["uid"] for product in products]
+        for key, kind in self.reads.extra_property_kinds(uids, EXTRA_KEYS_SAMPLE):
+            json_kind = "string" if kind in ("text", "string") else "number"
+            types.setdefault(key, json_kind)
         return types

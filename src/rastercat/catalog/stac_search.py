@@ -2,8 +2,8 @@
 
 The STAC query becomes a Metadata search body (products, dates, area, sort), so candidates come
 from the same SQL (the R*Tree on SQLite, the GiST index on PostGIS) and pass the same exact checks
-(footprint, permissions). What STAC adds is more SQL on top: ``ids``, a CQL2 filter compiled by
-:mod:`rastercat.catalog.cql2_sql`, and keyset positions for paging by date or by id.
+(footprint, permissions). What STAC adds is more conditions on top: ``ids``, a CQL2 filter compiled
+by the store (:mod:`rastercat.store.sql.cql2`), and keyset positions for paging by date or by id.
 
 Pages continue from a token naming the last row returned (its date and pk, or its id), so an image
 added or deleted between two pages never makes another one be skipped or repeated. Sorting by any
@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,6 @@ from shapely.geometry import mapping
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
-from rastercat.store.sql.repo import t
 
 DATE_SORT = "acquired"
 
@@ -101,16 +100,13 @@ class StacSearch:
 
     def search(self, p: Principal, q: ItemQuery) -> tuple[list[dict[str, Any]], str | None]:
         """A page of image rows (with ``product_uid`` etc.) and the token of the next page."""
-        from rastercat.catalog.cql2_sql import compile_filter
-
         body = self._body(q)
-        clauses, geom, post = self.metadata._candidates(p, body)
-        clauses = list(clauses)
+        where, geom, post = self.metadata._candidates(p, body)
         if q.ids is not None:
-            clauses.append(t.images.c.id.in_(list(q.ids)))
+            where = replace(where, ids=tuple(q.ids))
         if q.filter is not None:
-            compiled = compile_filter(q.filter, self.metadata.repo)
-            clauses.append(compiled.clause)
+            compiled = self.metadata.reads.compile_filter(q.filter)
+            where = replace(where, compiled=(*where.compiled, compiled.clause))
             if compiled.refine is not None:
                 post = {**post, "pred": _both(post["pred"], compiled.refine)}
         sort = q.sort or SortKey(DATE_SORT)
@@ -123,8 +119,10 @@ class StacSearch:
         elif sort.field == "id" and "i" in state:
             if not isinstance(state["i"], str):
                 raise InvalidInput("'next' is not a page token of this API", field="next")
-            c = t.images.c.id
-            clauses.append(c < state["i"] if sort.desc else c > state["i"])
+            if sort.desc:
+                where = replace(where, id_before=state["i"])
+            else:
+                where = replace(where, id_after=state["i"])
         elif "o" in state:
             offset = state["o"]
             if not isinstance(offset, int) or offset < 0:
@@ -133,7 +131,7 @@ class StacSearch:
             raise InvalidInput("'next' does not fit this sort order", field="next")
         page: list[dict[str, Any]] = []
         matches = self.metadata.iter_matches(
-            p, body, wanted=offset + q.limit + 1, after=after, candidates=(clauses, geom, post)
+            p, body, wanted=offset + q.limit + 1, after=after, candidates=(where, geom, post)
         )
         for i, row in enumerate(matches):
             if i >= offset:

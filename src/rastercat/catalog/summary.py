@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rastercat.errors import InvalidInput
-
-Fact = tuple[str, float | None, int, int]
-"""What a summary needs of one image: product id, date (Unix seconds; None: none), bytes, pixels."""
+from rastercat.store.read_ports import Fact
 
 
 def row_facts(rows: Iterable[dict[str, Any]], date_field: str) -> Iterator[Fact]:

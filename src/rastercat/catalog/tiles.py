@@ -12,17 +12,17 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
+from rastercat.catalog.access import can_read
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.pixels import band_info, source_image
-from rastercat.catalog.principal import Principal, can_read
+from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
 from rastercat.raster.colormaps import Colormap, colormap_from_band
 from rastercat.raster.tiles import check_tile
 from rastercat.raster.types import BandInfo, SourceImage
 from rastercat.store.objects import ObjectStore
-from rastercat.store.sql.repo import t
+from rastercat.store.read_ports import ViewerReads
+from rastercat.store.sql.viewer import SqlViewerReads
 
 #: A product tile draws at most this many images (the newest ones when more intersect it).
 MAX_IMAGES_PER_TILE = 64
@@ -74,9 +74,12 @@ def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, flo
 class TileCatalog:
     """Resolves tile layers for a principal; never touches pixels."""
 
-    def __init__(self, metadata: MetadataService, objects: ObjectStore) -> None:
+    def __init__(
+        self, metadata: MetadataService, objects: ObjectStore, reads: ViewerReads | None = None
+    ) -> None:
         self.metadata = metadata
         self.objects = objects
+        self.reads: ViewerReads = reads if reads is not None else SqlViewerReads(metadata.repo)
 
     # bands and colormaps ---------------------------------------------------------------------
     def _bands(
@@ -164,23 +167,15 @@ class TileCatalog:
         """WGS84 bounds of the caller's readable images of a product, and the pixel size of the
         newest one. Only images the caller may read count: the extent leaks nothing else."""
         product = self.metadata.get_product(p, pid)
-        images = t.images
-        stmt = sa.select(
-            images.c.minx, images.c.miny, images.c.maxx, images.c.maxy,
-            images.c.owners, images.c.readers, images.c.writers,
-        ).where(images.c.product_uid == product["uid"], images.c.minx.is_not(None))  # fmt: skip
         box: list[float] | None = None
-        with self.metadata.repo.tx() as conn:
-            for row in conn.execute(stmt):
-                if not can_read(
-                    p, {"owners": row.owners, "readers": row.readers, "writers": row.writers}
-                ):
-                    continue
-                if box is None:
-                    box = [row.minx, row.miny, row.maxx, row.maxy]
-                else:
-                    box = [min(box[0], row.minx), min(box[1], row.miny),
-                           max(box[2], row.maxx), max(box[3], row.maxy)]  # fmt: skip
+        for row in self.reads.image_boxes(product["uid"]):
+            if not can_read(p, row):
+                continue
+            minx, miny, maxx, maxy = row["minx"], row["miny"], row["maxx"], row["maxy"]
+            if box is None:
+                box = [minx, miny, maxx, maxy]
+            else:
+                box = [min(box[0], minx), min(box[1], miny), max(box[2], maxx), max(box[3], maxy)]
         bounds = [-180.0, -85.0511, 180.0, 85.0511] if box is None else [float(v) for v in box]
         newest = next(
             iter(
@@ -232,7 +227,7 @@ def _pixel_metres(row: dict[str, Any]) -> float | None:
 
 
 def recent_uploads(
-    metadata: MetadataService, p: Principal, limit: int = 20
+    metadata: MetadataService, p: Principal, limit: int = 20, reads: ViewerReads | None = None
 ) -> list[dict[str, Any]]:
     """The caller's own latest uploads, newest first, as upload documents plus their product."""
     from rastercat.catalog.uploads import upload_doc
@@ -241,13 +236,9 @@ def recent_uploads(
         raise InvalidInput("'limit' must be from 1 to 200", field="limit")
     # Only uploads into products the caller can still read (and that still exist).
     readable = {r["uid"] for r in metadata.readable_products(p)}
-    rows = metadata.repo.all(
-        t.uploads,
-        t.uploads.c.owner_pk == p.user_pk,
-        t.uploads.c.product_uid.in_(readable),
-        order_by=[t.uploads.c.pk.desc()],
-        limit=limit,
-    )
+    if reads is None:
+        reads = SqlViewerReads(metadata.repo)
+    rows = reads.recent_uploads(p.user_pk, sorted(readable), limit)
     out = []
     for r in rows:
         doc = upload_doc(r)

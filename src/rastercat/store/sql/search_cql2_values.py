@@ -1,5 +1,5 @@
 """CQL2-JSON literals (timestamps, dates, intervals, geometries) and LIKE patterns, turned into
-what the SQL compiler of :mod:`rastercat.catalog.cql2_sql` binds."""
+what the SQL compiler of :mod:`rastercat.store.sql.cql2` binds."""
 
 from __future__ import annotations
 

@@ -24,7 +24,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from rastercat.catalog.cql2_values import (
+from rastercat.store.read_ports import CompiledFilter
+from rastercat.store.sql.repo import Repo, t
+from rastercat.store.sql.search_cql2_values import (
     fail,
     glob_pattern,
     like_pattern,
@@ -33,7 +35,6 @@ from rastercat.catalog.cql2_values import (
     span,
     temporal,
 )
-from rastercat.store.sql.repo import Repo, t
 
 COLUMNS = {"id": "id", "collection": "product_id", "product": "product_id", "key": "key"}
 """Properties read from image columns rather than from the attributes."""
@@ -44,14 +45,6 @@ COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
 }  # fmt: skip
 MIRRORED = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
-
-
-@dataclass(frozen=True)
-class CompiledFilter:
-    clause: Any
-    """A SQL WHERE clause on ``images``."""
-    refine: Callable[[Mapping[str, Any]], bool] | None = None
-    """Exact footprint checks of top-level spatial conditions, run on each SQL candidate."""
 
 
 def compile_filter(node: Any, repo: Repo) -> CompiledFilter:

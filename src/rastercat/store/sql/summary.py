@@ -3,6 +3,7 @@
 A search whose every condition is SQL (products, acquisition dates, and the caller's read
 permission on each image) needs no image row in Python: the database gives, per image, the product
 id, the date and the two sums, and :func:`rastercat.catalog.summary.summarize` counts them. The
+read permission is the SQL form of the read rule (:func:`rastercat.store.sql.access.readable_clause`). The
 same numbers as the Python path (``row_facts``), checked against it on SQLite and PostgreSQL.
 """
 
@@ -13,8 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from rastercat.catalog.principal import Principal
-from rastercat.catalog.summary import Fact
+from rastercat.store.read_ports import Fact, Reader
+from rastercat.store.sql.access import readable_clause
 from rastercat.store.sql.repo import Repo, t
 
 _SQLITE = {
@@ -24,7 +25,6 @@ _SQLITE = {
     "pixels": "(COALESCE(CAST(json_extract(images.attrs, '$.raster_size[0]') AS INTEGER), 0)"
     " * COALESCE(CAST(json_extract(images.attrs, '$.raster_size[1]') AS INTEGER), 0)"
     " * MAX(1, COALESCE(json_array_length(images.band_names), 0)))",
-    "member": "EXISTS (SELECT 1 FROM json_each(images.{acl}) WHERE value IN ({names}))",
 }
 _POSTGRES = {
     "bytes": "(SELECT COALESCE(SUM((v #>> '{}')::numeric), 0) FROM json_array_elements("
@@ -33,24 +33,16 @@ _POSTGRES = {
     "pixels": "(COALESCE((images.attrs -> 'raster_size' ->> 0)::numeric::bigint, 0)"
     " * COALESCE((images.attrs -> 'raster_size' ->> 1)::numeric::bigint, 0)"
     " * GREATEST(1, COALESCE(json_array_length(images.band_names), 0)))",
-    "member": "EXISTS (SELECT 1 FROM json_array_elements_text(images.{acl}) AS m(value)"
-    " WHERE m.value IN ({names}))",
 }
 
 
-def sql_facts(repo: Repo, p: Principal, clauses: list[Any]) -> Iterator[Fact]:
+def sql_facts(repo: Repo, p: Reader, clauses: list[Any]) -> Iterator[Fact]:
     """Facts of the images matching ``clauses`` that ``p`` may read (its products already
     narrowed by the caller)."""
     sql = _POSTGRES if repo.dialect == "postgresql" else _SQLITE
     where = list(clauses)
     if not p.is_admin:
-        names = sorted(p.principals)
-        checks = []
-        for acl in ("owners", "readers", "writers"):
-            params = {f"{acl}{i}": name for i, name in enumerate(names)}
-            marks = ", ".join(f":{k}" for k in params) or "NULL"
-            checks.append(sa.text(sql["member"].format(acl=acl, names=marks)).bindparams(**params))
-        where.append(sa.or_(*checks))
+        where.append(readable_clause(p.principals, p.is_admin, t.images, repo.dialect))
     stmt = sa.select(
         t.images.c.product_id,
         t.images.c.acquired,

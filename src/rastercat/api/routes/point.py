@@ -50,6 +50,4 @@ def _point(
     state: AppState, p: Principal, products: list[str], lon: float, lat: float,
     start: str | None, end: str | None, limit: int,
 ) -> list[Any]:  # fmt: skip
-    service = state.points
-    with state.objects.gdal_env():  # the store's GDAL configuration (/vsis3/)
-        return list(service.query(p, products, lon, lat, start=start, end=end, limit=limit))
+    return list(state.points.query(p, products, lon, lat, start=start, end=end, limit=limit))

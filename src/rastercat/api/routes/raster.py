@@ -35,17 +35,15 @@ def _read(state: Any, p: Any, body: Any) -> tuple[RasterRequest, RasterResult, l
     dtype = np.dtype(GDAL_TO_NUMPY[req.ot]) if req.ot else work
     grid = plan_grid(req, sources, state.settings.limits, len(bands), dtype, work)
     cutline = parse_cutline(req.shape) if req.shape else None
-    # The store's GDAL configuration (e.g. S3 credentials and endpoint for /vsis3/ paths).
-    with state.objects.gdal_env():
-        result = read(
-            sources,
-            bands,
-            grid,
-            resampling=req.resampleAlg or "near",
-            scales=req.scales,
-            out_dtype=req.ot,
-            cutline=cutline,
-        )
+    result = read(
+        sources,
+        bands,
+        grid,
+        resampling=req.resampleAlg or "near",
+        scales=req.scales,
+        out_dtype=req.ot,
+        cutline=cutline,
+    )
     return req, result, bands
 
 

@@ -269,6 +269,5 @@ def asset_thumbnail(state: StateDep, id: str, expires: str, sig: str) -> Respons
                                order_by=[t.bands.c.pk])  # fmt: skip
     if not band_rows or not row["attrs"].get("wkt"):
         raise NotFound("this image has no pixels to draw")
-    with objects.gdal_env():
-        png = render_thumbnail(source_image(row, objects), [band_info(b) for b in band_rows])
+    png = render_thumbnail(source_image(row, objects), [band_info(b) for b in band_rows])
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})

@@ -163,8 +163,7 @@ async def image_tile(
 def _image_tile(request: Request, state: Any, p: Any, image_id: str, style: TileStyle, z: int,
                 x: int, y: int) -> Response:  # fmt: skip
     layer = _catalog(state).image_layer(p, image_id, style)
-    with state.objects.gdal_env():  # the store's GDAL configuration (/vsis3/)
-        return _tile_response(request, layer, style, z, x, y)
+    return _tile_response(request, layer, style, z, x, y)
 
 
 @router.get("/products/{pid:path}/{z:int}/{x:int}/{y:int}.{fmt}")
@@ -196,8 +195,7 @@ def _product_tile(request: Request, state: Any, p: Any, pid: str, style: TileSty
                   x: int, y: int, where: tuple[str, str | None, str | None]) -> Response:  # fmt: skip
     order, start, end = where
     layer = _catalog(state).product_layer(p, pid, z, x, y, style, order=order, start=start, end=end)
-    with state.objects.gdal_env():  # the store's GDAL configuration (/vsis3/)
-        return _tile_response(request, layer, style, z, x, y)
+    return _tile_response(request, layer, style, z, x, y)
 
 
 def _tilejson(request: Request, state: Any, path: str, name: str, bounds: list[float],

@@ -23,7 +23,6 @@ from typing import Any, Literal, overload
 
 import sqlalchemy as sa
 
-from rastercat.api.job_events import JobEvents
 from rastercat.catalog.maintenance import Maintenance, MaintenanceThread
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.multipart import MultipartService
@@ -39,7 +38,7 @@ from rastercat.catalog.users import UserService
 from rastercat.config import Settings
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.jobs import JobRunner
-from rastercat.ingest.worker import WorkerPool
+from rastercat.ingest.worker import JobEvents, WorkerPool
 from rastercat.periodic import Periodic
 from rastercat.raster.slots import ReadSlots
 from rastercat.store.factory import object_store_from_settings

@@ -67,7 +67,7 @@ def start_server(folder: Path, image: Path) -> tuple[str, str, str, str]:
 
     state = app.state.rc
     stored = state.repo.one(t.images, id=row["data"]["id"])
-    cog = state.extras["objects"].gdal_path(stored["storage_key"])
+    cog = state.objects.gdal_path(stored["storage_key"])
     return url, token, pid, cog
 
 

@@ -60,7 +60,7 @@ def test_a_conversion_over_the_memory_limit_fails_and_the_server_goes_on(
         fine = up.wait(pid, up.upload(pid, write_geotiff(tmp_path / "fine.tif", data)))
         assert fine["status"] == "SUCCESS", fine["logs"]
         assert os.getpid() not in conversion_pids(fine["logs"])
-        assert server.state.extras["conversions"].in_process is False
+        assert server.state.conversions.in_process is False
     finally:
         up.close()
 

@@ -53,7 +53,7 @@ def runner(server: Any, **ingest: Any) -> JobRunner:
     settings = server.settings
     if ingest:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest)})
-    return JobRunner(server.state.repo, server.state.extras["objects"], settings, lease=LEASE)
+    return JobRunner(server.state.repo, server.state.objects, settings, lease=LEASE)
 
 
 def pending(server: Any, up: Any, path: Path) -> tuple[str, str]:
@@ -186,7 +186,7 @@ def test_a_job_claimed_past_max_attempts_ends_failure(server: Any, up: Any,
     assert images(server, pid) == []
     assert capped.claim(uid) is None
     raw = row(server, uid)["file_key"]
-    wait_for(lambda: not server.state.extras["objects"].exists(raw), 10,
+    wait_for(lambda: not server.state.objects.exists(raw), 10,
              what="the raw upload to be removed")  # fmt: skip
 
 
@@ -226,7 +226,7 @@ def test_two_attempts_of_a_job_never_share_a_work_folder(server: Any, up: Any,
     assert final["status"] == "SUCCESS" and final["attempts"] == 2
     [image] = images(server, pid)
     assert image["storage_key"].endswith("-2.tif")
-    assert server.state.extras["objects"].exists(image["storage_key"])
+    assert server.state.objects.exists(image["storage_key"])
 
 
 def test_a_superseded_attempt_never_renews_the_lease_of_the_one_that_took_over(

@@ -144,7 +144,7 @@ def insert_images(
             assert tmp is not None
             src = tmp / f"{key}.bin"
             src.write_bytes(b"not really a tiff")
-            state.extras["objects"].put_file(src, storage_key)
+            state.objects.put_file(src, storage_key)
         rows.append(
             {
                 "id": f"{pid}:{key}",

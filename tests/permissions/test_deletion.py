@@ -36,7 +36,7 @@ def _task_done(client: httpx.Client, task: str) -> dict[str, Any] | None:
 
 def _leftovers(state: Any, uid: str, upload_uids: list[str]) -> dict[str, Any]:
     """Every row and file that still belongs to the product ``uid``."""
-    repo, objects = state.repo, state.extras["objects"]
+    repo, objects = state.repo, state.objects
     out: dict[str, Any] = {
         name: repo.count(table, table.c.product_uid == uid)
         for name, table in (
@@ -109,7 +109,7 @@ def test_cascade_removes_everything_from_database_and_storage(server: Any, tmp_p
     state = server.state
     uid = state.repo.one(t.products, id=pid)["uid"]
     upload_uids = [u["uid"] for u in state.repo.all(t.uploads, t.uploads.c.product_uid == uid)]
-    assert len(list(state.extras["objects"].list(f"products/{uid}"))) == 2
+    assert len(list(state.objects.list(f"products/{uid}"))) == 2
 
     r = owner.delete(f"{CAT}/products/{pid}", params={"cascade": "True"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
@@ -124,22 +124,22 @@ def test_cascade_removes_everything_from_database_and_storage(server: Any, tmp_p
     assert doc["response"]["deleted"] == doc["response"]["total"] == 5  # 2 bands + 3 images
     assert doc["response"]["failures"] == []
     assert _leftovers(state, uid, upload_uids) == NOTHING
-    assert list(state.extras["objects"].list()) == []
+    assert list(state.objects.list()) == []
     # The late upload URL now leads nowhere, and stores nothing.
     assert httpx.put(url, content=b"late bytes", timeout=30).status_code == 404
-    assert list(state.extras["objects"].list()) == []
+    assert list(state.objects.list()) == []
 
 
 def test_deletion_resumes_after_a_restart(server_factory: Any, tmp_path: Path) -> None:
     first = server_factory(tmp_path / "data")
-    first.state.extras["maintenance"].stop()  # as if the server died before finishing
+    first.state.maintenance.stop()  # as if the server died before finishing
     owner = _owner(first)
     pid = create_product(owner, "big")
     add_band(owner, pid)
     insert_images(first.state, pid, 1200, files=30, tmp=tmp_path)
     uid = first.state.repo.one(t.products, id=pid)["uid"]
     task = owner.delete(f"{CAT}/products/{pid}", params={"cascade": "True"}).json()["deletion_task"]
-    Maintenance(first.state.repo, first.state.extras["objects"]).run_once()  # one batch only
+    Maintenance(first.state.repo, first.state.objects).run_once()  # one batch only
     doc = owner.get(f"{CAT}/products/deletion_tasks/{task}").json()
     assert doc["completed"] is False and "response" not in doc
     assert doc["status"] == "RUNNING"
@@ -153,12 +153,12 @@ def test_deletion_resumes_after_a_restart(server_factory: Any, tmp_path: Path) -
     assert done["status"] == "SUCCESS"
     assert done["response"]["deleted"] == 1201
     assert _leftovers(second.state, uid, []) == NOTHING
-    assert list(second.state.extras["objects"].list()) == []
+    assert list(second.state.objects.list()) == []
 
 
 def test_recreating_a_product_while_its_deletion_runs(server: Any, tmp_path: Path) -> None:
     state = server.state
-    state.extras["maintenance"].stop()  # the old deletion waits until we run it by hand
+    state.maintenance.stop()  # the old deletion waits until we run it by hand
     owner = _owner(server)
     pid = create_product(owner, "again")
     add_band(owner, pid)
@@ -172,14 +172,14 @@ def test_recreating_a_product_while_its_deletion_runs(server: Any, tmp_path: Pat
     new = state.repo.one(t.products, id=pid)
     assert new["uid"] != old_uid
 
-    maintenance = Maintenance(state.repo, state.extras["objects"])
+    maintenance = Maintenance(state.repo, state.objects)
     wait_for(lambda: not maintenance.run_once() and _task_done(owner, task), timeout=20)
     assert _leftovers(state, old_uid, []) == NOTHING
     # The new product is whole: its band, its image, its file and its pixels.
     assert owner.get(f"{CAT}/products/{pid}/bands/blue").status_code == 200
     image = state.repo.one(t.images, id=f"{pid}:img")
     assert image["product_uid"] == new["uid"]
-    assert state.extras["objects"].exists(image["storage_key"])
+    assert state.objects.exists(image["storage_key"])
     r = owner.post("/raster/v1/npz", json={"ids": [f"{pid}:img"], "bands": ["blue"]})
     assert r.status_code == 200, r.text
 
@@ -231,13 +231,13 @@ def test_remove_image_removes_row_index_and_file(server: Any, tmp_path: Path) ->
     upload_tif(owner, pid, tiny_tif(tmp_path))
     state = server.state
     row = state.repo.one(t.images, id=f"{pid}:img")
-    assert state.extras["objects"].exists(row["storage_key"])
+    assert state.objects.exists(row["storage_key"])
     assert owner.delete(f"{CAT}/products/{pid}/images/{pid}:img").status_code == 204
     assert state.repo.one(t.images, id=f"{pid}:img") is None
-    assert not state.extras["objects"].exists(row["storage_key"])
+    assert not state.objects.exists(row["storage_key"])
     uid = state.repo.one(t.products, id=pid)["uid"]
     assert _leftovers(state, uid, [])["rtree_orphans"] == []
-    assert list(state.extras["objects"].list(f"products/{uid}")) == []
+    assert list(state.objects.list(f"products/{uid}")) == []
     assert owner.get(f"{META}/get/{pid}:img").status_code == 404
     r = owner.post("/raster/v1/npz", json={"ids": [f"{pid}:img"], "bands": ["blue"]})
     assert r.status_code == 404
@@ -263,7 +263,7 @@ class _BrokenStore(LocalObjectStore):
 
 
 def _doomed(server: Any, tmp_path: Path, n: int = 3) -> tuple[httpx.Client, str, str]:
-    server.state.extras["maintenance"].stop()
+    server.state.maintenance.stop()
     owner = _owner(server)
     pid = create_product(owner, "doomed")
     add_band(owner, pid)
@@ -274,19 +274,19 @@ def _doomed(server: Any, tmp_path: Path, n: int = 3) -> tuple[httpx.Client, str,
 
 def test_a_file_that_cannot_be_deleted_is_reported(server: Any, tmp_path: Path) -> None:
     owner, _, task = _doomed(server, tmp_path)
-    root = server.state.extras["objects"].root
+    root = server.state.objects.root
     maintenance = Maintenance(server.state.repo, _BrokenStore(root, fail_delete="bulk-1.tif"))
     doc = wait_for(lambda: not maintenance.run_once() and _task_done(owner, task), timeout=20)
     assert doc["status"] == "FAILURE"
     assert doc["response"]["deleted"] == doc["response"]["total"] == 4  # every row went
     failures = doc["response"]["failures"]
     assert failures and all("bulk-1.tif" in f and "disk says no" in f for f in failures)
-    assert [k.rsplit("/", 1)[-1] for k in server.state.extras["objects"].list()] == ["bulk-1.tif"]
+    assert [k.rsplit("/", 1)[-1] for k in server.state.objects.list()] == ["bulk-1.tif"]
 
 
 def test_a_failing_step_is_retried_then_given_up(server: Any, tmp_path: Path) -> None:
     owner, _, task = _doomed(server, tmp_path)
-    root = server.state.extras["objects"].root
+    root = server.state.objects.root
     maintenance = Maintenance(server.state.repo, _BrokenStore(root, fail_list=True))
     assert maintenance.run_once()  # the images go; then listing what is left fails
     for _ in range(MAX_TASK_ERRORS - 1):

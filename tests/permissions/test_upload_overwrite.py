@@ -198,7 +198,7 @@ def queued(server_factory: Any, tmp_path: Path) -> Any:
         assert put.status_code == 200, put.text
 
     def run() -> dict[str, Any]:
-        runner = server.state.extras["runner"]
+        runner = server.state.runner
         job = runner.claim()
         assert job is not None
         runner.run(job)
@@ -233,7 +233,7 @@ def test_finalize_fails_when_the_uploader_lost_write_access(queued: Any) -> None
     assert "the image was not written" in doc["logs"] and "queued" in doc["logs"], doc["logs"]
     assert server.state.repo.one(t.images, id=f"{pid}:lost") is None
     wait_for(
-        lambda: not list(server.state.extras["objects"].list("uploads")),
+        lambda: not list(server.state.objects.list("uploads")),
         timeout=10,
         what="the raw upload to be removed",
     )

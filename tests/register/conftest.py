@@ -73,7 +73,7 @@ def register(client: httpx.Client, pid: str, *items: Any) -> httpx.Response:
 
 
 def stored_files(server: Any) -> list[str]:
-    return list(server.state.extras["objects"].list(""))
+    return list(server.state.objects.list(""))
 
 
 @pytest.fixture

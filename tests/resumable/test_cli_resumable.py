@@ -26,7 +26,7 @@ def test_upload_sends_parts_in_parallel_with_a_bar(server_factory: Any, tmp_path
     assert "cli.tif\tSUCCESS" in out.output
     assert "cli.tif:" in out.output and "B/s" in out.output  # tqdm: name, bytes, rate
     parts = -(-tif.stat().st_size // 2**20)
-    service = server.state.extras["multipart"]
+    service = server.state.multipart
     assert sum(service.received.values()) == parts
     doc = server.client("alice").get(f"{CAT}/products/{pid}/uploads/cli.tif").json()
     assert doc["data"]["attributes"]["sha256"] == hashlib.sha256(tif.read_bytes()).hexdigest()

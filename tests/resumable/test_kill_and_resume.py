@@ -47,7 +47,7 @@ def test_killed_uploads_resume_to_success(server_factory: Any, large_tif: Path,
                                           tmp_path: Path) -> None:  # fmt: skip
     server = server_factory()
     pid = make_product(server)
-    service = server.state.extras["multipart"]
+    service = server.state.multipart
     state_dir = tmp_path / "state"
     size = large_tif.stat().st_size
     parts = -(-size // PART)
@@ -88,7 +88,7 @@ def test_killed_uploads_resume_to_success(server_factory: Any, large_tif: Path,
     doc = c.get(f"{CAT}/products/{pid}/uploads/large.tif").json()["data"]["attributes"]
     assert doc["status"] == "SUCCESS" and doc["sha256"] == whole and doc["file_size"] == size
     image = server.state.repo.one(t.images, product_id=pid, key="large")
-    objects = server.state.extras["objects"]
+    objects = server.state.objects
     with rasterio.open(objects.gdal_path(image["storage_key"])) as stored, rasterio.open(large_tif) as src:  # fmt: skip
         step = 2048
         for y in range(0, src.height, step):

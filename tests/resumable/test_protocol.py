@@ -116,7 +116,7 @@ def test_the_client_sends_a_refused_part_again(
     path = tmp_path / "five.tif"
     path.write_bytes(large_tif.read_bytes()[: 5 * PART - 123])  # bytes only: not ingested
     transport = CorruptFirstPart()
-    service = server.state.extras["multipart"]
+    service = server.state.multipart
     with server.env(), Catalog() as catalog, httpx.Client(transport=transport) as transfer:
         upload = ResumableUpload(catalog, path, pid, "five.tif", {"process_controls": {"upload_type": "file"}},
                                  settings(tmp_path), transfer=transfer)  # fmt: skip
@@ -192,7 +192,7 @@ def test_abort_and_abandoned_uploads_leave_nothing(server: Any, large_tif: Path)
     with repo.tx() as conn:  # the idle timeout has passed (no part, no heartbeat)
         conn.execute(sa.update(t.uploads).where(t.uploads.c.uid == idle["upload_uid"])
                      .values(lease_until=time.time() - 3600))  # fmt: skip
-    thread = server.state.extras["maintenance"]
+    thread = server.state.maintenance
     thread.maintenance._next_expiry = 0.0  # its next round looks at uploads (else within 30 s)
     thread.wake()
     wait_for(lambda: not (folder / idle["upload_uid"]).exists(), 30,
@@ -211,7 +211,7 @@ def test_a_multi_file_scene_resumes_file_by_file(
         path = tmp_path / f"m{i}.tif"
         path.write_bytes(large_tif.read_bytes()[: 2 * PART + i])
         files.append(str(path))
-    service = server.state.extras["multipart"]
+    service = server.state.multipart
     with server.env(), Catalog() as catalog:
         catalog.upload_settings = settings(tmp_path)
         # The first run dies while sending the second file (its state dir is made unwritable

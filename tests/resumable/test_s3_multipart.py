@@ -53,7 +53,7 @@ def tif(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _multipart_uploads(server: Any) -> list[dict[str, Any]]:
-    objects = server.state.extras["objects"]
+    objects = server.state.objects
     answer = objects.client.list_multipart_uploads(Bucket=objects.bucket)
     return list(answer.get("Uploads", []))
 
@@ -61,7 +61,7 @@ def _multipart_uploads(server: Any) -> list[dict[str, Any]]:
 def test_parts_go_straight_to_the_bucket(server: Any, s3: S3Settings, tif: Path,
                                          tmp_path: Path) -> None:  # fmt: skip
     pid = make_product(server)
-    service = server.state.extras["multipart"]
+    service = server.state.multipart
     # More parts than one ListParts request returns (here 2 per page; S3's own page is 1,000).
     service.parts.list_page_size = 2
     seen: list[str] = []
@@ -98,7 +98,7 @@ def test_parts_go_straight_to_the_bucket(server: Any, s3: S3Settings, tif: Path,
     assert attrs["status"] == "SUCCESS"
     assert attrs["sha256"] == hashlib.sha256(tif.read_bytes()).hexdigest()
     image = server.state.repo.one(t.images, product_id=pid, key="big")
-    objects = server.state.extras["objects"]
+    objects = server.state.objects
     with objects.gdal_env(), rasterio.open(objects.gdal_path(image["storage_key"])) as stored, \
             rasterio.open(tif) as src:  # fmt: skip
         assert np.array_equal(stored.read(1), src.read(1))
@@ -149,16 +149,16 @@ def test_maintenance_aborts_abandoned_multipart_uploads(server: Any, tif: Path) 
     held = httpx.get(session["session_url"]).json()["parts"]
     assert [p["part_number"] for p in held] == [1]
     # A multipart upload no upload row knows of (a crash between S3 and the database).
-    objects = server.state.extras["objects"]
+    objects = server.state.objects
     stray = objects.client.create_multipart_upload(Bucket=objects.bucket,
                                                    Key=f"cat/uploads/{uuid.uuid4().hex}/x.tif")  # fmt: skip
     repo = server.state.repo
     with repo.tx() as conn:  # the idle timeout has passed without a part or a heartbeat
         conn.execute(sa.update(t.uploads).where(t.uploads.c.uid == session["upload_uid"])
                      .values(lease_until=0.0))  # fmt: skip
-    maintenance = server.state.extras["maintenance"].maintenance
+    maintenance = server.state.maintenance.maintenance
     maintenance.expire_uploads()  # (the maintenance thread may run these too, at any time)
-    server.state.extras["multipart"].sweep_abandoned()
+    server.state.multipart.sweep_abandoned()
     keys = {u["UploadId"] for u in _multipart_uploads(server)}
     assert stray["UploadId"] not in keys and len(keys) == 0
     assert repo.one(t.uploads, uid=session["upload_uid"])["status"] == "FAILURE"
@@ -181,7 +181,7 @@ def test_an_upload_s3_assembled_before_a_crash_is_recorded(server: Any, tif: Pat
         assert httpx.put(target["url"], content=chunk, headers=target["headers"]).status_code == 200
     row = server.state.repo.one(t.uploads, uid=session["upload_uid"])
     mp = row["params"]["multipart"]
-    service = server.state.extras["multipart"]
+    service = server.state.multipart
     service.parts.complete(mp["key"], mp["session"], service.listed(row))  # S3 assembles it...
     held = httpx.get(session["session_url"]).json()  # ...and the API never recorded it
     assert [p["part_number"] for p in held["parts"]] == [1, 2]

@@ -70,7 +70,7 @@ def ctx(settings: Settings) -> Any:
 def unannounced(server: Any) -> Iterator[None]:
     """The API stops enqueueing jobs that become PENDING (as if the broker lost its messages), so
     a test delivers them itself."""
-    uploads = server.state.extras["uploads"]
+    uploads = server.state.uploads
     saved, uploads.on_pending = uploads.on_pending, None
     try:
         yield

@@ -110,9 +110,7 @@ def test_a_polling_client_makes_its_upload_go_on(server: Any, product: str, tmp_
     assert r.status_code == 200, r.text
     data = np.load(io.BytesIO(r.content))
     assert int(np.asarray(data[data.files[0]]).max()) == 42
-    assert not server.state.extras["objects"].exists(
-        row_of(server, product, "poll.tif")["file_key"]
-    )
+    assert not server.state.objects.exists(row_of(server, product, "poll.tif")["file_key"])
 
 
 def test_the_results_listing_notices_arrivals_too(server: Any, product: str,
@@ -127,7 +125,7 @@ def test_the_results_listing_notices_arrivals_too(server: Any, product: str,
 
 def test_the_arrival_sweep_notices_uploads_nobody_polls(server: Any, product: str,
                                                         tmp_path: Path) -> None:  # fmt: skip
-    uploads = server.state.extras["uploads"]
+    uploads = server.state.uploads
     begin(server, product, "idle.tif")
     put(begin(server, product, "swept.tif"), tif(tmp_path, "swept.tif"))
     assert uploads.arrivals.sweep() >= 1
@@ -146,11 +144,11 @@ def test_a_second_put_to_a_used_url_is_swept_away(server: Any, product: str,
     c = server.client("alice")
     r = c.get(f"{CAT}/products/{product}/uploads/twice.tif", params={"wait": 30})
     assert r.json()["data"]["attributes"]["status"] == "SUCCESS"
-    objects = server.state.extras["objects"]
+    objects = server.state.objects
     key = row_of(server, product, "twice.tif")["file_key"]
     assert not objects.exists(key)
     put(url, tif(tmp_path, "again.tif", 99))  # S3 accepts it (200): the signature is still valid
-    server.state.extras["maintenance"].maintenance.sweep_stray_uploads()
+    server.state.maintenance.maintenance.sweep_stray_uploads()
     assert not objects.exists(key)
     assert row_of(server, product, "twice.tif")["status"] == "SUCCESS"
     r = c.post("/raster/v1/npz", json={"ids": [f"{product}:twice"], "bands": ["b1"]})
@@ -162,7 +160,7 @@ def test_a_direct_upload_over_the_size_limit_fails(server: Any, product: str,
                                                    tmp_path: Path) -> None:  # fmt: skip
     """A presigned PUT cannot be capped by the API: the size is checked on arrival instead."""
     put(begin(server, product, "big.tif"), tif(tmp_path, "big.tif"))
-    objects = server.state.extras["objects"]
+    objects = server.state.objects
     strict = ArrivalCheck(server.state.repo, objects, max_bytes=100)
     row = row_of(server, product, "big.tif")
     assert strict.check([row]) == 1
@@ -174,7 +172,7 @@ def test_a_direct_upload_over_the_size_limit_fails(server: Any, product: str,
 
 def test_an_empty_direct_upload_fails(server: Any, product: str) -> None:
     put(begin(server, product, "empty.tif"), b"")
-    assert server.state.extras["uploads"].arrivals.sweep() >= 1
+    assert server.state.uploads.arrivals.sweep() >= 1
     row = row_of(server, product, "empty.tif")
     assert row["status"] == "FAILURE" and "empty" in row["log"]
 
@@ -187,7 +185,7 @@ def test_a_multi_file_scene_waits_for_its_last_file(server: Any, product: str,
         begin(server, product, "m1.tif", controls),
         begin(server, product, "m2.tif", controls),
     )
-    arrivals = server.state.extras["uploads"].arrivals
+    arrivals = server.state.uploads.arrivals
     put(first, tif(tmp_path, "m1.tif"))
     arrivals.sweep()
     assert row_of(server, product, "m1.tif")["status"] == "WAITING"

@@ -14,8 +14,9 @@ from rasterio.transform import from_origin
 
 from rastercat.config import S3Settings, Settings
 from rastercat.errors import InvalidInput, StoreError
+from rastercat.store.factory import object_store_from_settings
 from rastercat.store.objects import LocalObjectStore
-from rastercat.store.s3 import S3ObjectStore, gdal_s3_options, object_store_from_settings
+from rastercat.store.s3 import S3ObjectStore, gdal_s3_options
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -96,7 +96,7 @@ def test_concurrent_puts_while_products_are_deleted_and_swept(
     server = server_factory()
     data = write_geotiff(tmp_path / "t.tif", np.arange(64, dtype="uint16").reshape(8, 8) + 1)
     body = data.read_bytes()
-    maintenance = server.state.extras["maintenance"].maintenance
+    maintenance = server.state.maintenance.maintenance
     owner = server.client("alice")
     anon = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=64))
     try:

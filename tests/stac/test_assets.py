@@ -93,7 +93,7 @@ def test_range_requests_and_head(uploaded: dict[str, Any], live_server: Any) -> 
 
     href = _item(uploaded)["assets"]["data"]["href"]
     row = live_server.state.repo.one(t.images, id=uploaded["id"])
-    whole = (live_server.state.extras["objects"].path(row["storage_key"])).read_bytes()
+    whole = (live_server.state.objects.path(row["storage_key"])).read_bytes()
     with httpx.Client() as anon:  # no Authorization header, as GDAL sends
         head = anon.head(href)
         assert head.status_code == 200 and head.headers["accept-ranges"] == "bytes"

@@ -41,14 +41,14 @@ def test_incomplete_multi_file_scene_expires(server_factory: Any, tmp_path: Any)
         )
         assert up.put(url, path.read_bytes()).status_code == 200
         assert up.result(pid, "a.tif")["status"] == "WAITING"
-        maintenance = server.state.extras["maintenance"].maintenance
+        maintenance = server.state.maintenance.maintenance
         assert maintenance.expire_uploads() == 0  # not stale yet
         with server.state.repo.tx() as conn:  # two hours pass
             conn.execute(sa.update(t.uploads).values(created=utcnow() - timedelta(hours=2)))
         assert maintenance.expire_uploads() == 1
         doc = up.result(pid, "a.tif")
         assert doc["status"] == "FAILURE" and "never arrived" in doc["logs"]
-        assert not list(server.state.extras["objects"].list("uploads"))
+        assert not list(server.state.objects.list("uploads"))
     finally:
         up.close()
 
@@ -59,9 +59,9 @@ def test_raw_files_no_live_upload_needs_are_swept(server_factory: Any, tmp_path:
     are still arriving, waiting or queued are kept."""
     server = server_factory()
     up = Uploader(server)
-    objects = server.state.extras["objects"]
-    server.state.extras["maintenance"].stop()  # this test runs the sweep itself
-    maintenance = server.state.extras["maintenance"].maintenance
+    objects = server.state.objects
+    server.state.maintenance.stop()  # this test runs the sweep itself
+    maintenance = server.state.maintenance.maintenance
     try:
         single = up.product([band("a")])
         path = write_geotiff(tmp_path / "done.tif", np.ones((8, 8), "uint16"))

@@ -32,7 +32,7 @@ def pixels(up, pid: str, key: str) -> np.ndarray:
     """The stored COG's pixels, read straight from the object store."""
     import rasterio
 
-    path = up.server.state.extras["objects"].gdal_path(image_row(up, pid, key)["storage_key"])
+    path = up.server.state.objects.gdal_path(image_row(up, pid, key)["storage_key"])
     with rasterio.open(path) as src:
         return src.read()
 
@@ -67,7 +67,7 @@ def test_single_file_image_and_inferred_metadata(up, clean, tmp_path):
     assert row["band_names"] == ["red", "green"]
     np.testing.assert_array_equal(pixels(up, pid, "scene.7"), ramp(bands=2))
     # The md5 recorded (hashed while the COG was verified) is that of the bytes stored.
-    stored = up.server.state.extras["objects"].gdal_path(row["storage_key"])
+    stored = up.server.state.objects.gdal_path(row["storage_key"])
     with open(stored, "rb") as f:
         assert img["file_md5s"] == [hashlib.md5(f.read(), usedforsecurity=False).hexdigest()]
 
@@ -145,7 +145,7 @@ def test_reupload_replaces_the_image_and_deletes_the_old_file(up, clean, tmp_pat
     up.upload(pid, write_geotiff(tmp_path / "blue.tif", ramp(offset=1)))
     assert up.wait(pid, "blue.tif")["status"] == "SUCCESS"
     old_key = image_row(up, pid, "blue")["storage_key"]
-    objects = up.server.state.extras["objects"]
+    objects = up.server.state.objects
     assert objects.exists(old_key)
     r = up.client.patch(f"{CAT}/products/{pid}/images/blue", json={"cloud_fraction": 0.5})
     assert r.status_code == 200, r.text

@@ -14,7 +14,7 @@ from helpers import wait_for, write_geotiff
 
 def test_conversion_in_a_child_process(server_factory: Any, tmp_path: Any) -> None:
     server = server_factory(isolate=True)
-    assert server.state.extras["conversions"] is not None
+    assert server.state.conversions is not None
     up = Uploader(server)
     try:
         pid = up.product([band("blue")])
@@ -23,7 +23,7 @@ def test_conversion_in_a_child_process(server_factory: Any, tmp_path: Any) -> No
         result = up.wait(pid, "blue.tif")
         assert result["status"] == "SUCCESS", result["logs"]
         assert "COG written" in result["logs"]  # the child's log lines come back
-        children = server.state.extras["conversions"]._executor._processes
+        children = server.state.conversions._executor._processes
         assert children and os.getpid() not in children
 
         # A child killed mid-life (as the OOM killer would) breaks the pool; the next job says so

@@ -127,7 +127,7 @@ def test_a_job_finished_by_another_process_releases_the_wait(server_factory, tmp
                 up.client.get, f"{CAT}/products/{pid}/uploads/far.tif", params={"wait": "60"}
             )
             # A worker of its own, as another process would run it: it signals nobody.
-            runner = JobRunner(server.state.repo, server.state.extras["objects"], server.settings)
+            runner = JobRunner(server.state.repo, server.state.objects, server.settings)
             job = runner.claim()
             assert job is not None and runner.run(job) == "SUCCESS"
             r = held.result(timeout=30)

@@ -81,7 +81,7 @@ def test_a_put_that_keeps_sending_is_never_expired(slow_up: Uploader, tmp_path: 
     wait_for(lambda: parts_in_flight(server), timeout=20, what="the PUT to start receiving")
     with server.state.repo.tx() as conn:  # and the upload was made hours ago
         conn.execute(sa.update(t.uploads).values(created=utcnow() - timedelta(hours=2)))
-    server.state.extras["maintenance"].maintenance.expire_uploads()
+    server.state.maintenance.maintenance.expire_uploads()
     gate.set()
     put["thread"].join(60)
     assert "error" not in put, put.get("error")

@@ -24,7 +24,7 @@ def test_late_attempt_changes_nothing(server_factory: Any, tmp_path: Any) -> Non
         )
         url = up.begin(pid, "blue.tif")
         assert up.put(url, path.read_bytes()).status_code == 200
-        runner = server.state.extras["runner"]
+        runner = server.state.runner
         repo = server.state.repo
         first = runner.claim()
         assert first is not None and first["attempts"] == 1
@@ -39,7 +39,7 @@ def test_late_attempt_changes_nothing(server_factory: Any, tmp_path: Any) -> Non
         row = repo.one(t.uploads, uid=first["uid"])
         assert row["status"] == "SUCCESS" and row["attempts"] == 2
         assert repo.one(t.images, product_id=pid, key="blue")["storage_key"] == image["storage_key"]
-        assert server.state.extras["objects"].exists(image["storage_key"])
+        assert server.state.objects.exists(image["storage_key"])
         assert repo.count(t.images, t.images.c.product_id == pid) == 1
         assert up.image(pid, "blue") is not None
     finally:

@@ -1,4 +1,5 @@
-"""``create_app(settings)``: the ASGI app, with a lifespan that opens the database and starts workers."""
+"""``create_app(settings)``: the ASGI app, with a lifespan that builds its services (the database,
+the object store, the workers...) and starts what runs beside the API."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from fastapi import FastAPI
 from rastercat import __version__
 from rastercat.api.body_limit import BodyLimitMiddleware
 from rastercat.api.errors import error_responses, install_error_handlers
-from rastercat.api.state import AppState
 from rastercat.config import Settings
 
 CATALOG_PREFIX = "/metadata/v1/catalog"
@@ -24,15 +24,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState.open(settings)
-        app.state.rc = state
-        from rastercat.api.background import start_background, stop_background
+        from rastercat.wiring import build
 
-        start_background(state)
+        state = build(settings, role="serve")
+        app.state.rc = state
+        state.start()
         try:
             yield
         finally:
-            stop_background(state)
             state.close()
 
     # Every route answers errors with the one error document (and never FastAPI's 422).

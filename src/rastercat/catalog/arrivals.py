@@ -3,7 +3,7 @@
 Two ways bytes arrive: through the API's ``PUT /uploads/{token}`` (the API stores them and calls
 :func:`advance` itself), or straight into an S3 bucket through a presigned URL, which tells nobody.
 For those, :class:`ArrivalCheck` looks at the bucket: for the rows a client polls (upload results),
-and in a loop of the processes that run ingest (:class:`Periodic`), one listing per look.
+and in a loop of the processes that run ingest (:class:`rastercat.periodic.Periodic`), one listing per look.
 
 Every transition is a conditional update (``WHERE status = 'UPLOADING'``), so any number of processes
 may look at once: exactly one moves a row, and only that one announces the job (``on_pending``).
@@ -12,7 +12,6 @@ may look at once: exactly one moves a row, and only that one announces the job (
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -151,24 +150,3 @@ class ArrivalCheck:
             elif status == "PENDING" and self.on_pending is not None:
                 self.on_pending(row["uid"])
         return moved
-
-
-class Periodic(threading.Thread):
-    """Calls ``fn`` every ``interval`` seconds until stopped; errors are logged, never fatal."""
-
-    def __init__(self, fn: Callable[[], object], interval: float, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.fn, self.interval = fn, interval
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                self.fn()
-            except Exception:
-                log.warning("%s failed; retrying later", self.name, exc_info=True)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.stopped.set()
-        if self.is_alive():
-            self.join(timeout)

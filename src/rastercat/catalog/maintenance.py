@@ -7,12 +7,12 @@ Both are recorded as rows first, so they resume after a restart. A deletion targ
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from rastercat.periodic import Periodic
 from rastercat.store.external import owned_key
 from rastercat.store.objects import ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
@@ -254,34 +254,21 @@ class Maintenance:
         )
 
 
-class MaintenanceThread:
+class MaintenanceThread(Periodic):
+    """Runs the maintenance at once, again while it finds work, else every ``interval`` seconds
+    or when woken."""
+
     def __init__(self, maintenance: Maintenance, interval: float = 0.2) -> None:
         self.maintenance = maintenance
-        self.interval = interval
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name="rastercat-maintenance", daemon=True
+        super().__init__(
+            lambda: bool(maintenance.run_once()),
+            interval,
+            "rastercat-maintenance",
+            immediately=True,
+            failure="maintenance failed",
+            level=logging.ERROR,
+            logger=log,
         )
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.maintenance.run_once()
-            except Exception:
-                log.exception("maintenance failed")
-                busy = False
-            if not busy:
-                self._wake.wait(self.interval)
-                self._wake.clear()
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)

@@ -51,6 +51,7 @@ def source_image(
         crs_wkt=attrs["wkt"],
         geotrans=tuple(attrs["geotrans"]),  # type: ignore[arg-type]
         raster_size=(int(attrs["raster_size"][0]), int(attrs["raster_size"][1])),
+        gdal_env=objects.gdal_env,
     )
 
 

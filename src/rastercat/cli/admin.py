@@ -23,16 +23,16 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def open_users(data_dir: Path | None) -> Iterator[UserService]:
     """The user service of the data directory; domain errors become clean CLI errors."""
-    from rastercat.api.state import AppState
     from rastercat.config import load_settings
+    from rastercat.wiring import build
 
-    state = AppState.open(load_settings(data_dir=data_dir))
+    core = build(load_settings(data_dir=data_dir), role="cli")
     try:
-        yield state.users
+        yield core.users
     except RastercatError as exc:
         raise click.ClickException(exc.message) from None
     finally:
-        state.close()
+        core.close()
 
 
 @click.group()

@@ -42,9 +42,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     """Start rastercat: catalog, metadata, raster, tiles, viewer and ingest workers."""
     from rastercat.api.app import create_app
     from rastercat.api.server import run
-    from rastercat.api.state import AppState
     from rastercat.client.auth import save_credentials
     from rastercat.config import load_settings
+    from rastercat.wiring import build
 
     settings = load_settings(host=host, port=port, data_dir=data_dir)
     settings.local_signin = local_signin_default(settings)
@@ -54,12 +54,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
         settings.start_workers = False
     url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
     # First start: schema, secret and a local user whose token the SDK on this machine finds.
-    state = AppState.open(settings)
+    core = build(settings, role="cli")
     try:
-        state.users.ensure_user(LOCAL_USER)
-        local_token = state.users.mint_token(LOCAL_USER)
+        core.users.ensure_user(LOCAL_USER)
+        local_token = core.users.mint_token(LOCAL_USER)
     finally:
-        state.close()
+        core.close()
     cred = save_credentials(url, local_token, settings.data_dir / "local-credentials.json")
     saved = save_credentials(url, local_token)
     click.echo(f"rastercat serving at {url}  (data: {settings.data_dir})")

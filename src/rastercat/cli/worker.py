@@ -7,7 +7,6 @@ It needs the same database (``RASTERCAT_DATABASE_URL``), object store (``RASTERC
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -33,33 +32,23 @@ def worker(data_dir: Path | None, concurrency: int | None, lease: float | None,
     from celery import signals
 
     from rastercat.config import load_settings
-    from rastercat.ingest.celery_app import DEFAULT_LEASE, Sweeper, arrival_watcher, make_celery
-    from rastercat.store.sql.engine import make_engine, migrate
-    from rastercat.store.sql.repo import Repo
+    from rastercat.ingest.celery_app import DEFAULT_LEASE, make_celery
+    from rastercat.wiring import WorkerServices, build, open_database
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     settings = load_settings(data_dir=data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Fail here, with a clear message, rather than in the first task.
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    engine.dispose()  # the pool's children open their own connections
+    open_database(settings).close()  # the pool's children open their own connections
     app = make_celery(settings, lease=lease or DEFAULT_LEASE)
 
-    threads: list[Any] = []
+    main: list[WorkerServices] = []
 
     @signals.worker_ready.connect(weak=False)
     def _start_threads(**_: object) -> None:
-        # In the main process only (the pool's children run tasks): one sweeper and one arrival
-        # watcher per worker machine; duplicates across workers are harmless.
-        repo = Repo(make_engine(settings.resolved_database_url))
-        if sweep_interval > 0:
-            threads.append(Sweeper(repo, app, sweep_interval, stale_after=max(sweep_interval, 5.0)))
-        watcher = arrival_watcher(settings, repo, app)
-        if watcher is not None:
-            threads.append(watcher)
-        for th in threads:
-            th.start()
+        # In the main process only (the pool's children run tasks).
+        services = build(settings, role="worker", lease=lease or DEFAULT_LEASE)
+        main.append(services)
+        services.start(app, sweep_interval)
 
     argv = [
         "worker",
@@ -73,5 +62,5 @@ def worker(data_dir: Path | None, concurrency: int | None, lease: float | None,
     try:
         app.worker_main(argv)
     finally:
-        for th in threads:
-            th.stopped.set()
+        for services in main:
+            services.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.config import Settings
+from rastercat.periodic import Periodic
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 log = logging.getLogger("rastercat.ingest.celery")
@@ -49,16 +49,11 @@ class WorkerContext:
 
 
 def open_worker_context(settings: Settings, lease: float | None = None) -> WorkerContext:
-    from rastercat.ingest.jobs import JobRunner
-    from rastercat.store.s3 import object_store_from_settings
-    from rastercat.store.sql.engine import make_engine, migrate
+    # This module is an entry point (the app Celery runs): it builds through the composition root.
+    from rastercat.wiring import build
 
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    repo = Repo(engine)
-    objects = object_store_from_settings(settings)
-    runner = JobRunner(repo, objects, settings, lease=lease)
-    return WorkerContext(repo=repo, runner=runner, pid=os.getpid())
+    services = build(settings, role="worker", lease=lease)
+    return WorkerContext(repo=services.repo, runner=services.runner, pid=os.getpid())
 
 
 def run_delivery(ctx: WorkerContext, uid: str, lease: float) -> tuple[str, float | None]:
@@ -150,30 +145,31 @@ def sweep_jobs(repo: Repo, app: Any, stale_after: float = 30.0) -> int:
     return len(uids)
 
 
-class Sweeper(threading.Thread):
+class Sweeper(Periodic):
     """Runs :func:`sweep_jobs` every ``interval`` seconds in a worker's main process."""
 
     def __init__(self, repo: Repo, app: Any, interval: float, stale_after: float) -> None:
-        super().__init__(name="rastercat-sweeper", daemon=True)
-        self.repo, self.app, self.interval, self.stale_after = repo, app, interval, stale_after
-        self.stopped = threading.Event()
+        self.repo, self.app, self.stale_after = repo, app, stale_after
+        super().__init__(
+            self._sweep,
+            interval,
+            "rastercat-sweeper",
+            failure="the job sweep failed; retrying later",
+            logger=log,
+        )
 
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                n = sweep_jobs(self.repo, self.app, self.stale_after)
-                if n:
-                    log.info("re-enqueued %d stranded ingest job(s)", n)
-            except Exception:
-                log.warning("the job sweep failed; retrying later", exc_info=True)
+    def _sweep(self) -> None:
+        n = sweep_jobs(self.repo, self.app, self.stale_after)
+        if n:
+            log.info("re-enqueued %d stranded ingest job(s)", n)
 
 
-def arrival_watcher(settings: Settings, repo: Repo, app: Any) -> Any | None:
+def arrival_watcher(settings: Settings, repo: Repo, app: Any) -> Periodic | None:
     """A thread that notices direct uploads (presigned PUTs straight to the bucket) and enqueues
     their jobs, every ``ingest.arrival_interval`` seconds; None when uploads pass through the API."""
-    from rastercat.catalog.arrivals import ArrivalCheck, Periodic
+    from rastercat.catalog.arrivals import ArrivalCheck
+    from rastercat.store.factory import object_store_from_settings
     from rastercat.store.objects import DirectUploads
-    from rastercat.store.s3 import object_store_from_settings
 
     objects = object_store_from_settings(settings)
     if not (isinstance(objects, DirectUploads) and settings.s3.direct_uploads):

@@ -15,6 +15,7 @@ import time
 
 import sqlalchemy as sa
 
+from rastercat.periodic import Periodic
 from rastercat.store.sql.repo import Repo, t
 
 log = logging.getLogger("rastercat.ingest")
@@ -28,9 +29,13 @@ class Heartbeat:
         self.repo, self.uid, self.attempt, self.lease = repo, uid, attempt, lease
         self.lost = threading.Event()
         """Set when a renewal found the job taken over or finished elsewhere."""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"lease-{uid}-{attempt}", daemon=True
+        # A database hiccup is logged, and the next beat tries again.
+        self._beats = Periodic(
+            self._beat,
+            lease / 3,
+            f"lease-{uid}-{attempt}",
+            failure=f"could not renew the lease of {uid}",
+            logger=log,
         )
 
     def renew(self) -> bool:
@@ -46,22 +51,15 @@ class Heartbeat:
             )
             return bool(result.rowcount)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.lease / 3):
-            try:
-                if not self.renew():
-                    self.lost.set()
-                    log.warning(
-                        "ingest job %s: attempt %d no longer owns the job", self.uid, self.attempt
-                    )
-                    return
-            except Exception:  # a database hiccup: the next beat tries again
-                log.warning("could not renew the lease of %s", self.uid, exc_info=True)
+    def _beat(self) -> None:
+        if not self.renew():
+            self.lost.set()
+            log.warning("ingest job %s: attempt %d no longer owns the job", self.uid, self.attempt)
+            self._beats.stop()
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        self._beats.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+        self._beats.stop(5)

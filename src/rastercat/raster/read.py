@@ -14,7 +14,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +106,16 @@ def _overview_level(src: Any, grid: Grid, window: Window) -> int | None:
         if f <= ratio * (1 + 1e-9):
             level = i
     return level
+
+
+@contextmanager
+def sources_env(sources: Sequence[SourceImage]) -> Iterator[None]:
+    """The GDAL configurations the sources open in (each one once), around the whole read."""
+    envs = dict.fromkeys(s.gdal_env for s in sources if s.gdal_env is not None)
+    with ExitStack() as stack:
+        for make_env in envs:
+            stack.enter_context(make_env())
+        yield
 
 
 def _open(source: SourceImage, **kwargs: Any) -> Any:
@@ -307,7 +317,8 @@ def read(
         canvas[j].fill(f)
     mask = np.zeros(grid.shape, dtype=bool)
 
-    with read_env():
+    # The sources' own configuration (the store's), with the read defaults over it.
+    with sources_env(sources), read_env():
         for source in sources:
             window = source_window(source, grid)
             if window is None:

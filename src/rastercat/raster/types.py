@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,11 @@ class SourceImage:
     geotrans: tuple[float, float, float, float, float, float]
     raster_size: tuple[int, int]
     """``(width, height)``."""
+    gdal_env: Callable[[], AbstractContextManager[Any]] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Makes the GDAL configuration that ``path`` opens in (e.g. the object store's credentials
+    and endpoint for ``/vsis3/``), given by whoever made the source; the reader enters it."""
 
     @property
     def transform(self) -> affine.Affine:

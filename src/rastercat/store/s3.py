@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from rastercat.errors import StoreError
-from rastercat.store.objects import ObjectStore, _check_key, open_object_store
+from rastercat.store.objects import _check_key
 
 if TYPE_CHECKING:
-    from rastercat.config import S3Settings, Settings
+    from rastercat.config import S3Settings
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -211,10 +211,3 @@ class S3ObjectStore:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         with _translate(f"creating bucket {self.bucket!r}"):
             self.client.create_bucket(**kwargs)
-
-
-def object_store_from_settings(settings: Settings) -> ObjectStore:
-    """The store the settings choose: S3 when ``s3.bucket`` is set, else ``storage_url``."""
-    if settings.s3.bucket:
-        return S3ObjectStore(settings.s3)
-    return open_object_store(settings.resolved_storage_url)

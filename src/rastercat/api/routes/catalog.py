@@ -335,7 +335,5 @@ def change_image(
 
 @router.delete("/products/{pid}/images/{key}", status_code=204, responses=_NO_CONTENT)
 def remove_image(state: StateDep, p: PrincipalDep, pid: PidPath, key: KeyPath) -> Response:
-    storage_key = state.catalog.delete_image(p, pid, key)
-    if storage_key and "objects" in state.extras:
-        state.extras["objects"].delete(storage_key)
+    state.images.delete(p, pid, key)  # the record, then the file rastercat wrote
     return Response(status_code=204)

@@ -21,7 +21,7 @@ AnyBody = Body(default_factory=dict)
 
 
 def _svc(state: Any) -> MetadataService:
-    return MetadataService(state.repo)
+    return state.metadata
 
 
 def _obj(body: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ session_router = APIRouter()
 
 
 def _service(state: Any) -> MultipartService:
-    service: MultipartService = state.extras["multipart"]  # built by api.background
+    service: MultipartService = state.multipart
     return service
 
 

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Query
 
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.api.state import AppState
-from rastercat.catalog.metadata import MetadataService
-from rastercat.catalog.point_query import DEFAULT_LIMIT, PointQuery
+from rastercat.catalog.point_query import DEFAULT_LIMIT
 from rastercat.catalog.principal import Principal
 
 router = APIRouter()
@@ -51,6 +50,4 @@ def _point(
     state: AppState, p: Principal, products: list[str], lon: float, lat: float,
     start: str | None, end: str | None, limit: int,
 ) -> list[Any]:  # fmt: skip
-    service = PointQuery(MetadataService(state.repo), state.extras["objects"])
-    with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
-        return list(service.query(p, products, lon, lat, start=start, end=end, limit=limit))
+    return list(state.points.query(p, products, lon, lat, start=start, end=end, limit=limit))

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Body, Response
 from fastapi.responses import StreamingResponse
 
 from rastercat.api.deps import PrincipalDep, StateDep
-from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.pixels import resolve
 from rastercat.errors import InvalidInput
 from rastercat.raster import dltile as dl
@@ -31,24 +30,20 @@ def _read(state: Any, p: Any, body: Any) -> tuple[RasterRequest, RasterResult, l
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     req = RasterRequest.parse(body)
-    sources, bands = resolve(
-        p, MetadataService(state.repo), state.extras["objects"], req.id_list, req.bands
-    )
+    sources, bands = resolve(p, state.metadata, state.objects, req.id_list, req.bands)
     work = np.result_type(*(np.dtype(GDAL_TO_NUMPY[b.dtype]) for b in bands))
     dtype = np.dtype(GDAL_TO_NUMPY[req.ot]) if req.ot else work
     grid = plan_grid(req, sources, state.settings.limits, len(bands), dtype, work)
     cutline = parse_cutline(req.shape) if req.shape else None
-    # The store's GDAL configuration (e.g. S3 credentials and endpoint for /vsis3/ paths).
-    with state.extras["objects"].gdal_env():
-        result = read(
-            sources,
-            bands,
-            grid,
-            resampling=req.resampleAlg or "near",
-            scales=req.scales,
-            out_dtype=req.ot,
-            cutline=cutline,
-        )
+    result = read(
+        sources,
+        bands,
+        grid,
+        resampling=req.resampleAlg or "near",
+        scales=req.scales,
+        out_dtype=req.ot,
+        cutline=cutline,
+    )
     return req, result, bands
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from rastercat.api.deps import PrincipalDep, StateDep
-from rastercat.catalog.register import Registrar
 
 router = APIRouter()
 
@@ -47,12 +46,6 @@ def register_images(
     """Record existing files without copying them: a valid COG whose bands are the product's is
     recorded where it is (``SUCCESS``); any other file is converted by an ingest job
     (``PENDING``, shown by upload results). All files are checked before any is recorded."""
-    uploads = state.extras["uploads"]
-    registrar = Registrar(
-        state.catalog,
-        state.extras["objects"],
-        state.settings.data_dir / "incoming",
-        on_pending=uploads.on_pending,
-    )
+    registrar = state.registrar
     items = [item.model_dump(exclude_none=True) for item in body.data]
     return {"data": registrar.register(p, pid, items)}

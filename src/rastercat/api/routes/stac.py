@@ -19,7 +19,6 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.api.routes.uploads import public_base
 from rastercat.catalog.asset_urls import AssetSigner, presign_get
-from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.stac_collections import BandCache, StacCollections
 from rastercat.catalog.stac_search import StacSearch
@@ -66,7 +65,7 @@ def _signed(params: dict[str, str]) -> str:
 
 
 def _hrefs(links: Links, state: Any) -> AssetHrefs:
-    signer, objects = _signer(state), state.extras["objects"]
+    signer, objects = _signer(state), state.objects
 
     def data(row: dict[str, Any]) -> str | None:
         s3 = presign_get(objects, row["storage_key"], signer.ttl)
@@ -88,17 +87,14 @@ def _hrefs(links: Links, state: Any) -> AssetHrefs:
 
 
 def _band_cache(state: Any) -> BandCache:
-    cache = state.extras.get("stac_bands")
-    if cache is None:
-        cache = state.extras.setdefault("stac_bands", BandCache())
-    return cache
+    return state.stac_bands
 
 
 class _Pages:
     """Items of a page of image rows, with their products' bands looked up once."""
 
     def __init__(self, request: Request, state: Any) -> None:
-        self.metadata = MetadataService(state.repo)
+        self.metadata = state.metadata
         self.collections = StacCollections(self.metadata, _band_cache(state))
         self.links = _links(request, state)
         self.hrefs = _hrefs(self.links, state)
@@ -252,11 +248,11 @@ def search_post(
 @router.head("/assets/data.tif", operation_id="stac_asset_data_head")
 def asset_data(state: StateDep, id: str, expires: str, sig: str) -> Response:
     row = _signer(state).verify(state.repo, "data", id, expires, sig)
-    objects = state.extras["objects"]
+    objects = state.objects
     s3 = presign_get(objects, row["storage_key"], 300)
     if s3 is not None:
         return RedirectResponse(s3, status_code=307)
-    return FileResponse(objects.path(row["storage_key"]), media_type="image/tiff",
+    return FileResponse(objects.gdal_path(row["storage_key"]), media_type="image/tiff",
                         headers={"Cache-Control": "private, max-age=300"})  # fmt: skip
 
 
@@ -268,11 +264,10 @@ def asset_thumbnail(state: StateDep, id: str, expires: str, sig: str) -> Respons
     from rastercat.store.sql.repo import t
 
     row = _signer(state).verify(state.repo, "thumbnail", id, expires, sig)
-    objects = state.extras["objects"]
+    objects = state.objects
     band_rows = state.repo.all(t.bands, t.bands.c.product_uid == row["product_uid"],
                                order_by=[t.bands.c.pk])  # fmt: skip
     if not band_rows or not row["attrs"].get("wkt"):
         raise NotFound("this image has no pixels to draw")
-    with objects.gdal_env():
-        png = render_thumbnail(source_image(row, objects), [band_info(b) for b in band_rows])
+    png = render_thumbnail(source_image(row, objects), [band_info(b) for b in band_rows])
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})

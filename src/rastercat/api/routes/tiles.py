@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from rastercat.api.deps import StateDep, TilePrincipalDep
 from rastercat.api.routes.uploads import public_base
-from rastercat.catalog.metadata import MetadataService
+from rastercat.api.state import AppState
 from rastercat.catalog.tiles import TileCatalog, TileLayer, TileStyle, max_zoom_for
 from rastercat.errors import InvalidInput
 from rastercat.raster.colormaps import Colormap, named_colormap
@@ -30,8 +30,8 @@ MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "j
 CACHE_CONTROL = "private, max-age=60"
 
 
-def _catalog(state: Any) -> TileCatalog:
-    return TileCatalog(MetadataService(state.repo), state.extras["objects"])
+def _catalog(state: AppState) -> TileCatalog:
+    return state.tiles
 
 
 def parse_bands(values: list[str]) -> tuple[str, ...]:
@@ -163,8 +163,7 @@ async def image_tile(
 def _image_tile(request: Request, state: Any, p: Any, image_id: str, style: TileStyle, z: int,
                 x: int, y: int) -> Response:  # fmt: skip
     layer = _catalog(state).image_layer(p, image_id, style)
-    with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
-        return _tile_response(request, layer, style, z, x, y)
+    return _tile_response(request, layer, style, z, x, y)
 
 
 @router.get("/products/{pid:path}/{z:int}/{x:int}/{y:int}.{fmt}")
@@ -196,8 +195,7 @@ def _product_tile(request: Request, state: Any, p: Any, pid: str, style: TileSty
                   x: int, y: int, where: tuple[str, str | None, str | None]) -> Response:  # fmt: skip
     order, start, end = where
     layer = _catalog(state).product_layer(p, pid, z, x, y, style, order=order, start=start, end=end)
-    with state.extras["objects"].gdal_env():  # the store's GDAL configuration (/vsis3/)
-        return _tile_response(request, layer, style, z, x, y)
+    return _tile_response(request, layer, style, z, x, y)
 
 
 def _tilejson(request: Request, state: Any, path: str, name: str, bounds: list[float],

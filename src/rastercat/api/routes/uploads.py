@@ -19,7 +19,7 @@ put_router = APIRouter()
 
 
 def _uploads(state: Any) -> UploadService:
-    return state.extras["uploads"]
+    return state.uploads
 
 
 def public_base(request: Request, configured: str | None) -> str:

@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.api.state import AppState
-from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.tiles import recent_uploads
 from rastercat.errors import NotFound
 from rastercat.raster.colormaps import named_colormap
@@ -93,7 +92,7 @@ def local_token(request: Request, state: StateDep) -> dict:
 
 @router.get("/viewer/v1/uploads/recent")
 def uploads_recent(state: StateDep, p: PrincipalDep, limit: int = 20) -> dict:
-    return {"data": recent_uploads(MetadataService(state.repo), p, limit)}
+    return {"data": recent_uploads(state.metadata, p, limit)}
 
 
 @router.get("/viewer/v1/config")

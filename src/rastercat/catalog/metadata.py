@@ -19,8 +19,6 @@ import shapely.prepared
 import sqlalchemy as sa
 from shapely.geometry import shape
 
-from rastercat.catalog import continuation
-from rastercat.catalog.continuation import Position, bounded_list, count
 from rastercat.catalog.principal import Principal, can_read, can_read_within, namespace_of
 from rastercat.catalog.query import compile_expr, finite_number, sql_prefilter
 from rastercat.catalog.query_geometry import parse_geom
@@ -28,6 +26,8 @@ from rastercat.catalog.search_rows import bbox_inside, dicts, flat, image_column
 from rastercat.catalog.sort import order_at_random, order_by_property
 from rastercat.catalog.validation import optional_string, parse_datetime, string_list
 from rastercat.errors import InvalidInput, NotFound
+from rastercat.protocol.dl017 import continuation
+from rastercat.protocol.dl017.continuation import Position, bounded_list, count
 from rastercat.store.sql.repo import Repo, t
 
 MAX_PAGE = 10_000

@@ -2,7 +2,7 @@
 
 Bodies are validated by the service (one set of rules whoever calls it); the OpenAPI document
 declares them with the same models (:func:`_body`), and the answers with the models of
-:mod:`rastercat.api.documents`, so ``/docs`` shows what is accepted and what comes back.
+:mod:`rastercat.protocol.dl017.documents`, so ``/docs`` shows what is accepted and what comes back.
 """
 
 from __future__ import annotations
@@ -14,14 +14,6 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from rastercat.api.deps import PrincipalDep, StateDep
-from rastercat.api.documents import (
-    BandDocument,
-    ImageDocument,
-    ProductDocument,
-    band_doc,
-    image_doc,
-    product_doc,
-)
 from rastercat.api.errors import error_responses
 from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.validation import (
@@ -36,6 +28,14 @@ from rastercat.catalog.validation import (
     StrictModel,
 )
 from rastercat.errors import Forbidden, InvalidInput
+from rastercat.protocol.dl017.documents import (
+    BandDocument,
+    ImageDocument,
+    ProductDocument,
+    band_doc,
+    image_doc,
+    product_doc,
+)
 
 router = APIRouter(responses=error_responses())
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from rastercat.api.deps import PrincipalDep, StateDep
-from rastercat.api.documents import flat_band, flat_image, flat_product
 from rastercat.catalog.metadata import MetadataService
 from rastercat.errors import InvalidInput, NotFound
+from rastercat.protocol.dl017.documents import flat_band, flat_image, flat_product
 
 router = APIRouter()
 AnyBody = Body(default_factory=dict)

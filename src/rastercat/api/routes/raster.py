@@ -6,6 +6,7 @@ Reads run in a worker thread (GDAL off the event loop) once one of the app's rea
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.pixels import resolve
 from rastercat.errors import InvalidInput
+from rastercat.protocol.dl017.documents import flat_band
 from rastercat.raster import dltile as dl
 from rastercat.raster.encode import blosc_stream, default_basename, npz_bytes, raster_files
 from rastercat.raster.grid import plan_grid
@@ -34,6 +36,8 @@ def _read(state: Any, p: Any, body: Any) -> tuple[RasterRequest, RasterResult, l
     sources, bands = resolve(
         p, MetadataService(state.repo), state.extras["objects"], req.id_list, req.bands
     )
+    # The npz metadata describes each band as the Metadata service shows it.
+    bands = [replace(b, metadata=flat_band(b.facts)) for b in bands]
     work = np.result_type(*(np.dtype(GDAL_TO_NUMPY[b.dtype]) for b in bands))
     dtype = np.dtype(GDAL_TO_NUMPY[req.ot]) if req.ot else work
     grid = plan_grid(req, sources, state.settings.limits, len(bands), dtype, work)

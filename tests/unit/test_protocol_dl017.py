@@ -62,3 +62,63 @@ def test_search_tokens_are_bound_to_their_query() -> None:
     assert continuation.decode(keyset, "h1") == (0, (12.0, 3))
     with pytest.raises(InvalidInput, match="another query"):
         continuation.decode(token, "h2")
+
+
+def test_one_json_object_check() -> None:
+    from rastercat.protocol.bodies import json_object
+
+    assert json_object({"a": 1}) == {"a": 1}
+    for body in ([], "x", None, 1):
+        with pytest.raises(InvalidInput, match="the request body must be a JSON object"):
+            json_object(body)
+
+
+def test_search_request_keeps_the_body_and_checks_fields() -> None:
+    from rastercat.protocol.dl017.requests import SearchRequest
+
+    req = SearchRequest.parse({"limit": 3, "fields": ["cloud_fraction"]})
+    assert req.body == {"limit": 3, "fields": ["cloud_fraction"]}
+    assert req.fields == ["cloud_fraction"]
+    assert SearchRequest.parse({}).fields is None
+    for fields in ("cloud_fraction", [1], {"a": 1}):
+        with pytest.raises(InvalidInput) as err:
+            SearchRequest.parse({"fields": fields})
+        assert err.value.field == "fields"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"z": 31}, "z"),
+        ({"z": 1, "x": 2}, "x"),
+        ({"fmt": "gif"}, "format"),
+        ({"tilesize": 15}, "tilesize"),
+        ({"tilesize": 1025}, "tilesize"),
+        ({"colormap": "[[300, 0, 0]]"}, "colormap"),
+        ({"rescale": ["0"]}, "rescale"),
+        # The tile is checked first, then the format, then the size.
+        ({"z": -1, "fmt": "gif", "tilesize": 0}, "z"),
+        ({"fmt": "gif", "tilesize": 0}, "format"),
+    ],
+)
+def test_tile_params_name_the_refused_field(query: dict[str, object], field: str) -> None:
+    from rastercat.protocol.dl017.requests import TileParams
+
+    args: dict[str, object] = {"z": 0, "x": 0, "y": 0, "fmt": "png", **query}
+    z, x, y, fmt = (args.pop(k) for k in ("z", "x", "y", "fmt"))
+    with pytest.raises(InvalidInput) as err:
+        TileParams.parse(z, x, y, fmt, **args)  # type: ignore[arg-type]
+    assert err.value.field == field
+
+
+def test_tile_params_parse_the_style() -> None:
+    from rastercat.protocol.dl017.requests import TileParams
+    from rastercat.raster.tiles import MAX_TILESIZE, MIN_TILESIZE
+
+    tile = TileParams.parse(3, 1, 2, "PNG", bands=["red,green", "blue"], rescale=["0,10"],
+                            colormap='{"1": [1, 2, 3]}', tilesize=512)  # fmt: skip
+    assert (tile.z, tile.x, tile.y) == (3, 1, 2)
+    assert tile.style.fmt == "png" and tile.style.bands == ("red", "green", "blue")
+    assert tile.style.rescale == ((0.0, 10.0),) and tile.style.colormap == {1: (1, 2, 3, 255)}
+    for size in (MIN_TILESIZE, MAX_TILESIZE):
+        assert TileParams.parse(0, 0, 0, "png", tilesize=size).style.tilesize == size

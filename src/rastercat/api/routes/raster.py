@@ -17,6 +17,7 @@ from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.pixels import resolve
 from rastercat.errors import InvalidInput
+from rastercat.protocol.bodies import json_object
 from rastercat.protocol.dl017.documents import flat_band
 from rastercat.raster import dltile as dl
 from rastercat.raster.encode import blosc_stream, default_basename, npz_bytes, raster_files
@@ -30,8 +31,7 @@ AnyBody = Body(default_factory=dict)
 
 
 def _read(state: Any, p: Any, body: Any) -> tuple[RasterRequest, RasterResult, list[Any]]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+    body = json_object(body)
     req = RasterRequest.parse(body)
     sources, bands = resolve(
         p, MetadataService(state.repo), state.extras["objects"], req.id_list, req.bands
@@ -93,8 +93,7 @@ def dltile_from_latlon(
 
 @router.post("/dlkeys/from_shape")
 def dltiles_from_shape(p: PrincipalDep, body: Any = AnyBody) -> dict:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+    body = json_object(body)
     try:
         return dl.dltiles_from_shape(
             body["shape"],

@@ -3,7 +3,7 @@
 Two token formats are on the wire, both base64 JSON: a metadata search's (``{"q": query hash,
 "o": offset}`` or ``{"q": ..., "k": [acquired, pk]}``, :func:`encode` / :func:`decode`) and an
 upload listing's (``{"o": offset}``, :func:`encode_offset` / :func:`decode_offset`). The STAC API's
-page tokens are another protocol's (:mod:`rastercat.catalog.stac_search`).
+page tokens are another protocol's (:mod:`rastercat.protocol.stac.paging`).
 
 A token is base64 JSON the client hands back unchanged, so it is as hostile as any other input:
 every number in it is checked against a range before it reaches arithmetic or SQL (SQLite raises

@@ -141,10 +141,9 @@ ServiceError)."""
 _BY_NAME: dict[str, type[RastercatError]] = {
     cls.__name__: cls for cls in (*HTTP_ERRORS, InvalidBatch, ConflictingBatch)
 }
-_BY_STATUS: dict[int, type[RastercatError]] = {}
-for _cls in HTTP_ERRORS:
-    if 400 <= _cls.status < 500:
-        _BY_STATUS.setdefault(_cls.status, _cls)
+_BY_STATUS: dict[int, type[RastercatError]] = {
+    cls.status: cls for cls in reversed(HTTP_ERRORS) if 400 <= cls.status < 500
+}  # reversed: the first class of a status wins
 
 
 def error_class(status: int, title: str | None = None) -> type[RastercatError]:

@@ -16,18 +16,23 @@
      +-- IngestError                      an upload could not be processed (recorded on the job)
      +-- StoreError                       the database or object store failed
 
-HTTP status codes are assigned to these classes in exactly one table:
-``rastercat.api.errors.STATUS_CODES``. The SDK maps status codes back to the same classes.
+Each class carries its HTTP status (``status``); the server answers with it and names the class
+in the error document's ``title``. :data:`HTTP_ERRORS` is the one table: the server's
+``rastercat.api.errors.STATUS_CODES`` is built from it, and the SDK maps an answer back with
+:func:`error_class` (the title when it names a class of that status, else the status alone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 
 class RastercatError(Exception):
     """Root of every error rastercat raises on purpose."""
+
+    status: ClassVar[int] = 500
+    """The HTTP status the server answers with (500 for a class of no status of its own)."""
 
     def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
         super().__init__(message)
@@ -47,25 +52,37 @@ class RastercatError(Exception):
 class InvalidInput(RastercatError, ValueError):
     """A request field is missing, malformed or out of range."""
 
+    status = 400
+
 
 class Unauthenticated(RastercatError):
     """No token, an invalid or expired token, or an unknown user."""
+
+    status = 401
 
 
 class Forbidden(RastercatError):
     """The caller may read the object but not perform this action on it."""
 
+    status = 403
+
 
 class NotFound(RastercatError, LookupError):
     """The object does not exist or the caller may not see it."""
+
+    status = 404
 
 
 class Conflict(RastercatError):
     """The object already exists, or is still in use."""
 
+    status = 409
+
 
 class PayloadTooLarge(RastercatError):
     """An upload or a requested output is above a configured limit."""
+
+    status = 413
 
 
 class BatchError(RastercatError):
@@ -88,13 +105,19 @@ class ConflictingBatch(BatchError, Conflict):
 class RateLimited(RastercatError):
     """Too many requests."""
 
+    status = 429
+
 
 class ServiceError(RastercatError):
     """The server failed while handling a request."""
 
+    status = 500
+
 
 class IngestError(RastercatError):
     """An uploaded file could not be turned into an image; the message is meant for the user."""
+
+    status = 400
 
     def __init__(self, message: str, *, failure_type: str = "exception", **details: Any) -> None:
         super().__init__(message, **details)
@@ -103,6 +126,33 @@ class IngestError(RastercatError):
 
 class StoreError(RastercatError):
     """The database or object store failed."""
+
+    status = 503
+
+
+HTTP_ERRORS: tuple[type[RastercatError], ...] = (
+    InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, PayloadTooLarge, RateLimited,
+    IngestError, StoreError, ServiceError,
+)  # fmt: skip
+"""The classes the server answers with, by their ``status``; the first of a status is what an
+answer of that status that names no class of it becomes in the SDK (4xx only: others are
+ServiceError)."""
+
+_BY_NAME: dict[str, type[RastercatError]] = {
+    cls.__name__: cls for cls in (*HTTP_ERRORS, InvalidBatch, ConflictingBatch)
+}
+_BY_STATUS: dict[int, type[RastercatError]] = {
+    cls.status: cls for cls in reversed(HTTP_ERRORS) if 400 <= cls.status < 500
+}  # reversed: the first class of a status wins
+
+
+def error_class(status: int, title: str | None = None) -> type[RastercatError]:
+    """The class of an error answer: the one its ``title`` names when that class has this
+    status, else the first of :data:`HTTP_ERRORS` with the status (4xx), else ServiceError."""
+    named = _BY_NAME.get(title or "")
+    if named is not None and named.status == status:
+        return named
+    return _BY_STATUS.get(status, ServiceError)
 
 
 # Aliases with the names the descarteslabs client used, for scripts that catch them.
@@ -118,6 +168,7 @@ __all__ = [
     "ConflictError",
     "ConflictingBatch",
     "Forbidden",
+    "HTTP_ERRORS",
     "IngestError",
     "InvalidBatch",
     "InvalidInput",
@@ -130,4 +181,5 @@ __all__ = [
     "ServiceError",
     "StoreError",
     "Unauthenticated",
+    "error_class",
 ]

@@ -1,4 +1,4 @@
-"""The one table mapping the exception tree to HTTP status codes, and the handlers that use it."""
+"""The exception tree's HTTP statuses as a table, the error document, and the handlers that use them."""
 
 from __future__ import annotations
 
@@ -11,42 +11,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rastercat.errors import (
-    BatchError,
-    Conflict,
-    Forbidden,
-    IngestError,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    RastercatError,
-    RateLimited,
-    ServiceError,
-    StoreError,
-    Unauthenticated,
-)
+from rastercat.errors import HTTP_ERRORS, BatchError, RastercatError
 
 log = logging.getLogger("rastercat.api")
 
-STATUS_CODES: dict[type[RastercatError], int] = {
-    InvalidInput: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    PayloadTooLarge: 413,
-    RateLimited: 429,
-    IngestError: 400,
-    StoreError: 503,
-    ServiceError: 500,
-}
+#: The status of each class the server answers with: the statuses the exception tree carries
+#: (:data:`rastercat.errors.HTTP_ERRORS`, the one table the SDK maps answers back with).
+STATUS_CODES: dict[type[RastercatError], int] = {cls: cls.status for cls in HTTP_ERRORS}
 
 
 def status_for(exc: RastercatError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS_CODES:
-            return STATUS_CODES[cls]
-    return 500
+    return exc.status
 
 
 class ErrorSource(BaseModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from rastercat.api.documents import flat_band
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
@@ -31,7 +30,7 @@ def band_info(row: dict[str, Any]) -> BandInfo:
         physical_range=_range(attrs.get("physical_range")),
         default_range=_range(attrs.get("default_range")),
         is_alpha=row["name"] == "alpha" or attrs.get("color") == "Alpha",
-        metadata=flat_band(row),
+        facts=dict(row),
     )
 
 

@@ -12,7 +12,6 @@ other property pages by offset (the sort key of a JSON property has no stable ke
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from shapely.geometry import mapping
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
 from rastercat.errors import InvalidInput
+from rastercat.protocol.stac.paging import decode_token, encode_token
 
 DATE_SORT = "acquired"
 
@@ -56,24 +56,6 @@ class ItemQuery:
     def fingerprint(self) -> str:
         text = json.dumps(self.identity, sort_keys=True, default=str)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-def encode_token(data: dict[str, Any]) -> str:
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str, fingerprint: str) -> dict[str, Any]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(data, dict):
-            raise TypeError
-    except (ValueError, TypeError):
-        raise InvalidInput("'next' is not a page token of this API", field="next") from None
-    if data.get("q") != fingerprint:
-        raise InvalidInput("'next' belongs to another search", field="next")
-    return data
 
 
 class StacSearch:

@@ -107,7 +107,7 @@ class TileCatalog:
         )
         cmap = style.colormap
         if cmap is None and len(bands) == 1:
-            cmap = colormap_from_band(bands[0].metadata)
+            cmap = colormap_from_band(bands[0].facts["attrs"])
         used = [rows[n] for n in names] + ([alpha_row] if alpha is not None and alpha_row else [])
         return bands, alpha, cmap, used
 
@@ -230,7 +230,7 @@ def recent_uploads(
     metadata: MetadataService, p: Principal, limit: int = 20, reads: ViewerReads | None = None
 ) -> list[dict[str, Any]]:
     """The caller's own latest uploads, newest first, as upload documents plus their product."""
-    from rastercat.catalog.uploads import upload_doc
+    from rastercat.protocol.dl017.uploads import upload_doc
 
     if not 1 <= limit <= 200:
         raise InvalidInput("'limit' must be from 1 to 200", field="limit")

@@ -7,7 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from rastercat.catalog.upload_access import check_image_access, recheck
 from rastercat.catalog.upload_claims import Claim, lost_hold, renew_interval
 from rastercat.catalog.validation import check_key, parse_datetime, validate_attrs
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from rastercat.protocol.dl017.uploads import upload_doc
 from rastercat.store.objects import DirectUploads, ObjectStore
 from rastercat.store.sql.repo import Repo, t, utcnow
 from rastercat.store.writeback import Writeback
@@ -394,32 +395,3 @@ class UploadService:
         if self.direct is not None and self.arrivals.check(rows):
             rows = [self.repo.one(t.uploads, uid=rows[0]["uid"]) or rows[0]]
         return {"data": upload_doc(rows[0], full=True)}
-
-
-def upload_doc(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
-
-    def _iso(dt: datetime | None) -> str | None:
-        if dt is None:
-            return None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return dt.astimezone(UTC).isoformat()
-
-    attrs: dict[str, Any] = {
-        "status": row["status"],
-        "created": _iso(row["created"]),
-        "updated": _iso(row["updated"]),
-        "attempts": row["attempts"],
-        "image_id": f"{row['product_id']}:{row['image_key']}",
-        "upload_uid": row["uid"],
-        "file_size": row["file_size"],
-        "exception_name": row["exception_name"],
-        "failure_type": row["failure_type"],
-        "peak_memory_usage": 0,
-        "runtime": row["runtime"],
-    }
-    if row["params"].get("sha256"):  # a resumable upload's whole-file SHA-256 (hex)
-        attrs["sha256"] = row["params"]["sha256"]
-    if full:
-        attrs.update(labels=[row["product_id"], row["image_key"]], logs=row["log"], stacktrace=None)
-    return {"id": row["upload_id"], "type": "upload", "attributes": attrs}

@@ -8,29 +8,7 @@ import httpx
 
 from rastercat import __version__
 from rastercat.client.auth import Credentials, resolve_credentials
-from rastercat.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    RastercatError,
-    RateLimited,
-    ServiceError,
-    Unauthenticated,
-)
-
-# The mirror image of rastercat.api.errors.STATUS_CODES.
-_ERRORS: dict[int, type[RastercatError]] = {
-    400: InvalidInput,
-    401: Unauthenticated,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-    422: InvalidInput,
-    429: RateLimited,
-}
+from rastercat.errors import error_class
 
 CATALOG_PATH = "/metadata/v1/catalog"
 METADATA_PATH = "/metadata/v1"
@@ -49,10 +27,23 @@ def error_message(response: httpx.Response) -> str:
     return text or f"HTTP {response.status_code}"
 
 
+def error_title(response: httpx.Response) -> str | None:
+    """The ``title`` of an error document's first error: the name of its class on the server."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    title = first.get("title") if isinstance(first, dict) else None
+    return title if isinstance(title, str) else None
+
+
 def raise_for_status(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
-    cls = _ERRORS.get(response.status_code, ServiceError)
+    # The server's classes (rastercat.errors), by the error's title and the status.
+    cls = error_class(response.status_code, error_title(response))
     message = error_message(response)
     raise cls(
         f"{response.status_code} {response.request.method} {response.request.url.path}: {message}"

@@ -1,1 +1,1 @@
-"""Wire formats other than the 2018 catalog protocol (which lives in ``rastercat.api``)."""
+"""Wire formats: ``dl017`` (the 2018 catalog protocol the 0.17 client speaks) and ``stac``."""

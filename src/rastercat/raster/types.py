@@ -36,7 +36,11 @@ class BandInfo:
     default_range: tuple[float, float] | None = None
     is_alpha: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    """The flat band dict, echoed in the npz metadata ``bands[].description``."""
+    """What the npz metadata shows as ``bands[].description`` (empty: the name and dtype). The
+    engine only echoes it: the wire layer fills it (the raster route, from :attr:`facts`)."""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """The catalog's record of the band as plain values (``id``, ``product_id``, ``attrs``, the
+    ACL, ``modified``...). The engine never reads it."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Bodies are validated by the service (one set of rules whoever calls it); the OpenAPI document
 declares them with the same models (:func:`_body`), and the answers with the models of
-:mod:`rastercat.api.documents`, so ``/docs`` shows what is accepted and what comes back.
+:mod:`rastercat.protocol.dl017.documents`, so ``/docs`` shows what is accepted and what comes back.
 """
 
 from __future__ import annotations
@@ -14,14 +14,6 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from rastercat.api.deps import PrincipalDep, StateDep
-from rastercat.api.documents import (
-    BandDocument,
-    ImageDocument,
-    ProductDocument,
-    band_doc,
-    image_doc,
-    product_doc,
-)
 from rastercat.api.errors import error_responses
 from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.validation import (
@@ -35,7 +27,16 @@ from rastercat.catalog.validation import (
     ProductAttrs,
     StrictModel,
 )
-from rastercat.errors import Forbidden, InvalidInput
+from rastercat.errors import Forbidden
+from rastercat.protocol.bodies import json_object
+from rastercat.protocol.dl017.documents import (
+    BandDocument,
+    ImageDocument,
+    ProductDocument,
+    band_doc,
+    image_doc,
+    product_doc,
+)
 
 router = APIRouter(responses=error_responses())
 
@@ -43,12 +44,6 @@ JsonBody = Body(default_factory=dict)
 PidPath = Annotated[str, Path(description="Product id: `<namespace>:<name>`")]
 NamePath = Annotated[str, Path(description="Band name, or the band id `<product id>:<name>`")]
 KeyPath = Annotated[str, Path(description="Image key, or the image id `<product id>:<key>`")]
-
-
-def _obj(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
 
 
 # OpenAPI request bodies ---------------------------------------------------------------------
@@ -151,7 +146,7 @@ def core_routes() -> None:
 
 @router.post("/products", status_code=201, openapi_extra=_PRODUCT_NEW, **_doc(ProductDocument, 201))
 def add_product(state: StateDep, p: PrincipalDep, body: Any = JsonBody) -> dict:
-    return product_doc(state.catalog.create_product(p, _obj(body)))
+    return product_doc(state.catalog.create_product(p, json_object(body)))
 
 
 class _TaskCounts(BaseModel):
@@ -229,7 +224,7 @@ def change_product(
     row = state.catalog.update_product(
         p,
         pid,
-        _obj(body),
+        json_object(body),
         replace=request.method == "PUT",
         set_global=set_global_permissions,
     )
@@ -271,7 +266,7 @@ def remove_product(
     "/products/{pid}/bands", status_code=201, openapi_extra=_BAND_NEW, **_doc(BandDocument, 201)
 )
 def add_band(state: StateDep, p: PrincipalDep, pid: PidPath, body: Any = JsonBody) -> dict:
-    return band_doc(state.catalog.create_band(p, pid, _obj(body)))
+    return band_doc(state.catalog.create_band(p, pid, json_object(body)))
 
 
 @router.get("/products/{pid}/bands/{name}", **_doc(BandDocument))
@@ -289,7 +284,9 @@ def change_band(
     name: NamePath,
     body: Any = JsonBody,
 ) -> dict:
-    row = state.catalog.update_band(p, pid, name, _obj(body), replace=request.method == "PUT")
+    row = state.catalog.update_band(
+        p, pid, name, json_object(body), replace=request.method == "PUT"
+    )
     return band_doc(row)
 
 
@@ -311,7 +308,7 @@ def remove_band(
     "/products/{pid}/images", status_code=201, openapi_extra=_IMAGE_NEW, **_doc(ImageDocument, 201)
 )
 def add_image(state: StateDep, p: PrincipalDep, pid: PidPath, body: Any = JsonBody) -> dict:
-    return image_doc(state.catalog.create_image(p, pid, _obj(body)))
+    return image_doc(state.catalog.create_image(p, pid, json_object(body)))
 
 
 @router.get("/products/{pid}/images/{key}", **_doc(ImageDocument))
@@ -329,7 +326,9 @@ def change_image(
     key: KeyPath,
     body: Any = JsonBody,
 ) -> dict:
-    row = state.catalog.update_image(p, pid, key, _obj(body), replace=request.method == "PUT")
+    row = state.catalog.update_image(
+        p, pid, key, json_object(body), replace=request.method == "PUT"
+    )
     return image_doc(row)
 
 

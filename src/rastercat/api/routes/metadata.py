@@ -12,9 +12,11 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from rastercat.api.deps import PrincipalDep, StateDep
-from rastercat.api.documents import flat_band, flat_image, flat_product
 from rastercat.catalog.metadata import MetadataService
-from rastercat.errors import InvalidInput, NotFound
+from rastercat.errors import NotFound
+from rastercat.protocol.bodies import json_object
+from rastercat.protocol.dl017.documents import flat_band, flat_image, flat_product
+from rastercat.protocol.dl017.requests import SearchRequest, parse_fields
 
 router = APIRouter()
 AnyBody = Body(default_factory=dict)
@@ -22,12 +24,6 @@ AnyBody = Body(default_factory=dict)
 
 def _svc(state: Any) -> MetadataService:
     return state.metadata
-
-
-def _obj(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
 
 
 def feature(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
@@ -53,22 +49,17 @@ def feature(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
 
 @router.post("/search")
 def search(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> JSONResponse:
-    body = _obj(body)
-    fields = body.get("fields")
-    if fields is not None and (
-        not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
-    ):
-        raise InvalidInput("'fields' must be a list of property names", field="fields")
-    rows, token = _svc(state).search(p, body)
+    req = SearchRequest.parse(body)
+    rows, token = _svc(state).search(p, req.body)
     # Every page carries the header; an empty value ends the client's paging (protocol §3.3).
     return JSONResponse(
-        [feature(r, fields) for r in rows], headers={"X-Continuation-Token": token or ""}
+        [feature(r, req.fields) for r in rows], headers={"X-Continuation-Token": token or ""}
     )
 
 
 @router.post("/summary")
 def summary(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> dict:
-    return _svc(state).summary(p, _obj(body))
+    return _svc(state).summary(p, json_object(body))
 
 
 @router.get("/get/{image_id}")
@@ -78,15 +69,11 @@ def get_image(state: StateDep, p: PrincipalDep, image_id: str) -> dict:
 
 @router.post("/batch/images")
 def batch_images(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> list[dict]:
-    body = _obj(body)
+    body = json_object(body)
     rows = _svc(state).get_images(
         p, body.get("ids") or [], bool(body.get("ignore_not_found", True))
     )
-    fields = body.get("fields")
-    if fields is not None and (
-        not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
-    ):
-        raise InvalidInput("'fields' must be a list of property names", field="fields")
+    fields = parse_fields(body.get("fields"))
     out = [flat_image(r) for r in rows]
     if fields:
         keep = set(fields) | {"id"}
@@ -96,7 +83,7 @@ def batch_images(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> list[
 
 @router.post("/products/search")
 def search_products(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> list[dict]:
-    return [flat_product(r) for r in _svc(state).search_products(p, _obj(body))]
+    return [flat_product(r) for r in _svc(state).search_products(p, json_object(body))]
 
 
 @router.get("/products")
@@ -111,7 +98,7 @@ def get_product(state: StateDep, p: PrincipalDep, pid: str) -> dict:
 
 @router.post("/bands/search")
 def search_bands(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> list[dict]:
-    return [flat_band(r) for r in _svc(state).search_bands(p, _obj(body))]
+    return [flat_band(r) for r in _svc(state).search_bands(p, json_object(body))]
 
 
 @router.post("/bands/derived/search")

@@ -17,6 +17,7 @@ from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.api.routes.uploads import public_base
 from rastercat.catalog.multipart import CHECKSUM_HEADER, MultipartService
 from rastercat.errors import InvalidInput, PayloadTooLarge
+from rastercat.protocol.bodies import json_object
 
 log = logging.getLogger("rastercat.uploads")
 catalog_router = APIRouter()
@@ -28,18 +29,12 @@ def _service(state: Any) -> MultipartService:
     return service
 
 
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
-
-
 @catalog_router.post("/products/{pid}/images/multipart/{key}", status_code=201)
 def create_session(request: Request, state: StateDep, p: PrincipalDep, pid: str, key: str,
                    body: Any = Body(default_factory=dict)) -> dict:  # fmt: skip
     """Start a resumable upload: step 1's body plus ``multipart: {size, part_size}``."""
     base = public_base(request, state.settings.public_url)
-    return _service(state).create(p, pid, key, _object(body), base)
+    return _service(state).create(p, pid, key, json_object(body), base)
 
 
 @session_router.get("/uploads/multipart/{token}")

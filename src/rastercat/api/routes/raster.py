@@ -6,6 +6,7 @@ Reads run in a worker thread (GDAL off the event loop) once one of the app's rea
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from fastapi.responses import StreamingResponse
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.catalog.pixels import resolve
 from rastercat.errors import InvalidInput
+from rastercat.protocol.bodies import json_object
+from rastercat.protocol.dl017.documents import flat_band
 from rastercat.raster import dltile as dl
 from rastercat.raster.encode import blosc_stream, default_basename, npz_bytes, raster_files
 from rastercat.raster.grid import plan_grid
@@ -27,10 +30,11 @@ AnyBody = Body(default_factory=dict)
 
 
 def _read(state: Any, p: Any, body: Any) -> tuple[RasterRequest, RasterResult, list[Any]]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+    body = json_object(body)
     req = RasterRequest.parse(body)
     sources, bands = resolve(p, state.metadata, state.objects, req.id_list, req.bands)
+    # The npz metadata describes each band as the Metadata service shows it.
+    bands = [replace(b, metadata=flat_band(b.facts)) for b in bands]
     work = np.result_type(*(np.dtype(GDAL_TO_NUMPY[b.dtype]) for b in bands))
     dtype = np.dtype(GDAL_TO_NUMPY[req.ot]) if req.ot else work
     grid = plan_grid(req, sources, state.settings.limits, len(bands), dtype, work)
@@ -84,8 +88,7 @@ def dltile_from_latlon(
 
 @router.post("/dlkeys/from_shape")
 def dltiles_from_shape(p: PrincipalDep, body: Any = AnyBody) -> dict:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+    body = json_object(body)
     try:
         return dl.dltiles_from_shape(
             body["shape"],

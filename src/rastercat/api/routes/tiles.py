@@ -8,7 +8,6 @@ what makes a tile URL usable as an XYZ layer in QGIS or any web map.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,81 +18,17 @@ from rastercat.api.deps import StateDep, TilePrincipalDep
 from rastercat.api.routes.uploads import public_base
 from rastercat.api.state import AppState
 from rastercat.catalog.tiles import TileCatalog, TileLayer, TileStyle, max_zoom_for
-from rastercat.errors import InvalidInput
-from rastercat.raster.colormaps import Colormap, named_colormap
-from rastercat.raster.tiles import check_tile, check_tilesize, empty_tile, render_tile
+from rastercat.protocol.dl017.requests import TILE_MEDIA_TYPES, TileParams, tile_format
+from rastercat.raster.tiles import empty_tile, render_tile
 
 router = APIRouter()
 
-MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
 #: Tiles depend on the caller's permissions: private caches only, revalidated after a minute.
 CACHE_CONTROL = "private, max-age=60"
 
 
 def _catalog(state: AppState) -> TileCatalog:
     return state.tiles
-
-
-def parse_bands(values: list[str]) -> tuple[str, ...]:
-    """``?bands=red&bands=green`` or ``?bands=red,green,blue``."""
-    return tuple(n.strip() for v in values for n in v.split(",") if n.strip())
-
-
-def parse_rescale(values: list[str]) -> tuple[tuple[float, float], ...]:
-    """``?rescale=0,3000`` (all bands) or one ``rescale`` per band."""
-    out = []
-    for v in values:
-        try:
-            lo, hi = (float(x) for x in v.split(","))
-        except ValueError:
-            raise InvalidInput(f"'rescale' must be 'min,max', got {v!r}", field="rescale") from None
-        out.append((lo, hi))
-    return tuple(out)
-
-
-def parse_colormap(value: str | None) -> Colormap | None:
-    """A colormap name (``magma``) or a JSON colormap: a list of ``[r, g, b, a]`` or ``{value: rgba}``."""
-    if not value:
-        return None
-    text = value.strip()
-    if not text.startswith(("[", "{")):
-        return named_colormap(text)
-    try:
-        data = json.loads(text)
-        items = enumerate(data) if isinstance(data, list) else data.items()
-        cmap: Colormap = {}
-        for k, rgba in items:
-            entry = [int(float(c)) for c in rgba]
-            if len(entry) == 3:
-                entry.append(255)
-            if len(entry) != 4 or not all(0 <= c <= 255 for c in entry):
-                raise ValueError
-            cmap[int(k)] = (entry[0], entry[1], entry[2], entry[3])
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidInput(
-            "'colormap' must be a colormap name or JSON of [r, g, b, a] entries", field="colormap"
-        ) from None
-    if not cmap or not all(0 <= k <= 255 for k in cmap):
-        raise InvalidInput("'colormap' entries are indexed 0..255", field="colormap")
-    return cmap
-
-
-def style_from(
-    fmt: str, bands: list[str], colormap: str | None, rescale: list[str], resampling: str,
-    tilesize: int,
-) -> TileStyle:  # fmt: skip
-    fmt = fmt.lower()
-    if fmt not in MEDIA_TYPES:
-        raise InvalidInput(f"unknown tile format {fmt!r}; use png, webp or jpg", field="format")
-    check_tilesize(tilesize)
-    return TileStyle(
-        bands=parse_bands(bands),
-        colormap=parse_colormap(colormap),
-        rescale=parse_rescale(rescale),
-        resampling=resampling,
-        fmt=fmt,
-        tilesize=tilesize,
-    )
 
 
 @lru_cache(maxsize=16)
@@ -132,7 +67,7 @@ def _tile_response(request: Request, layer: TileLayer, style: TileStyle, z: int,
         )
     if content is None:
         content = _blank(style.tilesize, style.fmt)
-    return Response(content, media_type=MEDIA_TYPES[style.fmt], headers=headers)
+    return Response(content, media_type=TILE_MEDIA_TYPES[style.fmt], headers=headers)
 
 
 BandsQ = Annotated[list[str], Query()]
@@ -155,8 +90,9 @@ async def image_tile(
     resampling: str = "near",
     tilesize: int = 256,
 ) -> Response:
-    check_tile(z, x, y)
-    style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
+    tile = TileParams.parse(z, x, y, fmt, bands=bands, colormap=colormap, rescale=rescale,
+                            resampling=resampling, tilesize=tilesize)  # fmt: skip
+    style = tile.style
     return await state.read_slots.run(_image_tile, request, state, p, image_id, style, z, x, y)
 
 
@@ -185,8 +121,9 @@ async def product_tile(
     start_datetime: str | None = None,
     end_datetime: str | None = None,
 ) -> Response:
-    check_tile(z, x, y)
-    style = style_from(fmt, bands, colormap, rescale, resampling, tilesize)
+    tile = TileParams.parse(z, x, y, fmt, bands=bands, colormap=colormap, rescale=rescale,
+                            resampling=resampling, tilesize=tilesize)  # fmt: skip
+    style = tile.style
     where = (order, start_datetime, end_datetime)
     return await state.read_slots.run(_product_tile, request, state, p, pid, style, z, x, y, where)
 
@@ -202,9 +139,7 @@ def _tilejson(request: Request, state: Any, path: str, name: str, bounds: list[f
               pixel_metres: float | None) -> dict:  # fmt: skip
     base = public_base(request, state.settings.public_url)
     query = request.url.query
-    fmt = request.query_params.get("format", "png")
-    if fmt not in MEDIA_TYPES:
-        raise InvalidInput(f"unknown tile format {fmt!r}; use png, webp or jpg", field="format")
+    fmt = tile_format(request.query_params.get("format", "png"))
     params = "&".join(kv for kv in query.split("&") if kv and not kv.startswith("format="))
     url = f"{base}/tiles/v1/{path}/{{z}}/{{x}}/{{y}}.{fmt}" + (f"?{params}" if params else "")
     w, s, e, n = bounds

@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.catalog.uploads import UploadService
 from rastercat.errors import InvalidInput
+from rastercat.protocol.bodies import json_object
 
 log = logging.getLogger("rastercat.uploads")
 catalog_router = APIRouter()
@@ -37,8 +38,7 @@ def begin_upload(
     key: str,
     body: Any = Body(default_factory=dict),
 ) -> PlainTextResponse:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+    body = json_object(body)
     url = _uploads(state).begin(p, pid, key, body, public_base(request, state.settings.public_url))
     # Exactly the URL: no quotes, no trailing newline (protocol §2.7).
     return PlainTextResponse(url)
@@ -48,8 +48,7 @@ def begin_upload(
 def upload_results(
     state: StateDep, p: PrincipalDep, pid: str, body: Any = Body(default_factory=dict)
 ) -> dict:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+    body = json_object(body)
     return _uploads(state).results(p, pid, body)
 
 

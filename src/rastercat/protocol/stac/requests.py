@@ -17,6 +17,7 @@ from typing import Any
 
 from rastercat.catalog.stac_search import DATE_SORT, ItemQuery, SortKey
 from rastercat.errors import InvalidInput
+from rastercat.protocol.bodies import json_object
 from rastercat.protocol.stac.links import PAGE
 
 CRS84 = (
@@ -344,8 +345,7 @@ def parse_get(
 
 
 def parse_post(body: Any, default_limit: int, max_limit: int) -> SearchRequest:
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+    body = json_object(body)
     if isinstance(body.get("bbox"), str):
         raise InvalidInput("'bbox' must be a JSON array", field="bbox")
     if "fields" in body and not isinstance(body["fields"], Mapping):

@@ -1,4 +1,9 @@
-"""Continuation tokens of metadata searches, and the caps on counts a client sends.
+"""Continuation tokens of the catalog protocol, and the caps on counts a client sends.
+
+Two token formats are on the wire, both base64 JSON: a metadata search's (``{"q": query hash,
+"o": offset}`` or ``{"q": ..., "k": [acquired, pk]}``, :func:`encode` / :func:`decode`) and an
+upload listing's (``{"o": offset}``, :func:`encode_offset` / :func:`decode_offset`). The STAC API's
+page tokens are another protocol's (:mod:`rastercat.protocol.stac.paging`).
 
 A token is base64 JSON the client hands back unchanged, so it is as hostile as any other input:
 every number in it is checked against a range before it reaches arithmetic or SQL (SQLite raises
@@ -85,3 +90,22 @@ def decode(token: Any, query_hash: str) -> tuple[int, Position | None]:
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise invalid
     return offset, None
+
+
+def encode_offset(offset: int) -> str:
+    """An upload listing's token: where the next page starts."""
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def decode_offset(token: str) -> int:
+    """The offset an upload listing's token names (as lenient as the listing always was: any
+    JSON ``o`` that ``int()`` takes and that is not negative)."""
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
+        if offset < 0:
+            raise ValueError("negative offset")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InvalidInput(
+            "'continuation_token' is not valid", field="continuation_token"
+        ) from None
+    return offset

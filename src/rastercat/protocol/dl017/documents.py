@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 
 def iso(dt: datetime | None) -> str | None:
+    """The one date format of the protocol: ISO 8601 in UTC with its offset (naive means UTC)."""
     if dt is None:
         return None
-    from datetime import UTC
-
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat()
 
 
-def _acl(row: dict[str, Any]) -> dict[str, Any]:
+def _acl(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"owners": row["owners"], "read": row["readers"], "writers": row["writers"]}
 
 
@@ -28,24 +28,24 @@ PRODUCT_DEFAULTS = (
 )  # fmt: skip
 
 
-def product_attributes(row: dict[str, Any]) -> dict[str, Any]:
+def product_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     attrs = {k: None for k in PRODUCT_DEFAULTS}
     attrs.update(row["attrs"])
     attrs.update(_acl(row))
     return attrs
 
 
-def band_attributes(row: dict[str, Any]) -> dict[str, Any]:
+def band_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row["attrs"], "name": row["name"], "product": row["product_id"], **_acl(row)}
 
 
-def image_attributes(row: dict[str, Any]) -> dict[str, Any]:
+def image_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     attrs = {k: v for k, v in row["attrs"].items() if k not in ("wkt",)}
     attrs.update(key=row["key"], product=row["product_id"], **_acl(row))
     return attrs
 
 
-def _meta(row: dict[str, Any]) -> dict[str, Any]:
+def _meta(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"modified": iso(row["modified"]), "owner_type": "user"}
 
 
@@ -53,7 +53,7 @@ def _rel(product_id: str) -> dict[str, Any]:
     return {"product": {"data": {"id": product_id, "type": "product"}}}
 
 
-def product_doc(row: dict[str, Any]) -> dict[str, Any]:
+def product_doc(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "data": {
             "id": row["id"],
@@ -64,7 +64,7 @@ def product_doc(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def band_doc(row: dict[str, Any]) -> dict[str, Any]:
+def band_doc(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "data": {
             "id": row["id"],
@@ -76,7 +76,7 @@ def band_doc(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def image_doc(row: dict[str, Any]) -> dict[str, Any]:
+def image_doc(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "data": {
             "id": row["id"],
@@ -89,7 +89,7 @@ def image_doc(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # Metadata service: flat objects ---------------------------------------------------------------
-def flat_product(row: dict[str, Any]) -> dict[str, Any]:
+def flat_product(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **product_attributes(row),
         "id": row["id"],
@@ -98,7 +98,7 @@ def flat_product(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def flat_band(row: dict[str, Any]) -> dict[str, Any]:
+def flat_band(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **band_attributes(row),
         "id": row["id"],
@@ -107,7 +107,7 @@ def flat_band(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def flat_image(row: dict[str, Any]) -> dict[str, Any]:
+def flat_image(row: Mapping[str, Any]) -> dict[str, Any]:
     out = image_attributes(row)
     out["id"] = row["id"]
     out.setdefault("geometry", None)

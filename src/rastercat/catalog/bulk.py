@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.catalog.principal import Principal
-from rastercat.catalog.service import CatalogService, NewImage, sub_key
+from rastercat.catalog.service import CatalogService, sub_key
 from rastercat.errors import (
     Conflict,
     ConflictingBatch,
@@ -22,6 +22,7 @@ from rastercat.errors import (
     InvalidInput,
     RastercatError,
 )
+from rastercat.store.records import NewImage
 from rastercat.store.sql.repo import t, utcnow
 
 EXISTING_CHUNK = 1000
@@ -113,10 +114,7 @@ class BulkImages:
             product = self.catalog._product(conn, p, pid, level)
             self.check_new(conn, product, batch)
             rows = [self.catalog.image_row(product, new, now) for new in batch]
-            ids = [row["id"] for row in rows]
-            self.repo.insert_rows(t.images, rows, conn)
-            self.repo.index_images(conn, ids)
-        return ids
+            return self.catalog.images.create_many(conn, rows)
 
     def check_new(
         self, conn: sa.Connection, product: dict[str, Any], batch: Sequence[NewImage]

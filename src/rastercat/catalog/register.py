@@ -32,11 +32,12 @@ from typing import Any
 from rastercat import __version__
 from rastercat.catalog.bulk import BulkImages
 from rastercat.catalog.principal import Principal
-from rastercat.catalog.service import CatalogService, NewImage
+from rastercat.catalog.service import CatalogService
 from rastercat.config import RegisterSettings
 from rastercat.errors import Forbidden, InvalidInput, PayloadTooLarge
 from rastercat.store.external import download_s3, external_key
 from rastercat.store.objects import ObjectStore
+from rastercat.store.records import NewImage
 from rastercat.store.sql.repo import t, utcnow
 
 ROOTS = "RASTERCAT_REGISTER__ROOTS"

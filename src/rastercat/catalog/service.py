@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from rastercat.catalog.image_attrs import ImageAttrs
-from rastercat.catalog.image_values import (
-    INFERRED,
-    bbox_of,
-    check_pixels_unchanged,
-    image_row_values,
-)
+from rastercat.catalog.image_values import INFERRED, check_pixels_unchanged
 from rastercat.catalog.principal import Principal, can_read, check_access, normalize_acl
 from rastercat.catalog.validation import (
     BandAttrs,
@@ -35,23 +29,13 @@ from rastercat.catalog.validation import (
 from rastercat.config import Settings
 from rastercat.errors import Conflict, InvalidInput, NotFound
 from rastercat.store.external import owned_key
+from rastercat.store.records import NewImage
+from rastercat.store.sql.images import Images, image_columns, new_image_row
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 ACL_FIELDS = {"owners": "owners", "read": "readers", "writers": "writers"}
 # Ids given to the bands and images of a product being deleted; no real id starts with "~".
 DELETED_ID_PREFIX = "~deleted:"
-
-
-@dataclass(frozen=True)
-class NewImage:
-    """A validated new image: its key, the user's attributes and ACL; ``inferred`` attributes and
-    ``storage`` columns (storage_key, band_names) come from ingest or registration, not users."""
-
-    key: str
-    attrs: dict[str, Any]
-    acl: dict[str, list[str]]
-    inferred: dict[str, Any] = field(default_factory=dict)
-    storage: dict[str, Any] = field(default_factory=dict)
 
 
 def split_acl(attrs: dict[str, Any]) -> dict[str, list[str]]:
@@ -72,6 +56,7 @@ class CatalogService:
     def __init__(self, repo: Repo, settings: Settings) -> None:
         self.repo = repo
         self.settings = settings
+        self.images = Images(repo)
 
     # products --------------------------------------------------------------------------------
     def _product(self, conn: sa.Connection, p: Principal, pid: str, level: str,
@@ -330,9 +315,7 @@ class CatalogService:
     ) -> tuple[dict, dict]:  # fmt: skip
         product = self._product(conn, p, pid, "read")
         key = sub_key(pid, key)
-        row = self.repo.one(
-            t.images, conn, for_update=for_update, product_uid=product["uid"], key=key
-        )
+        row = self.images.find(conn, product["uid"], key, for_update=for_update)
         check_access(p, row, level, f"image {key!r} of product {pid!r}")
         assert row is not None
         return product, row
@@ -359,30 +342,17 @@ class CatalogService:
     def image_row(product: dict[str, Any], new: NewImage, now: datetime) -> dict[str, Any]:
         """The ``images`` row of a prepared image: its id, and the product's permissions unless
         the image names its own."""
-        pid = product["id"]
-        return {
-            "id": f"{pid}:{new.key}",
-            "product_uid": product["uid"],
-            "product_id": pid,
-            "key": new.key,
-            "owners": new.acl.get("owners") or product["owners"],
-            "readers": new.acl.get("readers", product["readers"]),
-            "writers": new.acl.get("writers", product["writers"]),
-            "created": now,
-            "modified": now,
-            **image_row_values({**new.attrs, **new.inferred}),
-            **new.storage,
-        }
+        columns = {**image_columns({**new.attrs, **new.inferred}), **new.storage}
+        return new_image_row(product, new.key, columns, new.acl, now)
 
     def create_image(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
         new = self.prepare_image(pid, body)
         with self.repo.tx() as conn:
             product = self._product(conn, p, pid, "own" if new.acl else "write")
-            if self.repo.one(t.images, conn, product_uid=product["uid"], key=new.key) is not None:
+            if self.images.find(conn, product["uid"], new.key) is not None:
                 raise Conflict(f"image {new.key!r} already exists in product {pid!r}")
-            values = self.image_row(product, new, utcnow())
-            pk = self.repo.insert(t.images, values, conn)
-            self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
+            columns = {**image_columns({**new.attrs, **new.inferred}), **new.storage}
+            self.images.create(conn, product, new.key, columns, new.acl, utcnow())
             return self._image(conn, p, pid, new.key, "read")[1]
 
     def get_image(self, p: Principal, pid: str, key: str) -> dict[str, Any]:
@@ -406,9 +376,8 @@ class CatalogService:
                 merged = {**kept, **attrs}
             else:
                 merged = {**row["attrs"], **attrs}
-            values = image_row_values(merged)
-            self.repo.update(t.images, row["pk"], {**values, "modified": utcnow(), **acl}, conn)
-            self.repo.index_image(conn, row["pk"], bbox_of(values), values.get("acquired"))
+            columns = image_columns(merged)
+            self.images.replace(conn, row["pk"], {**columns, "modified": utcnow(), **acl})
             return self._image(conn, p, pid, key, "read")[1]
 
     def delete_image(self, p: Principal, pid: str, key: str) -> str | None:
@@ -416,6 +385,5 @@ class CatalogService:
         (None for a file registered in place: rastercat never deletes what it did not write)."""
         with self.repo.tx() as conn:
             _, row = self._image(conn, p, pid, key, "own")
-            self.repo.delete(t.images, row["pk"], conn)
-            self.repo.unindex_image(conn, row["pk"])
+            self.images.delete(conn, row["pk"])
             return owned_key(row["storage_key"])

@@ -25,8 +25,6 @@ from rastercat.catalog.users import principal_of
 from rastercat.errors import Conflict, Forbidden, NotFound
 from rastercat.store.sql.repo import Repo, t
 
-ACL_COLUMNS = ("owners", "readers", "writers")
-
 
 def check_image_access(
     conn: sa.Connection, repo: Repo, p: Principal, product: dict[str, Any], image_key: str,
@@ -87,18 +85,3 @@ def recheck(
 def upload_acl(upload: dict[str, Any]) -> dict[str, list[str]]:
     """The ACL columns given with the upload (normalized at step 1); empty when none were."""
     return dict(upload["params"].get("acl") or {})
-
-
-def image_acl(
-    acl: dict[str, list[str]], product: dict[str, Any], existing: dict[str, Any] | None
-) -> dict[str, list[str]]:
-    """ACL column values of the finalized image: a new image takes the product's, except what the
-    upload gave (as ``add_image`` does); a replaced image keeps its own, except what was given (as
-    ``change_image`` does)."""
-    if existing is not None:
-        return dict(acl)
-    values = {col: list(product[col]) for col in ACL_COLUMNS}
-    values.update(acl)
-    if not values["owners"]:
-        values["owners"] = list(product["owners"])  # an image always has an owner
-    return values

@@ -21,14 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat import __version__
-from rastercat.catalog.image_values import bbox_of, image_row_values
-from rastercat.catalog.upload_access import image_acl, recheck, upload_acl
+from rastercat.catalog.upload_access import recheck, upload_acl
 from rastercat.config import Settings
 from rastercat.errors import Conflict, Forbidden, IngestError, NotFound
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.lease import Heartbeat
 from rastercat.store.external import owned_key
 from rastercat.store.objects import ObjectStore
+from rastercat.store.sql.images import Images, image_columns
 from rastercat.store.sql.repo import Repo, t, utcnow
 
 log = logging.getLogger("rastercat.ingest")
@@ -298,33 +298,22 @@ class JobRunner:
                     f"the image was not written: {exc.message} (access is checked again when "
                     "the image is written)"
                 ) from None
-            acl = image_acl(upload_acl(current), product, existing)
+            acl = upload_acl(current)
             base = dict(existing["attrs"]) if existing else {}
             for stale in ("cs_code", "bits_per_pixel"):  # facts of the replaced file only
                 base.pop(stale, None)
             platform["acquired"] = self._acquired(job, user, inferred, base, note)
             attrs = {k: v for k, v in {**base, **user, **platform}.items() if v is not None}
-            values = image_row_values(attrs)
-            values.update(storage_key=cog_key, band_names=result["band_names"], modified=now)
-            values.update(acl)
+            columns = image_columns(attrs)
+            columns.update(storage_key=cog_key, band_names=result["band_names"], modified=now)
+            images = Images(self.repo)
             if existing:
-                self.repo.update(t.images, existing["pk"], values, conn)
-                pk = existing["pk"]
+                # A replaced image keeps its own permissions, except what the upload gave (as
+                # change_image does); a new one inherits the product's (as add_image does).
+                images.replace(conn, existing["pk"], {**columns, **acl})
                 note(f"replaced the pixels of image {existing['id']!r}")
             else:
-                pk = self.repo.insert(
-                    t.images,
-                    {
-                        "id": f"{product['id']}:{job['image_key']}",
-                        "product_uid": product["uid"],
-                        "product_id": product["id"],
-                        "key": job["image_key"],
-                        "created": now,
-                        **values,
-                    },
-                    conn,
-                )
-            self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
+                images.create(conn, product, job["image_key"], columns, acl, now)
             note(f"SUCCESS: image {product['id']}:{job['image_key']} is ready")
             member_pks = [m["pk"] for m in result["members"]]
             conn.execute(

@@ -65,7 +65,8 @@ def index_entry(repo: Repo, pk: int) -> Any:
     with repo.read() as conn:
         if repo.dialect == "postgresql":
             return conn.execute(
-                sa.text("SELECT ST_AsText(footprint) FROM images WHERE pk = :pk"), {"pk": pk}
+                sa.text("SELECT encode(ST_AsEWKB(footprint), 'hex') FROM images WHERE pk = :pk"),
+                {"pk": pk},
             ).scalar_one()
         return tuple(
             conn.execute(
@@ -113,3 +114,38 @@ def test_service_bulk_and_finalizer_write_the_same_row(repo: Repo, tmp_path: Pat
     entries = {key: index_entry(repo, row["pk"]) for key, row in rows.items()}
     assert entries["single"] == entries["bulk"] == entries["job"]
     assert entries["single"] is not None
+    if repo.dialect == "postgresql":  # bulk rows arrive by COPY: the stored JSON text is the same
+        json_text = "SELECT attrs::text, owners::text, readers::text, writers::text, band_names::text FROM images WHERE pk = :pk"
+        with repo.read() as conn:
+            texts = [
+                tuple(conn.execute(sa.text(json_text), {"pk": rows[k]["pk"]}).one())
+                for k in ("single", "bulk")
+            ]
+        assert texts[0] == texts[1]
+
+
+def test_a_batch_written_at_once_fails_like_single_inserts(repo: Repo, tmp_path: Path) -> None:
+    """The batch path (COPY on PostgreSQL) raises the domain errors of an INSERT."""
+    from rastercat.errors import Conflict, InvalidInput
+    from rastercat.store.sql.images import Images, image_columns, new_image_row
+
+    product = {"id": f"p-{uuid.uuid4().hex[:8]}", "uid": uuid.uuid4().hex, "owners": ["user:a"],
+               "readers": [], "writers": []}  # fmt: skip
+    now = datetime.now(UTC)
+    row = new_image_row(product, "a", image_columns({"geometry": GEOMETRY}), {}, now)
+    images = Images(repo)
+    with repo.tx() as conn:
+        images.create_many(conn, [row])
+    with pytest.raises(Conflict) as single, repo.tx() as conn:
+        repo.insert(t.images, row, conn)
+    with pytest.raises(Conflict) as batch, repo.tx() as conn:
+        images.create_many(conn, [new_image_row(product, "b", {}, {}, now), row])
+    assert batch.value.message == single.value.message
+    assert repo.count(t.images, t.images.c.product_uid == product["uid"]) == 1
+    if repo.dialect == "postgresql":  # SQLite does not enforce VARCHAR lengths
+        long = new_image_row({**product, "uid": "u" * 40}, "c", {}, {}, now)
+        with pytest.raises(InvalidInput) as single, repo.tx() as conn:
+            repo.insert(t.images, long, conn)
+        with pytest.raises(InvalidInput) as batch, repo.tx() as conn:
+            images.create_many(conn, [long])
+        assert batch.value.message == single.value.message

@@ -122,10 +122,8 @@ class Images:
 
     def create_many(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[str]:
         """Insert rows made by :func:`new_image_row` at once and index them; returns their ids."""
-        ids = [row["id"] for row in rows]
-        self.repo.insert_rows(t.images, rows, conn)
-        self.repo.index_images(conn, ids)
-        return ids
+        self.repo.insert_images(conn, rows)
+        return [row["id"] for row in rows]
 
     def delete(self, conn: sa.Connection, pk: int) -> None:
         self.repo.delete(t.images, pk, conn)

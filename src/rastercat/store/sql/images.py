@@ -18,6 +18,9 @@ from rastercat.store.records import Acl
 from rastercat.store.sql import tables as t
 from rastercat.store.sql.repo import Repo
 
+EXISTING_CHUNK = 1000
+"""Keys looked up per query by :meth:`Images.existing_keys`."""
+
 
 def image_id(product_id: str, key: str) -> str:
     """An image's id: its product's id and its key."""
@@ -124,6 +127,21 @@ class Images:
         """Insert rows made by :func:`new_image_row` at once and index them; returns their ids."""
         self.repo.insert_images(conn, rows)
         return [row["id"] for row in rows]
+
+    def existing_keys(
+        self, conn: sa.Connection, product: Mapping[str, Any], keys: Sequence[str]
+    ) -> set[str]:
+        """Which of ``keys`` the product's images already have."""
+        ids = [image_id(product["id"], key) for key in keys]
+        existing: set[str] = set()
+        for start in range(0, len(ids), EXISTING_CHUNK):
+            # By image id: its unique index answers each lookup (by product it scanned them all).
+            stmt = sa.select(t.images.c.key).where(
+                t.images.c.id.in_(ids[start : start + EXISTING_CHUNK]),
+                t.images.c.product_uid == product["uid"],
+            )
+            existing.update(k for (k,) in conn.execute(stmt))
+        return existing
 
     def delete(self, conn: sa.Connection, pk: int) -> None:
         self.repo.delete(t.images, pk, conn)

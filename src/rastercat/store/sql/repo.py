@@ -192,8 +192,8 @@ class Repo:
 
     def insert_images(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert many new ``images`` rows and index them: :meth:`insert_rows` then
-        :meth:`index_images`; on PostgreSQL one COPY that fills the footprint column too
-        (3,699 records/s became ~N/s in benchmarks/bench_bulk.py)."""
+        :meth:`index_images`; on PostgreSQL one COPY that fills the footprint column as well
+        (no UPDATE after the INSERT: see benchmarks/bench_bulk.py)."""
         if not rows:
             return
         if self.dialect == "postgresql":

@@ -1,5 +1,5 @@
-"""One way to write an image: ``add_image``, bulk records and the ingest job's finalizer give rows
-of the same shape (id, inherited permissions, searchable columns, spatial index entry) for the same
+"""One way to write an image: ``add_image``, bulk records, the ingest job's finalizer and the tests'
+seeding helper give rows of the same shape (id, inherited permissions, searchable columns, spatial index entry) for the same
 input, on SQLite and on PostgreSQL + PostGIS."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from helpers import insert_images
 from rastercat.catalog.bulk import BulkImages
 from rastercat.catalog.service import CatalogService
 from rastercat.catalog.users import UserService, principal_of
@@ -94,9 +95,10 @@ def test_service_bulk_and_finalizer_write_the_same_row(repo: Repo, tmp_path: Pat
     catalog.create_image(p, pid, {"id": "single", **body})
     BulkImages(catalog).add(p, pid, [{"id": "bulk", **body}])
     finalize(repo, settings, user["pk"], product, "job")
+    insert_images(repo, product, {"helper": body})  # the tests' seeding helper
 
     rows = {r["key"]: r for r in repo.all(t.images, t.images.c.product_id == pid)}
-    assert set(rows) == {"single", "bulk", "job"}
+    assert set(rows) == {"single", "bulk", "job", "helper"}
     for key, row in rows.items():
         assert row["id"] == f"{pid}:{key}"
         assert row["product_uid"] == product["uid"]
@@ -108,11 +110,12 @@ def test_service_bulk_and_finalizer_write_the_same_row(repo: Repo, tmp_path: Pat
         assert row["created"] == row["modified"]
     shape = {k: v for k, v in rows["single"].items() if k not in PER_IMAGE}
     assert {k: v for k, v in rows["bulk"].items() if k not in PER_IMAGE} == shape
+    assert {k: v for k, v in rows["helper"].items() if k not in PER_IMAGE} == shape
     # The finalizer adds what ingest knows (storage, pixel facts); the columns are the same.
     assert rows["job"].keys() == rows["single"].keys()
     assert rows["job"]["storage_key"] == "k.tif" and rows["job"]["band_names"] == ["red"]
     entries = {key: index_entry(repo, row["pk"]) for key, row in rows.items()}
-    assert entries["single"] == entries["bulk"] == entries["job"]
+    assert entries["single"] == entries["bulk"] == entries["job"] == entries["helper"]
     assert entries["single"] is not None
     if repo.dialect == "postgresql":  # bulk rows arrive by COPY: the stored JSON text is the same
         json_text = "SELECT attrs::text, owners::text, readers::text, writers::text, band_names::text FROM images WHERE pk = :pk"

@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.store.objects import ObjectStore
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.sql.repo import Repo, utcnow
+from rastercat.store.sql.uploads import Uploads, lock_group, update_if
 
 log = logging.getLogger("rastercat.uploads")
 
@@ -43,48 +44,28 @@ def advance(conn: sa.Connection, row: dict[str, Any], file_key: str, size: int) 
         # Lock the whole group: two files arriving at once (two API replicas, two watchers) must
         # not both see the other still UPLOADING and both wait forever. The second transaction
         # waits here, then reads the first one's WAITING.
-        group = conn.execute(
-            sa.select(t.uploads.c.pk, t.uploads.c.upload_id, t.uploads.c.status)
-            .where(
-                t.uploads.c.product_uid == row["product_uid"],
-                t.uploads.c.group_key == row["group_key"],
-            )
-            .order_by(t.uploads.c.pk)
-            .with_for_update()
-        ).all()
+        group = lock_group(conn, row["product_uid"], row["group_key"])
         mine = [g for g in group if g.pk == row["pk"]]
         if not mine or mine[0].status != "UPLOADING":
             return None
         have = {g.upload_id for g in group if g.status == "WAITING"} | {row["upload_id"]}
         if not set(multi["image_files"]) <= have:
             values["status"] = "WAITING"
-    result = conn.execute(
-        sa.update(t.uploads)
-        .where(
-            t.uploads.c.pk == row["pk"],
-            t.uploads.c.status == "UPLOADING",
-            # Still this file's upload: a PUT that lost its hold (expired, given back) must not
-            # advance the row another PUT may hold now.
-            t.uploads.c.file_key == file_key,
-        )
-        .values(**values)
-    )
-    return str(values["status"]) if result.rowcount else None
+    # Still this file's upload: a PUT that lost its hold (expired, given back) must not advance
+    # the row another PUT may hold now.
+    moved = update_if(conn, row["pk"], values, status="UPLOADING", file_key=file_key)
+    return str(values["status"]) if moved else None
 
 
 def _reject(conn: sa.Connection, row: dict[str, Any], why: str, name: str) -> bool:
-    result = conn.execute(
-        sa.update(t.uploads)
-        .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
-        .values(
-            status="FAILURE",
-            failure_type="exception",
-            exception_name=name,
-            log=(row["log"] + "\n" if row["log"] else "") + f"FAILED: {why}",
-            updated=utcnow(),
-        )  # fmt: skip
-    )
-    return bool(result.rowcount)
+    values = {
+        "status": "FAILURE",
+        "failure_type": "exception",
+        "exception_name": name,
+        "log": (row["log"] + "\n" if row["log"] else "") + f"FAILED: {why}",
+        "updated": utcnow(),
+    }
+    return update_if(conn, row["pk"], values, status="UPLOADING")
 
 
 class ArrivalCheck:
@@ -101,12 +82,7 @@ class ArrivalCheck:
     def sweep(self) -> int:
         """Advance every direct upload that has arrived; one listing of ``uploads/`` (not one
         request per waiting row). Returns how many rows moved."""
-        rows = self.repo.all(
-            t.uploads,
-            t.uploads.c.status == "UPLOADING",
-            t.uploads.c.file_key.is_not(None),
-            t.uploads.c.lease_until.is_(None),  # not a PUT through the API in progress
-        )
+        rows = Uploads(self.repo).direct_waiting()
         if not rows:
             return 0
         stored = set(self.objects.list("uploads"))

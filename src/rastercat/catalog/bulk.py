@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.catalog.principal import Principal
-from rastercat.catalog.service import CatalogService, NewImage, sub_key
+from rastercat.catalog.service import CatalogService, sub_key
 from rastercat.errors import (
     Conflict,
     ConflictingBatch,
@@ -22,10 +22,8 @@ from rastercat.errors import (
     InvalidInput,
     RastercatError,
 )
-from rastercat.store.sql.repo import t, utcnow
-
-EXISTING_CHUNK = 1000
-"""Keys looked up per query when checking a batch against the product's images."""
+from rastercat.store.records import NewImage
+from rastercat.store.sql.repo import utcnow
 
 
 def record_error(
@@ -110,27 +108,16 @@ class BulkImages:
         level = "own" if any(new.acl for new in batch) else "write"
         now = utcnow()
         with self.repo.tx() as conn:
-            product = self.catalog._product(conn, p, pid, level)
+            product = self.catalog.product_for(conn, p, pid, level)
             self.check_new(conn, product, batch)
             rows = [self.catalog.image_row(product, new, now) for new in batch]
-            ids = [row["id"] for row in rows]
-            self.repo.insert_rows(t.images, rows, conn)
-            self.repo.index_images(conn, ids)
-        return ids
+            return self.catalog.images.create_many(conn, rows)
 
     def check_new(
         self, conn: sa.Connection, product: dict[str, Any], batch: Sequence[NewImage]
     ) -> None:
         keys = [new.key for new in batch]
-        ids = [f"{product['id']}:{key}" for key in keys]
-        existing: set[str] = set()
-        for start in range(0, len(ids), EXISTING_CHUNK):
-            # By image id: its unique index answers each lookup (by product it scanned them all).
-            stmt = sa.select(t.images.c.key).where(
-                t.images.c.id.in_(ids[start : start + EXISTING_CHUNK]),
-                t.images.c.product_uid == product["uid"],
-            )
-            existing.update(k for (k,) in conn.execute(stmt))
+        existing = self.catalog.images.existing_keys(conn, product, keys)
         if existing:
             errors = [
                 record_error(Conflict, i, key, "id", f"image {key!r} already exists in the product")

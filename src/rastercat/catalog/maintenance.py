@@ -10,18 +10,15 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.periodic import Periodic
 from rastercat.store.external import owned_key
 from rastercat.store.objects import ObjectStore
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.sql.maintenance import EXPIRIES, MaintenanceRows
+from rastercat.store.sql.repo import Repo, utcnow
 
 log = logging.getLogger("rastercat.maintenance")
 BATCH = 500
 MAX_TASK_ERRORS = 5
-LIVE_UPLOADS = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
-"""Upload statuses whose raw files are still needed."""
 
 
 class Maintenance:
@@ -29,6 +26,7 @@ class Maintenance:
                  upload_idle: float = 300.0,
                  upload_sweeps: Sequence[Callable[[], object]] = ()) -> None:  # fmt: skip
         self.repo = repo
+        self.rows = MaintenanceRows(repo)
         self.upload_sweeps = tuple(upload_sweeps)
         """More clean-ups run after the upload expiry (e.g. abandoned resumable uploads' parts)."""
         self.objects = objects
@@ -65,17 +63,7 @@ class Maintenance:
         if not keys:
             return 0
         uids = sorted({k.split("/")[1] for k in keys})
-        live: set[str] = set()
-        with self.repo.tx() as conn:
-            for i in range(0, len(uids), 500):  # bound the statement's parameters
-                live.update(
-                    conn.execute(
-                        sa.select(t.uploads.c.uid).where(
-                            t.uploads.c.uid.in_(uids[i : i + 500]),
-                            t.uploads.c.status.in_(LIVE_UPLOADS),
-                        )
-                    ).scalars()
-                )
+        live = self.rows.live_uploads(uids)
         stray = [k for k in keys if k.split("/")[1] not in live]
         for key in stray:
             self.objects.delete(key)
@@ -95,13 +83,6 @@ class Maintenance:
         cutoff = utcnow() - timedelta(seconds=self.upload_ttl + 60)
         # A grace beyond the lease: the PUT itself gives the upload back when data stops.
         lapsed = time.time() - min(60.0, self.upload_idle)
-        unused = sa.and_(
-            t.uploads.c.status == "UPLOADING",
-            t.uploads.c.lease_until.is_(None),
-            t.uploads.c.created < cutoff,
-        )
-        stalled = sa.and_(t.uploads.c.status == "UPLOADING", t.uploads.c.lease_until < lapsed)
-        waiting = sa.and_(t.uploads.c.status == "WAITING", t.uploads.c.created < cutoff)
         why = {
             "unused": "the upload URL expired before any data arrived",
             "stalled": f"no data arrived for {self.upload_idle:g} s while the upload was "
@@ -109,63 +90,36 @@ class Maintenance:
             "waiting": "the other files of this multi-file scene never arrived",
         }
         ended = 0
-        for kind, clause in (("unused", unused), ("stalled", stalled), ("waiting", waiting)):
-            for row in self.repo.all(t.uploads, clause):
+        for kind in EXPIRIES:
+            for row in self.rows.expiring(kind, cutoff, lapsed):
                 # The same condition again: a PUT may have taken or renewed the row meanwhile.
-                with self.repo.tx() as conn:
-                    result = conn.execute(
-                        sa.update(t.uploads)
-                        .where(t.uploads.c.pk == row["pk"], clause)
-                        .values(
-                            status="FAILURE",
-                            failure_type="timeout",
-                            exception_name="UploadExpired",
-                            lease_until=None,
-                            log=(row["log"] + "\n" if row["log"] else "") + f"FAILED: {why[kind]}",
-                            updated=utcnow(),
-                        )  # fmt: skip
-                    )
-                if result.rowcount:
+                values = {
+                    "status": "FAILURE",
+                    "failure_type": "timeout",
+                    "exception_name": "UploadExpired",
+                    "lease_until": None,
+                    "log": (row["log"] + "\n" if row["log"] else "") + f"FAILED: {why[kind]}",
+                    "updated": utcnow(),
+                }
+                if self.rows.expire(row["pk"], kind, cutoff, lapsed, values):
                     ended += 1
                     if row["file_key"]:
                         self.objects.delete(row["file_key"])
         return ended
 
     def _permissions(self) -> bool:
-        jobs = self.repo.all(t.permission_jobs, t.permission_jobs.c.status == "PENDING", limit=10)
+        jobs = self.rows.pending_permission_jobs(limit=10)
         for job in jobs:
-            with self.repo.tx() as conn:
-                product = self.repo.one(t.products, conn, uid=job["product_uid"])
-                if product is not None:
-                    acl = {k: product[k] for k in ("owners", "readers", "writers")}
-                    for table in (t.bands, t.images):
-                        conn.execute(
-                            sa.update(table)
-                            .where(table.c.product_uid == job["product_uid"])
-                            .values(**acl)
-                        )
-                self.repo.update(
-                    t.permission_jobs, job["pk"], {"status": "SUCCESS", "updated": utcnow()}, conn
-                )
+            self.rows.propagate_permissions(job)
         return bool(jobs)
 
     def pending_permissions(self, product_uid: str) -> int:
-        return self.repo.count(
-            t.permission_jobs,
-            t.permission_jobs.c.product_uid == product_uid,
-            t.permission_jobs.c.status == "PENDING",
-        )
+        return self.rows.pending_permissions(product_uid)
 
     def _deletions(self) -> bool:
-        tasks = self.repo.all(
-            t.deletion_tasks,
-            t.deletion_tasks.c.status.in_(("PENDING", "RUNNING")),
-            order_by=[t.deletion_tasks.c.pk],
-            limit=1,
-        )
-        if not tasks:
+        task = self.rows.next_deletion()
+        if task is None:
             return False
-        task = tasks[0]
         try:
             self._delete_batch(task)
         except Exception as exc:
@@ -173,17 +127,14 @@ class Maintenance:
             # and reported; the product is already invisible either way.
             log.exception("deletion task %s failed", task["id"])
             errors = [*task["errors"], f"{type(exc).__name__}: {exc}"]
-            with self.repo.tx() as conn:
-                self.repo.update(
-                    t.deletion_tasks,
-                    task["pk"],
-                    {
-                        "status": "FAILURE" if len(errors) >= MAX_TASK_ERRORS else "RUNNING",
-                        "errors": errors,
-                        "updated": utcnow(),
-                    },
-                    conn,
-                )
+            self.rows.update_deletion(
+                task["pk"],
+                {
+                    "status": "FAILURE" if len(errors) >= MAX_TASK_ERRORS else "RUNNING",
+                    "errors": errors,
+                    "updated": utcnow(),
+                },
+            )
             return False
         return True
 
@@ -204,54 +155,25 @@ class Maintenance:
         """
         uid = task["product_uid"]
         errors: list[str] = []
-        images = self.repo.all(
-            t.images, t.images.c.product_uid == uid, order_by=[t.images.c.pk], limit=BATCH
-        )
+        images = self.rows.image_batch(uid, BATCH)
         if images:
             # Files registered in place are not rastercat's to delete (owned_key: None).
             owned = [owned_key(i["storage_key"]) for i in images]
             self._delete_objects([k for k in owned if k], errors)
             pks = [i["pk"] for i in images]
             with self.repo.tx() as conn:
-                for pk in pks:
-                    self.repo.unindex_image(conn, pk)
-                done = conn.execute(sa.delete(t.images).where(t.images.c.pk.in_(pks))).rowcount
-                self._progress(conn, task, done, errors, finished=False)
+                done = self.rows.delete_images(conn, pks)
+                self.rows.progress(conn, task, done, errors, finished=False)
             return
-        uploads = self.repo.all(t.uploads, t.uploads.c.product_uid == uid)
+        uploads = self.rows.product_uploads(uid)
         keys = [u["file_key"] for u in uploads if u["file_key"]]
         keys += list(self.objects.list(f"products/{uid}"))
         for u in uploads:
             keys += list(self.objects.list(f"uploads/{u['uid']}"))
         self._delete_objects(list(dict.fromkeys(keys)), errors)
         with self.repo.tx() as conn:
-            done = conn.execute(sa.delete(t.bands).where(t.bands.c.product_uid == uid)).rowcount
-            conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == uid))
-            conn.execute(sa.delete(t.permission_jobs).where(t.permission_jobs.c.product_uid == uid))
-            self._progress(conn, task, done, errors, finished=True)
-
-    def _progress(
-        self,
-        conn: sa.Connection,
-        task: dict[str, Any],
-        done: int,
-        errors: list[str],
-        *,
-        finished: bool,
-    ) -> None:
-        table = t.deletion_tasks
-        current = self.repo.one(table, conn, pk=task["pk"])
-        all_errors = [*(current["errors"] if current else task["errors"]), *errors]
-        status = "RUNNING"
-        if finished:
-            status = "FAILURE" if all_errors else "SUCCESS"
-        conn.execute(
-            sa.update(table)
-            .where(table.c.pk == task["pk"])
-            .values(
-                deleted=table.c.deleted + done, status=status, errors=all_errors, updated=utcnow()
-            )
-        )
+            done = self.rows.delete_product_rest(conn, uid)
+            self.rows.progress(conn, task, done, errors, finished=True)
 
 
 class MaintenanceThread(Periodic):

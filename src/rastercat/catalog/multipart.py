@@ -45,8 +45,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
 from rastercat.catalog.upload_access import recheck
@@ -55,7 +53,7 @@ from rastercat.catalog.uploads import UploadService
 from rastercat.config import MultipartSettings, Settings
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, StoreError
 from rastercat.store.multipart import ASSEMBLED, LocalParts, Part, PartStore, S3Parts
-from rastercat.store.sql.repo import t, utcnow
+from rastercat.store.sql.repo import utcnow
 
 log = logging.getLogger("rastercat.uploads")
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
@@ -138,15 +136,16 @@ class MultipartService:
         mp = {"key": file_key, "session": session, "size": size, "part_size": part_size,
               "part_count": count}  # fmt: skip
         with self.repo.tx() as conn:
-            conn.execute(
-                sa.update(t.uploads)
-                .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
-                .values(
-                    params={**row["params"], "multipart": mp},
-                    file_key=file_key,
-                    lease_until=time.time() + self.idle,
-                    updated=utcnow(),
-                )  # fmt: skip
+            self.uploads.rows.update_if(
+                conn,
+                row["pk"],
+                {
+                    "params": {**row["params"], "multipart": mp},
+                    "file_key": file_key,
+                    "lease_until": time.time() + self.idle,
+                    "updated": utcnow(),
+                },
+                status="UPLOADING",
             )
         token = mint_upload_token(self.uploads.secret, row["uid"], self.settings.session_ttl)
         return {
@@ -157,7 +156,7 @@ class MultipartService:
     # the session --------------------------------------------------------------------------------
     def session_row(self, token: str) -> dict[str, Any]:
         uid = verify_upload_token(self.uploads.secret, token)
-        row = self.repo.one(t.uploads, uid=uid)
+        row = self.uploads.rows.find(None, uid)
         if row is None:
             raise NotFound("this upload no longer exists")
         if not row["params"].get("multipart"):
@@ -181,20 +180,11 @@ class MultipartService:
             return Claim(self.repo, row, "multipart", self.idle)
         with self.repo.tx() as conn:
             recheck(conn, self.repo, row)
-            c = t.uploads.c
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(
-                    c.pk == row["pk"],
-                    c.status == "UPLOADING",
-                    # Taken back after a restart gave it up (see api.background.sweep).
-                    sa.or_(
-                        c.file_key == key, sa.and_(c.file_key.is_(None), c.lease_until.is_(None))
-                    ),
-                )
-                .values(file_key=key, lease_until=lease, updated=utcnow())
+            # Held by this session already, or taken back after a restart gave it up.
+            held_now = self.uploads.rows.hold(
+                conn, row["pk"], key, {"file_key": key, "lease_until": lease, "updated": utcnow()}
             )
-        if not result.rowcount:
+        if not held_now:
             raise Conflict("this upload is held by another request or has ended")
         return Claim(
             self.repo, {**row, "file_key": key, "lease_until": lease}, "multipart", self.idle
@@ -307,17 +297,19 @@ class MultipartService:
         row = self.session_row(token)
         mp = row["params"]["multipart"]
         with self.repo.tx() as conn:
-            conn.execute(
-                sa.update(t.uploads)
-                .where(t.uploads.c.pk == row["pk"], t.uploads.c.status == "UPLOADING")
-                .values(
-                    status="FAILURE",
-                    failure_type="exception",
-                    exception_name="UploadAborted",
-                    lease_until=None,
-                    updated=utcnow(),
-                    log=(row["log"] + "\n" if row["log"] else "") + "FAILED: aborted by the client",
-                )  # fmt: skip
+            self.uploads.rows.update_if(
+                conn,
+                row["pk"],
+                {
+                    "status": "FAILURE",
+                    "failure_type": "exception",
+                    "exception_name": "UploadAborted",
+                    "lease_until": None,
+                    "updated": utcnow(),
+                    "log": (row["log"] + "\n" if row["log"] else "")
+                    + "FAILED: aborted by the client",
+                },
+                status="UPLOADING",
             )
         self.parts.abort(row["uid"], mp["key"], mp["session"])
 
@@ -330,10 +322,7 @@ class MultipartService:
         if not held:
             return 0
         uids = sorted({uid for uid, _, _ in held})
-        rows: dict[str, dict[str, Any]] = {}
-        for i in range(0, len(uids), 500):
-            for r in self.repo.all(t.uploads, t.uploads.c.uid.in_(uids[i : i + 500])):
-                rows[r["uid"]] = r
+        rows = {r["uid"]: r for r in self.uploads.rows.many(uids)}
         removed = 0
         for uid, key, session in held:
             row = rows.get(uid)

@@ -11,12 +11,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from rastercat.catalog.upload_claims import Claim
 from rastercat.errors import Conflict, InvalidInput
 from rastercat.store.multipart import ASSEMBLED, LocalParts, Part, S3Parts
-from rastercat.store.sql.repo import t
 
 if TYPE_CHECKING:
     from rastercat.catalog.multipart import MultipartService
@@ -57,11 +54,7 @@ def _record_sha(svc: MultipartService, claim: Claim, sha: str | None) -> Claim:
         return claim
     params = {**claim.row["params"], "sha256": sha.lower()}
     with svc.repo.tx() as conn:
-        conn.execute(
-            sa.update(t.uploads)
-            .where(t.uploads.c.pk == claim.row["pk"], t.uploads.c.file_key == claim.key)
-            .values(params=params)
-        )
+        svc.uploads.rows.update_if(conn, claim.row["pk"], {"params": params}, file_key=claim.key)
     return Claim(svc.repo, {**claim.row, "params": params}, claim.attempt, svc.idle)
 
 
@@ -74,15 +67,13 @@ def _complete_local(
     # completions at once exactly one goes on, and it never deletes the other's file.
     final = f"uploads/{row['uid']}/{uuid.uuid4().hex[:12]}/{row['upload_id']}"
     with svc.repo.tx() as conn:
-        swapped = conn.execute(
-            sa.update(t.uploads)
-            .where(
-                t.uploads.c.pk == row["pk"],
-                t.uploads.c.status == "UPLOADING",
-                t.uploads.c.file_key == claim.key,
-            )  # fmt: skip
-            .values(file_key=final, lease_until=time.time() + svc.idle)
-        ).rowcount
+        swapped = svc.uploads.rows.update_if(
+            conn,
+            row["pk"],
+            {"file_key": final, "lease_until": time.time() + svc.idle},
+            status="UPLOADING",
+            file_key=claim.key,
+        )
     if not swapped:
         raise Conflict("this upload is being completed by another request")
     mine = Claim(svc.repo, {**row, "file_key": final}, "complete", svc.idle)
@@ -101,14 +92,8 @@ def _complete_local(
         stored = svc.uploads._stored(mine, tmp, mp["size"])
     except BaseException:
         with svc.repo.tx() as conn:  # give the session its parts back
-            conn.execute(
-                sa.update(t.uploads)
-                .where(
-                    t.uploads.c.pk == row["pk"],
-                    t.uploads.c.status == "UPLOADING",
-                    t.uploads.c.file_key == final,
-                )  # fmt: skip
-                .values(file_key=claim.key)
+            svc.uploads.rows.update_if(
+                conn, row["pk"], {"file_key": claim.key}, status="UPLOADING", file_key=final
             )
         raise
     finally:

@@ -32,12 +32,14 @@ from typing import Any
 from rastercat import __version__
 from rastercat.catalog.bulk import BulkImages
 from rastercat.catalog.principal import Principal
-from rastercat.catalog.service import CatalogService, NewImage
+from rastercat.catalog.service import CatalogService
 from rastercat.config import RegisterSettings
 from rastercat.errors import Forbidden, InvalidInput, PayloadTooLarge
 from rastercat.store.external import download_s3, external_key
 from rastercat.store.objects import ObjectStore
-from rastercat.store.sql.repo import t, utcnow
+from rastercat.store.records import NewImage
+from rastercat.store.sql.repo import utcnow
+from rastercat.store.sql.uploads import Uploads
 
 ROOTS = "RASTERCAT_REGISTER__ROOTS"
 BUCKETS = "RASTERCAT_REGISTER__BUCKETS"
@@ -158,10 +160,8 @@ class Registrar:
                 f"give 1 to {self.settings.bulk.max_records} files to register", field="data"
             )
         with self.repo.tx() as conn:
-            product = self.catalog._product(conn, p, pid, "write")
-            bands = self.repo.all(
-                t.bands, t.bands.c.product_uid == product["uid"], order_by=[t.bands.c.pk], conn=conn
-            )
+            product = self.catalog.product_for(conn, p, pid, "write")
+            bands = self.catalog.bands.of_product(conn, product["uid"])
         planned = [self._plan(pid, item) for item in items]
         keys = [new.key for _, new in planned]
         if len(set(keys)) != len(keys):
@@ -268,8 +268,8 @@ class Registrar:
         }
         try:
             with self.repo.tx() as conn:
-                self.repo.insert(
-                    t.uploads,
+                Uploads(self.repo).create(
+                    conn,
                     {
                         "uid": uid,
                         "product_uid": product["uid"],
@@ -286,7 +286,6 @@ class Registrar:
                         "created": now,
                         "updated": now,
                     },
-                    conn,
                 )
         except Exception:
             self.objects.delete(key)

@@ -1,26 +1,21 @@
 """The catalog's use-cases: products, bands and images, each behind the one permission check.
 
-No HTTP and no SQL text here: the service speaks to :class:`~rastercat.store.sql.repo.Repo` and raises
-the domain errors of :mod:`rastercat.errors`.
+No HTTP and no SQL here: the service speaks to the repositories of :mod:`rastercat.store.ports`
+(their SQL implementations in :mod:`rastercat.store.sql`) and raises the domain errors of
+:mod:`rastercat.errors`.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from rastercat.catalog.image_attrs import ImageAttrs
-from rastercat.catalog.image_values import (
-    INFERRED,
-    bbox_of,
-    check_pixels_unchanged,
-    image_row_values,
-)
+from rastercat.catalog.image_values import INFERRED, check_pixels_unchanged
 from rastercat.catalog.principal import Principal, can_read, check_access, normalize_acl
 from rastercat.catalog.validation import (
     BandAttrs,
@@ -35,23 +30,16 @@ from rastercat.catalog.validation import (
 from rastercat.config import Settings
 from rastercat.errors import Conflict, InvalidInput, NotFound
 from rastercat.store.external import owned_key
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.ports import BandRepository, ImageRepository, ProductRepository
+from rastercat.store.records import NewImage
+from rastercat.store.sql.bands import Bands
+from rastercat.store.sql.images import Images, image_columns, new_image_row
+from rastercat.store.sql.products import Products
+from rastercat.store.sql.repo import Repo, utcnow
 
 ACL_FIELDS = {"owners": "owners", "read": "readers", "writers": "writers"}
 # Ids given to the bands and images of a product being deleted; no real id starts with "~".
 DELETED_ID_PREFIX = "~deleted:"
-
-
-@dataclass(frozen=True)
-class NewImage:
-    """A validated new image: its key, the user's attributes and ACL; ``inferred`` attributes and
-    ``storage`` columns (storage_key, band_names) come from ingest or registration, not users."""
-
-    key: str
-    attrs: dict[str, Any]
-    acl: dict[str, list[str]]
-    inferred: dict[str, Any] = field(default_factory=dict)
-    storage: dict[str, Any] = field(default_factory=dict)
 
 
 def split_acl(attrs: dict[str, Any]) -> dict[str, list[str]]:
@@ -72,14 +60,22 @@ class CatalogService:
     def __init__(self, repo: Repo, settings: Settings) -> None:
         self.repo = repo
         self.settings = settings
+        self.products: ProductRepository = Products(repo)
+        self.bands: BandRepository = Bands(repo)
+        self.images: ImageRepository = Images(repo)
 
     # products --------------------------------------------------------------------------------
-    def _product(self, conn: sa.Connection, p: Principal, pid: str, level: str,
-                 for_update: bool = False) -> dict[str, Any]:  # fmt: skip
-        row = self.repo.one(t.products, conn, for_update=for_update, id=pid)
+    def product_for(self, conn: sa.Connection, p: Principal, pid: str, level: str, *,
+                    for_update: bool = False) -> dict[str, Any]:  # fmt: skip
+        """The product ``pid`` if ``p`` has ``level`` access to it (``read``, ``write``, ``own``),
+        inside the caller's transaction; NotFound or Forbidden as the one permission check says.
+        Every use-case on a product, its bands, images and uploads starts here."""
+        row = self.products.find(conn, pid, for_update=for_update)
         check_access(p, row, level, f"product {pid!r}")
         assert row is not None
         return row
+
+    _product = product_for
 
     def full_product_id(self, p: Principal, product_id: str) -> str:
         check_product_id(product_id)
@@ -105,10 +101,10 @@ class CatalogService:
             owners = [p.user_principal, *owners]
         now = utcnow()
         with self.repo.tx() as conn:
-            if self.repo.one(t.products, conn, id=pid) is not None:
+            if self.products.find(conn, pid) is not None:
                 raise Conflict(f"product {pid!r} already exists")
-            self.repo.insert(
-                t.products,
+            self.products.create(
+                conn,
                 {
                     "id": pid,
                     "uid": uuid.uuid4().hex,
@@ -120,7 +116,6 @@ class CatalogService:
                     "created": now,
                     "modified": now,
                 },
-                conn,
             )
             return self._product(conn, p, pid, "read")
 
@@ -150,18 +145,9 @@ class CatalogService:
             values: dict[str, Any] = {"attrs": new_attrs, "modified": utcnow(), **acl}
             if "owners" in values and not values["owners"]:
                 raise InvalidInput("a product needs at least one owner", field="owners")
-            self.repo.update(t.products, row["pk"], values, conn)
+            self.products.update(conn, row["pk"], values)
             if set_global:
-                self.repo.insert(
-                    t.permission_jobs,
-                    {
-                        "product_uid": row["uid"],
-                        "status": "PENDING",
-                        "created": utcnow(),
-                        "updated": utcnow(),
-                    },
-                    conn,
-                )
+                self.products.queue_permission_job(conn, row["uid"], utcnow())
             return self._product(conn, p, pid, "read")
 
     def delete_product(self, p: Principal, pid: str, *, cascade: bool) -> str | None:
@@ -170,35 +156,24 @@ class CatalogService:
         with self.repo.tx() as conn:
             row = self._product(conn, p, pid, "own")
             uid = row["uid"]
-            n_bands = self.repo.count(t.bands, t.bands.c.product_uid == uid, conn=conn)
-            n_images = self.repo.count(t.images, t.images.c.product_uid == uid, conn=conn)
-            pending = self.repo.count(
-                t.uploads,
-                t.uploads.c.product_uid == uid,
-                t.uploads.c.status.in_(("UPLOADING", "WAITING", "PENDING", "RUNNING")),
-                conn=conn,
-            )
+            held = self.products.holdings(conn, uid)
+            n_bands, n_images, pending = held.bands, held.images, held.unfinished_uploads
             if (n_bands or n_images or pending) and not cascade:
                 raise Conflict(
                     f"product {pid!r} still has {n_bands} band(s), {n_images} image(s) and "
                     f"{pending} unfinished upload(s): remove them first, or delete with cascade=True"
                 )
-            self.repo.delete(t.products, row["pk"], conn)
+            self.products.delete(conn, row["pk"])
             if not cascade:
-                conn.execute(sa.delete(t.uploads).where(t.uploads.c.product_uid == uid))
+                self.products.delete_uploads(conn, uid)
                 return None
             # Band and image ids are unique: free them now, so the product can be re-created
             # under the same id (and given the same bands and images) while the task runs.
-            for table in (t.bands, t.images):
-                conn.execute(
-                    sa.update(table)
-                    .where(table.c.product_uid == uid)
-                    .values(id=DELETED_ID_PREFIX + sa.cast(table.c.pk, sa.String))
-                )
+            self.products.free_ids(conn, uid, DELETED_ID_PREFIX)
             task_id = f"{secrets.token_urlsafe(16)}:{row['pk']}"
             now = utcnow()
-            self.repo.insert(
-                t.deletion_tasks,
+            self.products.add_deletion_task(
+                conn,
                 {
                     "id": task_id,
                     "product_uid": uid,
@@ -211,12 +186,11 @@ class CatalogService:
                     "created": now,
                     "updated": now,
                 },
-                conn,
             )
             return task_id
 
     def deletion_status(self, p: Principal, task_id: str) -> dict[str, Any]:
-        row = self.repo.one(t.deletion_tasks, id=task_id)
+        row = self.products.deletion_task(task_id)
         if row is None or (row["owner_pk"] != p.user_pk and not p.is_admin):
             raise NotFound(f"deletion task {task_id!r} not found")
         return row
@@ -228,9 +202,7 @@ class CatalogService:
     ) -> tuple[dict, dict]:  # fmt: skip
         product = self._product(conn, p, pid, "read")
         key = sub_key(pid, name)
-        row = self.repo.one(
-            t.bands, conn, for_update=for_update, product_uid=product["uid"], name=key
-        )
+        row = self.bands.find(conn, product["uid"], key, for_update=for_update)
         check_access(p, row, level, f"band {key!r} of product {pid!r}")
         assert row is not None
         return product, row
@@ -250,10 +222,10 @@ class CatalogService:
         with self.repo.tx() as conn:
             # Choosing permissions other than the product's is an owner's decision.
             product = self._product(conn, p, pid, "own" if acl else "write")
-            if self.repo.one(t.bands, conn, product_uid=product["uid"], name=name) is not None:
+            if self.bands.find(conn, product["uid"], name) is not None:
                 raise Conflict(f"band {name!r} already exists in product {pid!r}")
-            self.repo.insert(
-                t.bands,
+            self.bands.create(
+                conn,
                 {
                     "id": f"{pid}:{name}",
                     "product_uid": product["uid"],
@@ -266,7 +238,6 @@ class CatalogService:
                     "created": now,
                     "modified": now,
                 },
-                conn,
             )
             return self._band(conn, p, pid, name, "read")[1]
 
@@ -277,9 +248,7 @@ class CatalogService:
     def list_bands(self, p: Principal, pid: str) -> list[dict[str, Any]]:
         with self.repo.tx() as conn:
             product = self._product(conn, p, pid, "read")
-            rows = self.repo.all(
-                t.bands, t.bands.c.product_uid == product["uid"], order_by=[t.bands.c.pk], conn=conn
-            )
+            rows = self.bands.of_product(conn, product["uid"])
         return [r for r in rows if can_read(p, r)]
 
     def update_band(
@@ -298,9 +267,7 @@ class CatalogService:
             check_band_consistency(merged)
             if attrs.get("colormap") is not None and "color" not in attrs:
                 merged["color"] = "Palette"
-            self.repo.update(
-                t.bands, row["pk"], {"attrs": merged, "modified": utcnow(), **acl}, conn
-            )
+            self.bands.update(conn, row["pk"], {"attrs": merged, "modified": utcnow(), **acl})
             return self._band(conn, p, pid, name, "read")[1]
 
     def delete_band(self, p: Principal, pid: str, name: str, *, force: bool = False) -> None:
@@ -309,19 +276,13 @@ class CatalogService:
         with self.repo.tx() as conn:
             product, row = self._band(conn, p, pid, name, "own")
             if not force:
-                users = self._images_holding_band(conn, product["uid"], row["name"])
+                users = self.bands.images_holding(conn, product["uid"], row["name"])
                 if users:
                     raise Conflict(
                         f"band {row['name']!r} is used by {users} image(s) of product {pid!r}: "
                         "remove those images first, or delete the band with force=true"
                     )
-            self.repo.delete(t.bands, row["pk"], conn)
-
-    def _images_holding_band(self, conn: sa.Connection, product_uid: str, name: str) -> int:
-        stmt = sa.select(t.images.c.band_names).where(
-            t.images.c.product_uid == product_uid, t.images.c.storage_key.is_not(None)
-        )
-        return sum(1 for (names,) in conn.execute(stmt) if name in (names or ()))
+            self.bands.delete(conn, row["pk"])
 
     # images (metadata) -----------------------------------------------------------------------
     def _image(
@@ -330,9 +291,7 @@ class CatalogService:
     ) -> tuple[dict, dict]:  # fmt: skip
         product = self._product(conn, p, pid, "read")
         key = sub_key(pid, key)
-        row = self.repo.one(
-            t.images, conn, for_update=for_update, product_uid=product["uid"], key=key
-        )
+        row = self.images.find(conn, product["uid"], key, for_update=for_update)
         check_access(p, row, level, f"image {key!r} of product {pid!r}")
         assert row is not None
         return product, row
@@ -359,30 +318,17 @@ class CatalogService:
     def image_row(product: dict[str, Any], new: NewImage, now: datetime) -> dict[str, Any]:
         """The ``images`` row of a prepared image: its id, and the product's permissions unless
         the image names its own."""
-        pid = product["id"]
-        return {
-            "id": f"{pid}:{new.key}",
-            "product_uid": product["uid"],
-            "product_id": pid,
-            "key": new.key,
-            "owners": new.acl.get("owners") or product["owners"],
-            "readers": new.acl.get("readers", product["readers"]),
-            "writers": new.acl.get("writers", product["writers"]),
-            "created": now,
-            "modified": now,
-            **image_row_values({**new.attrs, **new.inferred}),
-            **new.storage,
-        }
+        columns = {**image_columns({**new.attrs, **new.inferred}), **new.storage}
+        return new_image_row(product, new.key, columns, new.acl, now)
 
     def create_image(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
         new = self.prepare_image(pid, body)
         with self.repo.tx() as conn:
             product = self._product(conn, p, pid, "own" if new.acl else "write")
-            if self.repo.one(t.images, conn, product_uid=product["uid"], key=new.key) is not None:
+            if self.images.find(conn, product["uid"], new.key) is not None:
                 raise Conflict(f"image {new.key!r} already exists in product {pid!r}")
-            values = self.image_row(product, new, utcnow())
-            pk = self.repo.insert(t.images, values, conn)
-            self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
+            columns = {**image_columns({**new.attrs, **new.inferred}), **new.storage}
+            self.images.create(conn, product, new.key, columns, new.acl, utcnow())
             return self._image(conn, p, pid, new.key, "read")[1]
 
     def get_image(self, p: Principal, pid: str, key: str) -> dict[str, Any]:
@@ -406,9 +352,8 @@ class CatalogService:
                 merged = {**kept, **attrs}
             else:
                 merged = {**row["attrs"], **attrs}
-            values = image_row_values(merged)
-            self.repo.update(t.images, row["pk"], {**values, "modified": utcnow(), **acl}, conn)
-            self.repo.index_image(conn, row["pk"], bbox_of(values), values.get("acquired"))
+            columns = image_columns(merged)
+            self.images.replace(conn, row["pk"], {**columns, "modified": utcnow(), **acl})
             return self._image(conn, p, pid, key, "read")[1]
 
     def delete_image(self, p: Principal, pid: str, key: str) -> str | None:
@@ -416,6 +361,5 @@ class CatalogService:
         (None for a file registered in place: rastercat never deletes what it did not write)."""
         with self.repo.tx() as conn:
             _, row = self._image(conn, p, pid, key, "own")
-            self.repo.delete(t.images, row["pk"], conn)
-            self.repo.unindex_image(conn, row["pk"])
+            self.images.delete(conn, row["pk"])
             return owned_key(row["storage_key"])

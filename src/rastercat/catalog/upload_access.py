@@ -23,9 +23,10 @@ import sqlalchemy as sa
 from rastercat.catalog.principal import Principal, can_read, check_access
 from rastercat.catalog.users import principal_of
 from rastercat.errors import Conflict, Forbidden, NotFound
-from rastercat.store.sql.repo import Repo, t
-
-ACL_COLUMNS = ("owners", "readers", "writers")
+from rastercat.store.sql.images import Images
+from rastercat.store.sql.products import Products
+from rastercat.store.sql.repo import Repo
+from rastercat.store.sql.users import Users
 
 
 def check_image_access(
@@ -35,7 +36,7 @@ def check_image_access(
     """Check that ``p`` may upload into ``image_key`` of ``product`` (whose ``write`` access is
     checked already); returns the image it would replace, or None for a new image."""
     pid = product["id"]
-    existing = repo.one(t.images, conn, for_update=lock, product_uid=product["uid"], key=image_key)
+    existing = Images(repo).find(conn, product["uid"], image_key, for_update=lock)
     if existing is None:
         if acl:
             check_access(p, product, "own", f"product {pid!r}")
@@ -51,7 +52,7 @@ def uploader(conn: sa.Connection, repo: Repo, upload: dict[str, Any]) -> Princip
     """The user who asked for the upload, as they are now (groups and org included). Forbidden
     when the account was removed, or its tokens were revoked after the URL was handed out: the
     URL is a credential of that user."""
-    user = repo.one(t.users, conn, pk=upload["owner_pk"])
+    user = Users(repo).find(conn, pk=upload["owner_pk"])
     if user is None:
         raise Forbidden("the account that asked for this upload no longer exists")
     created = upload["created"]
@@ -71,7 +72,7 @@ def recheck(
     product was deleted or can no longer be seen by the uploader; Forbidden when it (or the
     image) may be seen but no longer changed; Conflict when the key now belongs to an image the
     uploader may not see."""
-    product = repo.one(t.products, conn, uid=upload["product_uid"])
+    product = Products(repo).find_uid(conn, upload["product_uid"])
     if product is None:
         raise NotFound("the product of this upload was deleted")
     p = uploader(conn, repo, upload)
@@ -87,18 +88,3 @@ def recheck(
 def upload_acl(upload: dict[str, Any]) -> dict[str, list[str]]:
     """The ACL columns given with the upload (normalized at step 1); empty when none were."""
     return dict(upload["params"].get("acl") or {})
-
-
-def image_acl(
-    acl: dict[str, list[str]], product: dict[str, Any], existing: dict[str, Any] | None
-) -> dict[str, list[str]]:
-    """ACL column values of the finalized image: a new image takes the product's, except what the
-    upload gave (as ``add_image`` does); a replaced image keeps its own, except what was given (as
-    ``change_image`` does)."""
-    if existing is not None:
-        return dict(acl)
-    values = {col: list(product[col]) for col in ACL_COLUMNS}
-    values.update(acl)
-    if not values["owners"]:
-        values["owners"] = list(product["owners"])  # an image always has an owner
-    return values

@@ -23,10 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.errors import Conflict
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.sql.repo import Repo, utcnow
+from rastercat.store.sql.uploads import Uploads
 
 log = logging.getLogger("rastercat.uploads")
 
@@ -56,19 +55,18 @@ class Claim:
         attempt = uuid.uuid4().hex[:12]
         key = f"uploads/{row['uid']}/{attempt}/{row['upload_id']}"
         lease = time.time() + idle
+        rows = Uploads(repo)
         with repo.tx() as conn:
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(
-                    t.uploads.c.pk == row["pk"],
-                    t.uploads.c.status == "UPLOADING",
-                    t.uploads.c.file_key.is_(None),
-                    t.uploads.c.lease_until.is_(None),
-                )
-                .values(file_key=key, lease_until=lease, updated=utcnow())
+            taken = rows.update_if(
+                conn,
+                row["pk"],
+                {"file_key": key, "lease_until": lease, "updated": utcnow()},
+                status="UPLOADING",
+                file_key=None,
+                lease_until=None,
             )
-            if not result.rowcount:
-                current = repo.one(t.uploads, conn, pk=row["pk"])
+            if not taken:
+                current = rows.find_pk(conn, row["pk"])
                 if current is not None and current["status"] == "UPLOADING":
                     raise Conflict(
                         "this upload URL is receiving data in another request: one PUT at a time"
@@ -76,22 +74,16 @@ class Claim:
                 raise Conflict("this upload URL has already been used: request a new one")
         return cls(repo, {**row, "file_key": key, "lease_until": lease}, attempt, idle)
 
-    def _held(self) -> list[Any]:
-        return [
-            t.uploads.c.pk == self.row["pk"],
-            t.uploads.c.status == "UPLOADING",
-            t.uploads.c.file_key == self.key,
-        ]
+    def _update_if_held(self, values: dict[str, Any]) -> bool:
+        """Set ``values`` while this request holds the upload."""
+        with self.repo.tx() as conn:
+            return Uploads(self.repo).update_if(
+                conn, self.row["pk"], values, status="UPLOADING", file_key=self.key
+            )
 
     def renew(self) -> bool:
         """Data arrived: keep the row receiving. False when this PUT no longer holds it."""
-        with self.repo.tx() as conn:
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(*self._held())
-                .values(lease_until=time.time() + self.idle, updated=utcnow())
-            )
-        return bool(result.rowcount)
+        return self._update_if_held({"lease_until": time.time() + self.idle, "updated": utcnow()})
 
     @contextlib.contextmanager
     def kept(self) -> Iterator[None]:
@@ -116,12 +108,7 @@ class Claim:
 
     def release(self) -> None:
         """Give the row back (UPLOADING, no PUT in progress) if this PUT still holds it."""
-        with self.repo.tx() as conn:
-            conn.execute(
-                sa.update(t.uploads)
-                .where(*self._held())
-                .values(file_key=None, lease_until=None, updated=utcnow())
-            )
+        self._update_if_held({"file_key": None, "lease_until": None, "updated": utcnow()})
 
 
 def lost_hold(idle: float) -> Conflict:

@@ -11,8 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.catalog.arrivals import ArrivalCheck, advance
 from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.principal import Principal
@@ -24,7 +22,9 @@ from rastercat.catalog.validation import check_key, parse_datetime, validate_att
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from rastercat.protocol.dl017.uploads import upload_doc
 from rastercat.store.objects import DirectUploads, ObjectStore
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.ports import UploadRepository
+from rastercat.store.sql.repo import Repo, utcnow
+from rastercat.store.sql.uploads import Uploads
 from rastercat.store.writeback import Writeback
 
 RESAMPLERS = (
@@ -148,6 +148,7 @@ class UploadService:
                  on_pending: Callable[[str], None] | None = None, idle: float = 300.0,
                  ) -> None:  # fmt: skip
         self.repo = repo
+        self.rows: UploadRepository = Uploads(repo)
         self.catalog = catalog
         self.objects = objects
         self.secret = secret
@@ -191,7 +192,7 @@ class UploadService:
         file_key = f"uploads/{uid}/{key}" if direct else None
         values: dict[str, Any] = {}
         with self.repo.tx() as conn:
-            product = self.catalog._product(conn, p, pid, "write")
+            product = self.catalog.product_for(conn, p, pid, "write")
             check_image_access(conn, self.repo, p, product, params["image_key"], params["acl"])
             values = {
                     "uid": uid,
@@ -209,14 +210,14 @@ class UploadService:
                     "created": now,
                     "updated": now,
                 }  # fmt: skip
-            values["pk"] = self.repo.insert(t.uploads, values, conn)
+            values["pk"] = self.rows.create(conn, values)
         return values
 
     def check_put(self, token: str, content_length: int | None) -> Claim:
         """Step 2 starts: check the URL, the size and the uploader's access, then hold the upload
         for this PUT (409 while another PUT holds it)."""
         uid = verify_upload_token(self.secret, token)
-        row = self.repo.one(t.uploads, uid=uid)
+        row = self.rows.find(None, uid)
         if row is None:
             raise NotFound("this upload no longer exists")
         if row["status"] != "UPLOADING":
@@ -311,7 +312,7 @@ class UploadService:
         row, key = claim.row, claim.key
         try:
             with self.repo.tx() as conn:
-                product = self.repo.one(t.products, conn, uid=row["product_uid"])
+                product = self.catalog.products.find_uid(conn, row["product_uid"])
                 if product is None:
                     raise NotFound("the product of this upload was deleted")
                 status = advance(conn, row, key, size)
@@ -331,20 +332,19 @@ class UploadService:
     # results -----------------------------------------------------------------------------------
     def results(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.repo.tx() as conn:
-            product = self.catalog._product(conn, p, pid, "read")
+            product = self.catalog.product_for(conn, p, pid, "read")
         limit = body.get("limit", 100)
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidInput("'limit' must be an integer from 1 to 1000", field="limit")
-        clauses = [t.uploads.c.product_uid == product["uid"]]
         status = body.get("status")
         if status is not None:
             if str(status).upper() not in STATUSES:
                 raise InvalidInput(f"'status' must be one of {', '.join(STATUSES)}", field="status")
-            clauses.append(t.uploads.c.status == str(status).upper())
+            status = str(status).upper()
+        since: dict[str, datetime] = {}
         for name in ("created", "updated"):
             if body.get(name) is not None:
-                when = datetime.fromisoformat(parse_datetime(body[name], name) or "")
-                clauses.append(t.uploads.c[name] >= when)
+                since[name] = datetime.fromisoformat(parse_datetime(body[name], name) or "")
         offset = body.get("offset") or 0
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise InvalidInput("'offset' must be a non-negative integer", field="offset")
@@ -360,8 +360,8 @@ class UploadService:
                 ) from None
 
         def page() -> list[dict[str, Any]]:
-            return self.repo.all(
-                t.uploads, *clauses, order_by=[t.uploads.c.pk], limit=limit + 1, offset=offset
+            return self.rows.page(
+                product["uid"], status=status, since=since, limit=limit + 1, offset=offset
             )
 
         rows = page()
@@ -380,18 +380,13 @@ class UploadService:
 
     def result(self, p: Principal, pid: str, upload_id: str) -> dict[str, Any]:
         with self.repo.tx() as conn:
-            product = self.catalog._product(conn, p, pid, "read")
+            product = self.catalog.product_for(conn, p, pid, "read")
         upload_id = sub_key(pid, upload_id)
         candidates = {upload_id, upload_id.removesuffix(".tif")}
-        rows = self.repo.all(
-            t.uploads,
-            t.uploads.c.product_uid == product["uid"],
-            sa.or_(t.uploads.c.upload_id.in_(candidates), t.uploads.c.uid == upload_id),
-            order_by=[t.uploads.c.pk.desc()],
-            limit=1,
-        )
+        latest = self.rows.latest(product["uid"], candidates, upload_id)
+        rows = [latest] if latest is not None else []
         if not rows:
             raise NotFound(f"upload {upload_id!r} not found in product {pid!r}")
         if self.direct is not None and self.arrivals.check(rows):
-            rows = [self.repo.one(t.uploads, uid=rows[0]["uid"]) or rows[0]]
+            rows = [self.rows.find(None, rows[0]["uid"]) or rows[0]]
         return {"data": upload_doc(rows[0], full=True)}

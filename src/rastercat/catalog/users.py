@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from rastercat.catalog.principal import Principal, namespace_of
 from rastercat.catalog.tokens import USER_CREATED_CLAIM, mint_user_token, verify_user_token
 from rastercat.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.ports import UserRepository
+from rastercat.store.sql.repo import Repo, utcnow
+from rastercat.store.sql.users import Users, member_groups
 
 DEFAULT_TOKEN_DAYS = 90.0
 """Lifetime of new tokens unless told otherwise (``Settings.token_days``)."""
@@ -45,6 +47,7 @@ class UserService:
         self, repo: Repo, secret: bytes, *, token_days: float = DEFAULT_TOKEN_DAYS
     ) -> None:
         self.repo = repo
+        self.users: UserRepository = Users(repo)
         self.secret = secret
         self.token_days = token_days
 
@@ -65,10 +68,10 @@ class UserService:
         if org is not None:
             _check_name(org, "org")
         with self.repo.tx() as conn:
-            if self.repo.one(t.users, conn, name=name) or self.repo.one(t.users, conn, sub=sub):
+            if self.users.find(conn, name=name) or self.users.find(conn, sub=sub):
                 raise Conflict(f"user {name!r} already exists")
-            pk = self.repo.insert(
-                t.users,
+            self.users.create(
+                conn,
                 {
                     "name": name,
                     "sub": sub,
@@ -78,18 +81,16 @@ class UserService:
                     "tokens_valid_after": 0.0,
                     "created": utcnow(),
                 },
-                conn,
+                dict.fromkeys(groups),
             )
-            for g in dict.fromkeys(groups):
-                self.repo.insert(t.memberships, {"user_pk": pk, "group_name": g}, conn)
         return self.get_user(name)
 
     def get_user(self, name: str) -> dict[str, Any]:
         with self.repo.read() as conn:
-            row = self.repo.one(t.users, conn, name=name)
+            row = self.users.find(conn, name=name)
             if row is None:
                 raise NotFound(f"user {name!r} not found")
-            row["groups"] = self._groups(conn, row["pk"])
+            row["groups"] = self.users.groups(conn, row["pk"])
         return row
 
     def ensure_user(self, name: str, **kwargs: Any) -> dict[str, Any]:
@@ -100,9 +101,9 @@ class UserService:
 
     def list_users(self) -> list[dict[str, Any]]:
         with self.repo.read() as conn:
-            rows = self.repo.all(t.users, order_by=[t.users.c.name], conn=conn)
+            rows = self.users.all(conn)
             for row in rows:
-                row["groups"] = self._groups(conn, row["pk"])
+                row["groups"] = self.users.groups(conn, row["pk"])
         return rows
 
     def remove_user(self, name: str) -> None:
@@ -110,19 +111,13 @@ class UserService:
         ``user:<namespace>``, so re-adding the same ``sub`` gives it back."""
         user = self.get_user(name)
         with self.repo.tx() as conn:
-            conn.execute(sa.delete(t.memberships).where(t.memberships.c.user_pk == user["pk"]))
-            self.repo.delete(t.users, user["pk"], conn)
+            self.users.delete(conn, user["pk"])
 
     def list_groups(self) -> dict[str, list[str]]:
         """Every group that has members, with the names of its members."""
-        stmt = (
-            sa.select(t.memberships.c.group_name, t.users.c.name)
-            .select_from(t.memberships.join(t.users, t.memberships.c.user_pk == t.users.c.pk))
-            .order_by(t.memberships.c.group_name, t.users.c.name)
-        )
         out: dict[str, list[str]] = {}
         with self.repo.read() as conn:
-            for group, user in conn.execute(stmt):
+            for group, user in self.users.members(conn):
                 out.setdefault(group, []).append(user)
         return out
 
@@ -134,13 +129,8 @@ class UserService:
             for g in dict.fromkeys(add):
                 _check_name(g, "group")
                 if g not in user["groups"]:
-                    self.repo.insert(t.memberships, {"user_pk": user["pk"], "group_name": g}, conn)
-            for g in remove:
-                conn.execute(
-                    sa.delete(t.memberships).where(
-                        t.memberships.c.user_pk == user["pk"], t.memberships.c.group_name == g
-                    )
-                )
+                    self.users.add_groups(conn, user["pk"], [g])
+            self.users.remove_groups(conn, user["pk"], remove)
         return self.get_user(name)
 
     def set_org(self, name: str, org: str | None) -> dict[str, Any]:
@@ -148,14 +138,14 @@ class UserService:
         if org is not None:
             _check_name(org, "org")
         with self.repo.tx() as conn:
-            self.repo.update(t.users, user["pk"], {"org": org}, conn)
+            self.users.update(conn, user["pk"], {"org": org})
         return self.get_user(name)
 
     def revoke_tokens(self, name: str) -> None:
         """Invalidate every token issued to the user so far."""
         user = self.get_user(name)
         with self.repo.tx() as conn:
-            self.repo.update(t.users, user["pk"], {"tokens_valid_after": time.time()}, conn)
+            self.users.update(conn, user["pk"], {"tokens_valid_after": time.time()})
 
     def mint_token(self, name: str, *, days: float | None = None) -> str:
         """A new token for ``name``, valid ``days`` (default: ``token_days``)."""
@@ -177,7 +167,7 @@ class UserService:
     def authenticate(self, token: str | None) -> Principal:
         claims = verify_user_token(self.secret, token)
         with self.repo.read() as conn:
-            user = self.repo.one(t.users, conn, sub=str(claims["sub"]))
+            user = self.users.find(conn, sub=str(claims["sub"]))
             if user is None:
                 raise Unauthenticated("the token's user is not known to this server")
             if float(claims["iat"]) < user["tokens_valid_after"]:
@@ -188,17 +178,11 @@ class UserService:
                 )
             return principal_of(conn, user)
 
-    def _groups(self, conn: sa.Connection, user_pk: int) -> list[str]:
-        rows = self.repo.all(t.memberships, t.memberships.c.user_pk == user_pk, conn=conn)
-        return sorted(r["group_name"] for r in rows)
-
 
 def principal_of(conn: sa.Connection, user: dict[str, Any]) -> Principal:
     """The principal of a user row, with its groups as they are now: one rule for a token's
     caller and for an uploader whose access is checked again later."""
-    groups = conn.execute(
-        sa.select(t.memberships.c.group_name).where(t.memberships.c.user_pk == user["pk"])
-    ).scalars()
+    groups = member_groups(conn, user["pk"])
     return Principal(
         user_pk=user["pk"],
         name=user["name"],

@@ -18,18 +18,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat import __version__
-from rastercat.catalog.image_values import bbox_of, image_row_values
-from rastercat.catalog.upload_access import image_acl, recheck, upload_acl
+from rastercat.catalog.upload_access import recheck, upload_acl
 from rastercat.config import Settings
 from rastercat.errors import Conflict, Forbidden, IngestError, NotFound
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.lease import Heartbeat
 from rastercat.store.external import owned_key
 from rastercat.store.objects import ObjectStore
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.ports import (
+    BandRepository,
+    ImageRepository,
+    JobRepository,
+    ProductRepository,
+)
+from rastercat.store.sql.bands import Bands
+from rastercat.store.sql.images import Images, image_columns
+from rastercat.store.sql.jobs import Jobs
+from rastercat.store.sql.products import Products
+from rastercat.store.sql.repo import Repo
 
 log = logging.getLogger("rastercat.ingest")
 
@@ -47,6 +54,10 @@ class JobRunner:
         lease: float | None = None,
     ) -> None:
         self.repo = repo
+        self.jobs: JobRepository = Jobs(repo)
+        self.products: ProductRepository = Products(repo)
+        self.bands: BandRepository = Bands(repo)
+        self.images: ImageRepository = Images(repo)
         self.objects = objects
         self.settings = settings
         self.work_root = settings.data_dir / "work"
@@ -58,44 +69,10 @@ class JobRunner:
     # claiming ------------------------------------------------------------------------------------
     def requeue_running(self) -> int:
         """At start-up of the embedded server no other worker exists: RUNNING jobs were interrupted."""
-        with self.repo.tx() as conn:
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(t.uploads.c.status == "RUNNING")
-                .values(status="PENDING", lease_until=None, updated=utcnow())
-            )
-            return int(result.rowcount or 0)
+        return self.jobs.requeue_running()
 
     def claim(self, uid: str | None = None) -> dict[str, Any] | None:
-        now = time.time()
-        with self.repo.tx() as conn:
-            stmt = sa.select(t.uploads).where(
-                sa.or_(
-                    t.uploads.c.status == "PENDING",
-                    sa.and_(t.uploads.c.status == "RUNNING", t.uploads.c.lease_until < now),
-                )
-            )
-            if uid is not None:
-                stmt = stmt.where(t.uploads.c.uid == uid)
-            row = conn.execute(
-                stmt.order_by(t.uploads.c.pk).limit(1).with_for_update(skip_locked=True)
-            ).first()
-            if row is None:
-                return None
-            job = dict(row._mapping)
-            job["attempts"] += 1
-            self.repo.update(
-                t.uploads,
-                job["pk"],
-                {
-                    "status": "RUNNING",
-                    "attempts": job["attempts"],
-                    "lease_until": now + self.lease,
-                    "updated": utcnow(),
-                },  # fmt: skip
-                conn,
-            )
-            return job
+        return self.jobs.claim(uid, time.time(), self.lease)
 
     # running -------------------------------------------------------------------------------------
     def work_dir(self, job: dict[str, Any]) -> Path:
@@ -190,13 +167,7 @@ class JobRunner:
     def _group(self, job: dict[str, Any]) -> list[dict[str, Any]]:
         if not job["group_key"]:
             return [job]
-        rows = self.repo.all(
-            t.uploads,
-            t.uploads.c.product_uid == job["product_uid"],
-            t.uploads.c.group_key == job["group_key"],
-            t.uploads.c.status.in_(("WAITING", "RUNNING", "PENDING")),
-            order_by=[t.uploads.c.pk],
-        )
+        rows = self.jobs.group(job["product_uid"], job["group_key"])
         by_name = {r["upload_id"]: r for r in rows}
         by_name[job["upload_id"]] = job
         files = job["params"]["multi_file"]["image_files"]
@@ -212,12 +183,10 @@ class JobRunner:
         from rastercat.ingest.pipeline import process
         from rastercat.ingest.types import IngestRequest
 
-        product = self.repo.one(t.products, uid=job["product_uid"])
+        product = self.products.find_uid(None, job["product_uid"])
         if product is None:
             raise IngestError("the product was deleted before this upload was processed")
-        bands = self.repo.all(
-            t.bands, t.bands.c.product_uid == job["product_uid"], order_by=[t.bands.c.pk]
-        )
+        bands = self.bands.of_product(None, job["product_uid"])
         if not bands:
             raise IngestError(f"product {product['id']!r} has no bands: add bands before uploading")
         specs = band_specs(bands)
@@ -279,7 +248,7 @@ class JobRunner:
         if inferred.get("bits_per_pixel") is not None:
             platform["bits_per_pixel"] = inferred["bits_per_pixel"]
         with self.repo.tx() as conn:
-            current = self.repo.one(t.uploads, conn, uid=job["uid"])
+            current = self.jobs.find(conn, job["uid"])
             if current is None:
                 raise IngestError("this upload was cancelled (its product was deleted)")
             if current["status"] != "RUNNING" or current["attempts"] != job["attempts"]:
@@ -298,48 +267,24 @@ class JobRunner:
                     f"the image was not written: {exc.message} (access is checked again when "
                     "the image is written)"
                 ) from None
-            acl = image_acl(upload_acl(current), product, existing)
+            acl = upload_acl(current)
             base = dict(existing["attrs"]) if existing else {}
             for stale in ("cs_code", "bits_per_pixel"):  # facts of the replaced file only
                 base.pop(stale, None)
             platform["acquired"] = self._acquired(job, user, inferred, base, note)
             attrs = {k: v for k, v in {**base, **user, **platform}.items() if v is not None}
-            values = image_row_values(attrs)
-            values.update(storage_key=cog_key, band_names=result["band_names"], modified=now)
-            values.update(acl)
+            columns = image_columns(attrs)
+            columns.update(storage_key=cog_key, band_names=result["band_names"], modified=now)
             if existing:
-                self.repo.update(t.images, existing["pk"], values, conn)
-                pk = existing["pk"]
+                # A replaced image keeps its own permissions, except what the upload gave (as
+                # change_image does); a new one inherits the product's (as add_image does).
+                self.images.replace(conn, existing["pk"], {**columns, **acl})
                 note(f"replaced the pixels of image {existing['id']!r}")
             else:
-                pk = self.repo.insert(
-                    t.images,
-                    {
-                        "id": f"{product['id']}:{job['image_key']}",
-                        "product_uid": product["uid"],
-                        "product_id": product["id"],
-                        "key": job["image_key"],
-                        "created": now,
-                        **values,
-                    },
-                    conn,
-                )
-            self.repo.index_image(conn, pk, bbox_of(values), values.get("acquired"))
+                self.images.create(conn, product, job["image_key"], columns, acl, now)
             note(f"SUCCESS: image {product['id']}:{job['image_key']} is ready")
             member_pks = [m["pk"] for m in result["members"]]
-            conn.execute(
-                sa.update(t.uploads)
-                .where(t.uploads.c.pk.in_(member_pks))
-                .values(
-                    status="SUCCESS",
-                    log="\n".join(lines),
-                    runtime=runtime,
-                    lease_until=None,
-                    updated=utcnow(),
-                    failure_type=None,
-                    exception_name=None,
-                )  # fmt: skip
-            )
+            self.jobs.succeed(conn, member_pks, "\n".join(lines), runtime)
             return owned_key(existing["storage_key"]) if existing else None
 
     @staticmethod
@@ -366,53 +311,10 @@ class JobRunner:
         self, job: dict[str, Any], failure_type: str, name: str, lines: list[str], runtime: float
     ) -> bool:
         """Record FAILURE while this attempt still owns the job; False when it no longer does."""
-        with self.repo.tx() as conn:
-            # Only while this attempt still owns the job: never overwrite another attempt's result.
-            clauses = [
-                t.uploads.c.pk == job["pk"],
-                t.uploads.c.status == "RUNNING",
-                t.uploads.c.attempts == job["attempts"],
-            ]
-            if job["group_key"]:
-                current = self.repo.one(t.uploads, conn, pk=job["pk"])
-                if (
-                    current is None
-                    or current["status"] != "RUNNING"
-                    or current["attempts"] != job["attempts"]
-                ):
-                    return False
-                clauses = [
-                    t.uploads.c.product_uid == job["product_uid"],
-                    t.uploads.c.group_key == job["group_key"],
-                    t.uploads.c.status.in_(("WAITING", "RUNNING")),
-                ]
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(*clauses)
-                .values(
-                    status="FAILURE",
-                    log="\n".join(lines),
-                    failure_type=failure_type,
-                    exception_name=name,
-                    runtime=runtime,
-                    lease_until=None,
-                    updated=utcnow(),
-                )  # fmt: skip
-            )
-            return bool(result.rowcount)
+        return self.jobs.fail(job, failure_type, name, "\n".join(lines), runtime)
 
     def _retry(self, job: dict[str, Any], lines: list[str]) -> bool:
-        with self.repo.tx() as conn:
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(
-                    t.uploads.c.pk == job["pk"],
-                    t.uploads.c.status == "RUNNING",
-                    t.uploads.c.attempts == job["attempts"],
-                )
-                .values(status="PENDING", log="\n".join(lines), lease_until=None, updated=utcnow())
-            )
-            return bool(result.rowcount)
+        return self.jobs.retry(job, "\n".join(lines))
 
     def _drop_raw(self, job: dict[str, Any]) -> None:
         for member in self._members_for_cleanup(job):
@@ -422,9 +324,6 @@ class JobRunner:
     def _members_for_cleanup(self, job: dict[str, Any]) -> list[dict[str, Any]]:
         if not job["group_key"]:
             return [job]
-        return self.repo.all(
-            t.uploads,
-            t.uploads.c.product_uid == job["product_uid"],
-            t.uploads.c.group_key == job["group_key"],
-            t.uploads.c.status.in_(("SUCCESS", "FAILURE")),
+        return self.jobs.group(
+            job["product_uid"], job["group_key"], ("SUCCESS", "FAILURE"), ordered=False
         )

@@ -190,6 +190,20 @@ class Repo:
         if rows:
             conn.execute(sa.insert(table), list(rows))
 
+    def insert_images(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many new ``images`` rows and index them: :meth:`insert_rows` then
+        :meth:`index_images`; on PostgreSQL one COPY that fills the footprint column as well
+        (no UPDATE after the INSERT: see benchmarks/bench_bulk.py)."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            from rastercat.store.sql.write_copy import copy_rows
+
+            copy_rows(conn, t.images, rows, footprint=True)
+            return
+        self.insert_rows(t.images, rows, conn)
+        self.index_images(conn, [row["id"] for row in rows])
+
     def index_images(self, conn: sa.Connection, ids: Sequence[str]) -> None:
         """:meth:`index_image` for many new rows at once, found by image id, from their own bbox
         and acquired columns (one set-based statement per chunk instead of one per image)."""

@@ -1,0 +1,74 @@
+"""Users and their group memberships."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from rastercat.store.sql import tables as t
+from rastercat.store.sql.repo import Repo
+
+
+def member_groups(conn: sa.Connection, user_pk: int) -> list[str]:
+    """The groups user ``user_pk`` belongs to, in no particular order."""
+    stmt = sa.select(t.memberships.c.group_name).where(t.memberships.c.user_pk == user_pk)
+    return list(conn.execute(stmt).scalars())
+
+
+class Users:
+    """User rows (plain dicts) through one :class:`Repo`."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+    def find(self, conn: sa.Connection, **where: Any) -> dict[str, Any] | None:
+        """The user matching ``where`` (``pk``, ``name`` or ``sub``)."""
+        return self.repo.one(t.users, conn, **where)
+
+    def all(self, conn: sa.Connection) -> list[dict[str, Any]]:
+        """Every user, by name."""
+        return self.repo.all(t.users, order_by=[t.users.c.name], conn=conn)
+
+    def create(self, conn: sa.Connection, values: Mapping[str, Any], groups: Iterable[str]) -> int:
+        pk = self.repo.insert(t.users, dict(values), conn)
+        self.add_groups(conn, pk, groups)
+        return pk
+
+    def update(self, conn: sa.Connection, pk: int, values: Mapping[str, Any]) -> None:
+        self.repo.update(t.users, pk, dict(values), conn)
+
+    def delete(self, conn: sa.Connection, pk: int) -> None:
+        """Remove the user and their memberships."""
+        conn.execute(sa.delete(t.memberships).where(t.memberships.c.user_pk == pk))
+        self.repo.delete(t.users, pk, conn)
+
+    def groups(self, conn: sa.Connection, pk: int) -> list[str]:
+        """The user's groups, sorted."""
+        rows = self.repo.all(t.memberships, t.memberships.c.user_pk == pk, conn=conn)
+        return sorted(r["group_name"] for r in rows)
+
+    def add_groups(self, conn: sa.Connection, pk: int, groups: Iterable[str]) -> None:
+        for g in groups:
+            self.repo.insert(t.memberships, {"user_pk": pk, "group_name": g}, conn)
+
+    def remove_groups(self, conn: sa.Connection, pk: int, groups: Iterable[str]) -> None:
+        for g in groups:
+            conn.execute(
+                sa.delete(t.memberships).where(
+                    t.memberships.c.user_pk == pk, t.memberships.c.group_name == g
+                )
+            )
+
+    def members(self, conn: sa.Connection) -> list[tuple[str, str]]:
+        """(group, user name) of every membership, by group then user."""
+        stmt = (
+            sa.select(t.memberships.c.group_name, t.users.c.name)
+            .select_from(t.memberships.join(t.users, t.memberships.c.user_pk == t.users.c.pk))
+            .order_by(t.memberships.c.group_name, t.users.c.name)
+        )
+        return [(group, user) for group, user in conn.execute(stmt)]
+
+
+__all__ = ["Users", "member_groups"]

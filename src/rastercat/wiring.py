@@ -28,16 +28,16 @@ from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.multipart import MultipartService
 from rastercat.catalog.point_query import PointQuery
 from rastercat.catalog.principal import Principal
-from rastercat.catalog.register import Registrar
 from rastercat.catalog.service import CatalogService
 from rastercat.catalog.stac_collections import BandCache
-from rastercat.catalog.tiles import TileCatalog
+from rastercat.catalog.tile_layers import TileCatalog
 from rastercat.catalog.tokens import load_or_create_secret
 from rastercat.catalog.uploads import UploadService
 from rastercat.catalog.users import UserService
 from rastercat.config import Settings
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.jobs import JobRunner
+from rastercat.ingest.register import Registrar
 from rastercat.ingest.worker import JobEvents, WorkerPool
 from rastercat.periodic import Periodic
 from rastercat.raster.slots import ReadSlots

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from live import LiveServer
-from rastercat.catalog.validation import REQUIRED_BAND_FIELDS
+from rastercat.protocol.validation import REQUIRED_BAND_FIELDS
 
 CAT = "/metadata/v1/catalog"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rastercat.catalog.register import resolve_location
 from rastercat.config import RegisterSettings
 from rastercat.errors import Forbidden, InvalidInput
+from rastercat.ingest.register import resolve_location
 
 
 def test_a_sibling_folder_sharing_the_prefix_is_outside(tmp_path: Path) -> None:

@@ -12,14 +12,12 @@ this one for every role on SQLite and PostgreSQL by ``tests/permissions/test_acc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rastercat.catalog.principal import Principal, namespace_of
 from rastercat.errors import Forbidden, NotFound
+from rastercat.store.records import ACL_COLUMNS
 
-if TYPE_CHECKING:  # principal.py re-exports this module's functions for now
-    from rastercat.catalog.principal import Principal
-
-ACL_COLUMNS = ("owners", "readers", "writers")
 ACCESS_LEVELS = ("read", "write", "own")
 
 
@@ -73,7 +71,6 @@ def listed_owner(obj: Mapping[str, Any], owner: Any, *, by_name: bool = False) -
     """Whether the user with sub ``owner`` is among ``obj``'s owners (the ``owner`` filter of the
     product and band searches: what is shown still passes :func:`can_read`). ``by_name``: an
     owners entry equal to ``owner`` itself counts too (the product search has always taken it)."""
-    from rastercat.catalog.principal import namespace_of
 
     owners = obj.get("owners") or ()
     return f"user:{namespace_of(str(owner))}" in owners or (by_name and owner in owners)

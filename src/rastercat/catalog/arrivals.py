@@ -15,9 +15,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.store.objects import ObjectStore
+from rastercat.store.ports import Tx
 from rastercat.store.sql.repo import Repo, utcnow
 from rastercat.store.sql.uploads import Uploads, lock_group, update_if
 
@@ -26,7 +25,7 @@ log = logging.getLogger("rastercat.uploads")
 OnPending = Callable[[str], None]
 
 
-def advance(conn: sa.Connection, row: dict[str, Any], file_key: str, size: int) -> str | None:
+def advance(conn: Tx, row: dict[str, Any], file_key: str, size: int) -> str | None:
     """Record that the file of the UPLOADING upload ``row`` is stored as ``file_key``.
 
     Returns the new status (PENDING; WAITING for a file of a multi-file scene whose other files have
@@ -57,7 +56,7 @@ def advance(conn: sa.Connection, row: dict[str, Any], file_key: str, size: int) 
     return str(values["status"]) if moved else None
 
 
-def _reject(conn: sa.Connection, row: dict[str, Any], why: str, name: str) -> bool:
+def _reject(conn: Tx, row: dict[str, Any], why: str, name: str) -> bool:
     values = {
         "status": "FAILURE",
         "failure_type": "exception",

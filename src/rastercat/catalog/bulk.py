@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.service import CatalogService, sub_key
 from rastercat.errors import (
@@ -22,6 +20,7 @@ from rastercat.errors import (
     InvalidInput,
     RastercatError,
 )
+from rastercat.store.ports import Tx
 from rastercat.store.records import NewImage
 from rastercat.store.sql.repo import utcnow
 
@@ -113,9 +112,7 @@ class BulkImages:
             rows = [self.catalog.image_row(product, new, now) for new in batch]
             return self.catalog.images.create_many(conn, rows)
 
-    def check_new(
-        self, conn: sa.Connection, product: dict[str, Any], batch: Sequence[NewImage]
-    ) -> None:
+    def check_new(self, conn: Tx, product: dict[str, Any], batch: Sequence[NewImage]) -> None:
         keys = [new.key for new in batch]
         existing = self.catalog.images.existing_keys(conn, product, keys)
         if existing:

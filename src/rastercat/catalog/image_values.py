@@ -1,11 +1,9 @@
-"""Image attributes as stored: what ingest infers (kept on replace) and the searchable columns."""
+"""Image attributes as stored: what ingest infers (kept on replace) and what describes the stored
+pixels (the searchable columns are made in :mod:`rastercat.store.sql.images`)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from rastercat.store.sql.images import bbox_of, geometry_bounds
-from rastercat.store.sql.images import image_columns as image_row_values
 
 INFERRED = (
     "key", "proj4", "wkt", "cs_code", "geotrans", "descartes_version", "geometry", "raster_size", "bucket",
@@ -35,11 +33,4 @@ def check_pixels_unchanged(stored: dict[str, Any], changes: dict[str, Any]) -> N
             )
 
 
-__all__ = [
-    "INFERRED",
-    "PIXEL_FACTS",
-    "bbox_of",
-    "check_pixels_unchanged",
-    "geometry_bounds",
-    "image_row_values",
-]
+__all__ = ["INFERRED", "PIXEL_FACTS", "check_pixels_unchanged"]

@@ -23,12 +23,12 @@ from shapely.geometry import shape
 from rastercat.catalog.access import can_read, can_read_joined, listed_owner
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.query import compile_expr, finite_number
-from rastercat.catalog.query_geometry import parse_geom
 from rastercat.catalog.search_rows import bbox_inside, flat, inner_box
-from rastercat.catalog.validation import optional_string, parse_datetime, string_list
 from rastercat.errors import InvalidInput, NotFound
 from rastercat.protocol.dl017 import continuation
 from rastercat.protocol.dl017.continuation import Position, bounded_list, count
+from rastercat.protocol.geometry import parse_geom
+from rastercat.protocol.validation import optional_string, parse_datetime, string_list
 from rastercat.store.read_ports import Area, CatalogReads, ImageFilter, ImageOrder
 from rastercat.store.sql.repo import Repo
 from rastercat.store.sql.search import SqlCatalogReads

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rastercat.catalog.metadata import MetadataService
-from rastercat.catalog.pixels import band_info, source_image
 from rastercat.catalog.principal import Principal
+from rastercat.catalog.sources import band_info, source_image
 from rastercat.errors import InvalidInput
 from rastercat.raster.point import pixel_values
 from rastercat.raster.types import BandInfo

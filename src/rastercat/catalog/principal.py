@@ -61,15 +61,3 @@ def normalize_acl(entries: Any, field_name: str) -> list[str]:
         if entry not in out:
             out.append(entry)
     return out
-
-
-# Moved to rastercat.catalog.access (one module decides access); re-exported for the modules that
-# still import them from here. The merger removes these re-exports.
-from rastercat.catalog.access import (  # noqa: E402, F401
-    ACCESS_LEVELS,
-    can_read,
-    can_read_within,
-    can_write,
-    check_access,
-    is_owner,
-)

@@ -12,12 +12,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from rastercat.catalog.image_attrs import ImageAttrs
+from rastercat.catalog.access import can_read, check_access, owns_record
 from rastercat.catalog.image_values import INFERRED, check_pixels_unchanged
-from rastercat.catalog.principal import Principal, can_read, check_access, normalize_acl
-from rastercat.catalog.validation import (
+from rastercat.catalog.principal import Principal, normalize_acl
+from rastercat.config import Settings
+from rastercat.errors import Conflict, InvalidInput, NotFound
+from rastercat.protocol.dl017.image_attrs import ImageAttrs
+from rastercat.protocol.validation import (
     BandAttrs,
     ProductAttrs,
     check_band_consistency,
@@ -27,10 +28,8 @@ from rastercat.catalog.validation import (
     check_product_id,
     validate_attrs,
 )
-from rastercat.config import Settings
-from rastercat.errors import Conflict, InvalidInput, NotFound
 from rastercat.store.external import owned_key
-from rastercat.store.ports import BandRepository, ImageRepository, ProductRepository
+from rastercat.store.ports import BandRepository, ImageRepository, ProductRepository, Tx
 from rastercat.store.records import NewImage
 from rastercat.store.sql.bands import Bands
 from rastercat.store.sql.images import Images, image_columns, new_image_row
@@ -65,7 +64,7 @@ class CatalogService:
         self.images: ImageRepository = Images(repo)
 
     # products --------------------------------------------------------------------------------
-    def product_for(self, conn: sa.Connection, p: Principal, pid: str, level: str, *,
+    def product_for(self, conn: Tx, p: Principal, pid: str, level: str, *,
                     for_update: bool = False) -> dict[str, Any]:  # fmt: skip
         """The product ``pid`` if ``p`` has ``level`` access to it (``read``, ``write``, ``own``),
         inside the caller's transaction; NotFound or Forbidden as the one permission check says.
@@ -74,8 +73,6 @@ class CatalogService:
         check_access(p, row, level, f"product {pid!r}")
         assert row is not None
         return row
-
-    _product = product_for
 
     def full_product_id(self, p: Principal, product_id: str) -> str:
         check_product_id(product_id)
@@ -117,11 +114,11 @@ class CatalogService:
                     "modified": now,
                 },
             )
-            return self._product(conn, p, pid, "read")
+            return self.product_for(conn, p, pid, "read")
 
     def get_product(self, p: Principal, pid: str) -> dict[str, Any]:
         with self.repo.tx() as conn:
-            return self._product(conn, p, pid, "read")
+            return self.product_for(conn, p, pid, "read")
 
     def update_product(
         self, p: Principal, pid: str, body: dict[str, Any], *, replace: bool, set_global: bool
@@ -138,7 +135,7 @@ class CatalogService:
                     )
         acl = split_acl(attrs)
         with self.repo.tx() as conn:
-            row = self._product(
+            row = self.product_for(
                 conn, p, pid, "own" if acl or set_global else "write", for_update=True
             )
             new_attrs = attrs if replace else {**row["attrs"], **attrs}
@@ -148,13 +145,13 @@ class CatalogService:
             self.products.update(conn, row["pk"], values)
             if set_global:
                 self.products.queue_permission_job(conn, row["uid"], utcnow())
-            return self._product(conn, p, pid, "read")
+            return self.product_for(conn, p, pid, "read")
 
     def delete_product(self, p: Principal, pid: str, *, cascade: bool) -> str | None:
         """Delete a product. With ``cascade`` its bands, images, uploads and files go in a
         background task whose id is returned; the product itself disappears at once."""
         with self.repo.tx() as conn:
-            row = self._product(conn, p, pid, "own")
+            row = self.product_for(conn, p, pid, "own")
             uid = row["uid"]
             held = self.products.holdings(conn, uid)
             n_bands, n_images, pending = held.bands, held.images, held.unfinished_uploads
@@ -191,16 +188,16 @@ class CatalogService:
 
     def deletion_status(self, p: Principal, task_id: str) -> dict[str, Any]:
         row = self.products.deletion_task(task_id)
-        if row is None or (row["owner_pk"] != p.user_pk and not p.is_admin):
+        if row is None or not owns_record(p, row["owner_pk"]):
             raise NotFound(f"deletion task {task_id!r} not found")
         return row
 
     # bands -----------------------------------------------------------------------------------
     def _band(
-        self, conn: sa.Connection, p: Principal, pid: str, name: str, level: str,
+        self, conn: Tx, p: Principal, pid: str, name: str, level: str,
         for_update: bool = False,
     ) -> tuple[dict, dict]:  # fmt: skip
-        product = self._product(conn, p, pid, "read")
+        product = self.product_for(conn, p, pid, "read")
         key = sub_key(pid, name)
         row = self.bands.find(conn, product["uid"], key, for_update=for_update)
         check_access(p, row, level, f"band {key!r} of product {pid!r}")
@@ -221,7 +218,7 @@ class CatalogService:
         now = utcnow()
         with self.repo.tx() as conn:
             # Choosing permissions other than the product's is an owner's decision.
-            product = self._product(conn, p, pid, "own" if acl else "write")
+            product = self.product_for(conn, p, pid, "own" if acl else "write")
             if self.bands.find(conn, product["uid"], name) is not None:
                 raise Conflict(f"band {name!r} already exists in product {pid!r}")
             self.bands.create(
@@ -247,7 +244,7 @@ class CatalogService:
 
     def list_bands(self, p: Principal, pid: str) -> list[dict[str, Any]]:
         with self.repo.tx() as conn:
-            product = self._product(conn, p, pid, "read")
+            product = self.product_for(conn, p, pid, "read")
             rows = self.bands.of_product(conn, product["uid"])
         return [r for r in rows if can_read(p, r)]
 
@@ -286,10 +283,10 @@ class CatalogService:
 
     # images (metadata) -----------------------------------------------------------------------
     def _image(
-        self, conn: sa.Connection, p: Principal, pid: str, key: str, level: str,
+        self, conn: Tx, p: Principal, pid: str, key: str, level: str,
         for_update: bool = False,
     ) -> tuple[dict, dict]:  # fmt: skip
-        product = self._product(conn, p, pid, "read")
+        product = self.product_for(conn, p, pid, "read")
         key = sub_key(pid, key)
         row = self.images.find(conn, product["uid"], key, for_update=for_update)
         check_access(p, row, level, f"image {key!r} of product {pid!r}")
@@ -324,7 +321,7 @@ class CatalogService:
     def create_image(self, p: Principal, pid: str, body: dict[str, Any]) -> dict[str, Any]:
         new = self.prepare_image(pid, body)
         with self.repo.tx() as conn:
-            product = self._product(conn, p, pid, "own" if new.acl else "write")
+            product = self.product_for(conn, p, pid, "own" if new.acl else "write")
             if self.images.find(conn, product["uid"], new.key) is not None:
                 raise Conflict(f"image {new.key!r} already exists in product {pid!r}")
             columns = {**image_columns({**new.attrs, **new.inferred}), **new.storage}

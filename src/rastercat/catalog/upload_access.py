@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from rastercat.catalog.principal import Principal, can_read, check_access
+from rastercat.catalog.access import can_read, check_access
+from rastercat.catalog.principal import Principal
 from rastercat.catalog.users import principal_of
 from rastercat.errors import Conflict, Forbidden, NotFound
+from rastercat.store.ports import Tx
 from rastercat.store.sql.images import Images
 from rastercat.store.sql.products import Products
 from rastercat.store.sql.repo import Repo
@@ -30,7 +30,7 @@ from rastercat.store.sql.users import Users
 
 
 def check_image_access(
-    conn: sa.Connection, repo: Repo, p: Principal, product: dict[str, Any], image_key: str,
+    conn: Tx, repo: Repo, p: Principal, product: dict[str, Any], image_key: str,
     acl: dict[str, list[str]], *, lock: bool = False,
 ) -> dict[str, Any] | None:  # fmt: skip
     """Check that ``p`` may upload into ``image_key`` of ``product`` (whose ``write`` access is
@@ -48,7 +48,7 @@ def check_image_access(
     return existing
 
 
-def uploader(conn: sa.Connection, repo: Repo, upload: dict[str, Any]) -> Principal:
+def uploader(conn: Tx, repo: Repo, upload: dict[str, Any]) -> Principal:
     """The user who asked for the upload, as they are now (groups and org included). Forbidden
     when the account was removed, or its tokens were revoked after the URL was handed out: the
     URL is a credential of that user."""
@@ -65,7 +65,7 @@ def uploader(conn: sa.Connection, repo: Repo, upload: dict[str, Any]) -> Princip
 
 
 def recheck(
-    conn: sa.Connection, repo: Repo, upload: dict[str, Any], *, lock: bool = False
+    conn: Tx, repo: Repo, upload: dict[str, Any], *, lock: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Check again, with permissions as they are now, that the uploader may still write the
     upload's image; returns the product and the image it replaces (or None). NotFound when the

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from rastercat.catalog.arrivals import ArrivalCheck, advance
-from rastercat.catalog.image_attrs import ImageAttrs
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.service import CatalogService, split_acl, sub_key
 from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
 from rastercat.catalog.upload_access import check_image_access, recheck
 from rastercat.catalog.upload_claims import Claim, lost_hold, renew_interval
-from rastercat.catalog.validation import check_key, parse_datetime, validate_attrs
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from rastercat.protocol.dl017.image_attrs import ImageAttrs
 from rastercat.protocol.dl017.uploads import upload_doc
+from rastercat.protocol.validation import check_key, parse_datetime, validate_attrs
 from rastercat.store.objects import DirectUploads, ObjectStore
 from rastercat.store.ports import UploadRepository
 from rastercat.store.sql.repo import Repo, utcnow
@@ -130,7 +130,7 @@ def parse_upload_request(key: str, body: dict[str, Any], max_extra: int) -> dict
         image_key = str(multi["image_id"])
     check_key(str(image_key), "image id")
     metadata = validate_attrs(ImageAttrs, body, "image")
-    from rastercat.catalog.validation import check_extra_properties
+    from rastercat.protocol.validation import check_extra_properties
 
     check_extra_properties(metadata.get("extra_properties"), max_extra)
     params["metadata"] = metadata

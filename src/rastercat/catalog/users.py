@@ -8,12 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.catalog.principal import Principal, namespace_of
 from rastercat.catalog.tokens import USER_CREATED_CLAIM, mint_user_token, verify_user_token
 from rastercat.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from rastercat.store.ports import UserRepository
+from rastercat.store.ports import Tx, UserRepository
 from rastercat.store.sql.repo import Repo, utcnow
 from rastercat.store.sql.users import Users, member_groups
 
@@ -179,7 +177,7 @@ class UserService:
             return principal_of(conn, user)
 
 
-def principal_of(conn: sa.Connection, user: dict[str, Any]) -> Principal:
+def principal_of(conn: Tx, user: dict[str, Any]) -> Principal:
     """The principal of a user row, with its groups as they are now: one rule for a token's
     caller and for an uploader whose access is checked again later."""
     groups = member_groups(conn, user["pk"])

@@ -1,7 +1,10 @@
 """Ingest: turn uploaded rasters (GeoTIFF, JPEG2000, ``.npy``) into verified COGs.
 
-The processing here is pure (no database, no queue); the worker in ``rastercat.ingest.worker``
-feeds it jobs. Entry points: :func:`process`, :func:`verify_cog`, :func:`clean_work_dir`.
+Two halves: the file processing (``probe``, ``to_cog``, ``verify``, ``footprint``, ``stats``,
+``pipeline``, ``inplace``: no database, no queue; entry points :func:`process`, :func:`verify_cog`,
+:func:`clean_work_dir`) and the job side that feeds it (``jobs``, ``lease``, ``worker``,
+``isolated``, ``celery_app``, ``register``), which reads and writes the catalog through
+``rastercat.store.sql`` repositories.
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@ import sqlalchemy as sa
 
 from rastercat.store.records import DeletionCounts
 
+Tx = sa.Connection
+"""A transaction of the catalog database (``Repo.tx()`` / ``Repo.read()``). Services above the
+store pass it from one repository call to the next, so several calls commit together; they never
+build SQL with it."""
+
 
 class ProductRepository(Protocol):
     def find(

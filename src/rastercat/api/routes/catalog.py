@@ -15,18 +15,6 @@ from pydantic import BaseModel
 
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.api.errors import error_responses
-from rastercat.catalog.image_attrs import ImageAttrs
-from rastercat.catalog.validation import (
-    _SAFE_NAME,
-    BAND_TYPES,
-    COLORMAP_NAMES,
-    COLORS,
-    DTYPES,
-    REQUIRED_BAND_FIELDS,
-    BandAttrs,
-    ProductAttrs,
-    StrictModel,
-)
 from rastercat.errors import Forbidden
 from rastercat.protocol.bodies import json_object
 from rastercat.protocol.dl017.documents import (
@@ -36,6 +24,18 @@ from rastercat.protocol.dl017.documents import (
     band_doc,
     image_doc,
     product_doc,
+)
+from rastercat.protocol.dl017.image_attrs import ImageAttrs
+from rastercat.protocol.validation import (
+    _SAFE_NAME,
+    BAND_TYPES,
+    COLORMAP_NAMES,
+    COLORS,
+    DTYPES,
+    REQUIRED_BAND_FIELDS,
+    BandAttrs,
+    ProductAttrs,
+    StrictModel,
 )
 
 router = APIRouter(responses=error_responses())

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Response
 from fastapi.responses import StreamingResponse
 
 from rastercat.api.deps import PrincipalDep, StateDep
-from rastercat.catalog.pixels import resolve
+from rastercat.catalog.sources import resolve
 from rastercat.errors import InvalidInput
 from rastercat.protocol.bodies import json_object
 from rastercat.protocol.dl017.documents import flat_band

@@ -259,7 +259,7 @@ def asset_data(state: StateDep, id: str, expires: str, sig: str) -> Response:
 @router.get("/assets/thumbnail.png", operation_id="stac_asset_thumbnail")
 @router.head("/assets/thumbnail.png", operation_id="stac_asset_thumbnail_head")
 def asset_thumbnail(state: StateDep, id: str, expires: str, sig: str) -> Response:
-    from rastercat.catalog.pixels import band_info, source_image
+    from rastercat.catalog.sources import band_info, source_image
     from rastercat.raster.thumbnail import render_thumbnail
     from rastercat.store.sql.repo import t
 

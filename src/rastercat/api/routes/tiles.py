@@ -17,8 +17,8 @@ from fastapi import APIRouter, Query, Request, Response
 from rastercat.api.deps import StateDep, TilePrincipalDep
 from rastercat.api.routes.uploads import public_base
 from rastercat.api.state import AppState
-from rastercat.catalog.tiles import TileCatalog, TileLayer, TileStyle, max_zoom_for
-from rastercat.protocol.dl017.requests import TILE_MEDIA_TYPES, TileParams, tile_format
+from rastercat.catalog.tile_layers import TileCatalog, TileLayer, max_zoom_for
+from rastercat.protocol.dl017.requests import TILE_MEDIA_TYPES, TileParams, TileStyle, tile_format
 from rastercat.raster.tiles import empty_tile, render_tile
 
 router = APIRouter()

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from rastercat.api.deps import PrincipalDep, StateDep
 from rastercat.api.state import AppState
-from rastercat.catalog.tiles import recent_uploads
+from rastercat.catalog.viewer import recent_uploads
 from rastercat.errors import NotFound
 from rastercat.raster.colormaps import named_colormap
 

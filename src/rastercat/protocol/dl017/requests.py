@@ -22,7 +22,6 @@ from rastercat.errors import InvalidInput
 from rastercat.protocol.bodies import json_object
 
 if TYPE_CHECKING:
-    from rastercat.catalog.tiles import TileStyle
     from rastercat.raster.colormaps import Colormap
 
 TILE_MEDIA_TYPES = {
@@ -112,6 +111,25 @@ def parse_colormap(value: str | None) -> Colormap | None:
 
 
 @dataclass(frozen=True)
+class TileStyle:
+    """Rendering parameters of a request, already parsed."""
+
+    bands: tuple[str, ...] = ()
+    colormap: Colormap | None = None
+    rescale: tuple[tuple[float, float], ...] = ()
+    resampling: str = "near"
+    fmt: str = "png"
+    tilesize: int = 256
+
+    def key(self) -> str:
+        return json.dumps(
+            [self.bands, sorted((self.colormap or {}).items()), self.rescale, self.resampling,
+             self.fmt, self.tilesize],
+            default=list,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class TileParams:
     """An XYZ tile request: the tile, then how to draw it. :meth:`parse` checks in the order the
     answers always did (tile, format, size, colormap, rescale) and names the refused field."""
@@ -127,7 +145,6 @@ class TileParams:
         colormap: str | None = None, rescale: Sequence[str] = (), resampling: str = "near",
         tilesize: int = 256,
     ) -> TileParams:  # fmt: skip
-        from rastercat.catalog.tiles import TileStyle
         from rastercat.raster.tiles import check_tile, check_tilesize
 
         check_tile(z, x, y)  # before any arithmetic on the tile

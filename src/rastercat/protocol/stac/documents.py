@@ -202,7 +202,7 @@ def _json_type(annotation: Any) -> dict[str, Any]:
 
 def image_field_queryables() -> dict[str, dict[str, Any]]:
     """The image attributes a filter can name, with their JSON types."""
-    from rastercat.catalog.image_attrs import ImageAttrs
+    from rastercat.protocol.dl017.image_attrs import ImageAttrs
 
     hidden = {"geometry", "wkt", "proj4", "read", "owners", "writers", "extra_properties", "key",
               "acquired", "geotrans", "raster_size"}  # fmt: skip

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rastercat.catalog.stac_search import DATE_SORT, ItemQuery, SortKey
 from rastercat.errors import InvalidInput
 from rastercat.protocol.bodies import json_object
 from rastercat.protocol.stac.links import PAGE
+from rastercat.protocol.stac.query import DATE_SORT, ItemQuery, SortKey
 
 CRS84 = (
     "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
@@ -143,7 +143,7 @@ def parse_bbox(value: Any) -> Any:
 
 
 def parse_intersects(value: Any) -> Any:
-    from rastercat.catalog.query_geometry import parse_geom
+    from rastercat.protocol.geometry import parse_geom
 
     if value is None or value == "":
         return None
@@ -168,7 +168,7 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-
 
 
 def _instant(text: str) -> datetime | None:
-    from rastercat.catalog.validation import parse_datetime_value
+    from rastercat.protocol.validation import parse_datetime_value
 
     text = text.strip()
     if text in ("", ".."):

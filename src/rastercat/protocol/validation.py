@@ -1,5 +1,5 @@
 """Validation of ids, names, dates, and product and band attributes (pydantic at the boundary);
-image attributes are in :mod:`rastercat.catalog.image_attrs`.
+image attributes are in :mod:`rastercat.protocol.dl017.image_attrs`.
 
 Every rule turns into :class:`~rastercat.errors.InvalidInput` naming the field; unknown attributes are
 rejected by name.

@@ -14,9 +14,10 @@ from typing import Any
 
 from rastercat.catalog.access import can_read
 from rastercat.catalog.metadata import MetadataService
-from rastercat.catalog.pixels import band_info, source_image
 from rastercat.catalog.principal import Principal
+from rastercat.catalog.sources import band_info, source_image
 from rastercat.errors import InvalidInput
+from rastercat.protocol.dl017.requests import TileStyle
 from rastercat.raster.colormaps import Colormap, colormap_from_band
 from rastercat.raster.tiles import check_tile
 from rastercat.raster.types import BandInfo, SourceImage
@@ -39,25 +40,6 @@ class TileLayer:
     colormap: Colormap | None
     etag: str
     """Changes when any drawn image, band description or rendering parameter changes."""
-
-
-@dataclass(frozen=True)
-class TileStyle:
-    """Rendering parameters of a request, already parsed."""
-
-    bands: tuple[str, ...] = ()
-    colormap: Colormap | None = None
-    rescale: tuple[tuple[float, float], ...] = ()
-    resampling: str = "near"
-    fmt: str = "png"
-    tilesize: int = 256
-
-    def key(self) -> str:
-        return json.dumps(
-            [self.bands, sorted((self.colormap or {}).items()), self.rescale, self.resampling,
-             self.fmt, self.tilesize],
-            default=list,
-        )  # fmt: skip
 
 
 def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
@@ -224,27 +206,6 @@ def _pixel_metres(row: dict[str, Any]) -> float | None:
     mid_lat = math.radians((float(row["miny"]) + float(row["maxy"])) / 2)
     width_m = (float(row["maxx"]) - float(row["minx"])) * 111_320.0 * math.cos(mid_lat)
     return width_m / float(size[0]) or None
-
-
-def recent_uploads(
-    metadata: MetadataService, p: Principal, limit: int = 20, reads: ViewerReads | None = None
-) -> list[dict[str, Any]]:
-    """The caller's own latest uploads, newest first, as upload documents plus their product."""
-    from rastercat.protocol.dl017.uploads import upload_doc
-
-    if not 1 <= limit <= 200:
-        raise InvalidInput("'limit' must be from 1 to 200", field="limit")
-    # Only uploads into products the caller can still read (and that still exist).
-    readable = {r["uid"] for r in metadata.readable_products(p)}
-    if reads is None:
-        reads = SqlViewerReads(metadata.repo)
-    rows = reads.recent_uploads(p.user_pk, sorted(readable), limit)
-    out = []
-    for r in rows:
-        doc = upload_doc(r)
-        doc["attributes"]["product_id"] = r["product_id"]
-        out.append(doc)
-    return out
 
 
 def max_zoom_for(pixel_metres: float | None, tilesize: int = 256) -> int:

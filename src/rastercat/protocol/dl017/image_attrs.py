@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from rastercat.catalog.validation import Number, StrictModel, parse_datetime_value
+from rastercat.protocol.validation import Number, StrictModel, parse_datetime_value
 
 
 class ImageAttrs(StrictModel):

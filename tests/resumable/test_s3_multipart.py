@@ -190,3 +190,60 @@ def test_an_upload_s3_assembled_before_a_crash_is_recorded(server: Any, tif: Pat
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "PENDING"
+
+
+def _send_parts(server: Any, pid: str, name: str, data: bytes) -> dict[str, Any]:
+    """A resumable upload session of ``data`` whose parts went straight to the bucket."""
+    import base64
+
+    r = server.client("alice").post(f"{CAT}/products/{pid}/images/multipart/{name}",
+                                    json={"multipart": {"size": len(data), "part_size": PART}})  # fmt: skip
+    assert r.status_code == 201, r.text
+    session = r.json()
+    for n, start in enumerate(range(0, len(data), PART), start=1):
+        chunk = data[start : start + PART]
+        checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+        target = httpx.post(f"{session['session_url']}/urls",
+                            json={"parts": [{"part_number": n, "checksum_sha256": checksum}]}).json()["parts"][0]  # fmt: skip
+        assert httpx.put(target["url"], content=chunk, headers=target["headers"]).status_code == 200
+    return session
+
+
+def _finished(server: Any, pid: str, name: str) -> dict[str, Any]:
+    """The upload's result once its job is done (the server holds each request up to 60 s)."""
+    import time
+
+    deadline = time.monotonic() + 180
+    while True:
+        r = server.client("alice").get(f"{CAT}/products/{pid}/uploads/{name}", params={"wait": 60})
+        assert r.status_code == 200, r.text
+        attrs = r.json()["data"]["attributes"]
+        if attrs["status"] in ("SUCCESS", "FAILURE"):
+            return attrs
+        assert time.monotonic() < deadline, attrs
+
+
+def test_the_whole_file_checksum_is_checked_by_the_server(server: Any, tif: Path) -> None:
+    """S3 assembles the parts, so the API never sees the whole file: the ingest job hashes the
+    object it fetched and compares it with the SHA-256 the client declared. A file whose stored
+    bytes are not the ones declared fails, naming both digests; the right one succeeds and says
+    it was checked."""
+    pid = make_product(server)
+    data = tif.read_bytes()
+    declared = hashlib.sha256(data).hexdigest()
+
+    good = _send_parts(server, pid, "good.tif", data)
+    r = httpx.post(f"{good['session_url']}/complete", json={"sha256": declared})
+    assert r.status_code == 200, r.text
+    attrs = _finished(server, pid, "good.tif")
+    assert attrs["status"] == "SUCCESS" and attrs["sha256"] == declared
+    assert "SHA-256 of the uploaded file checked" in attrs["logs"]
+
+    # The parts of another file, declared as this one (S3 checked each part, not the whole).
+    other = _send_parts(server, pid, "bad.tif", data[:-1] + bytes([data[-1] ^ 0xFF]))
+    r = httpx.post(f"{other['session_url']}/complete", json={"sha256": declared})
+    assert r.status_code == 200, r.text  # S3 cannot tell; the job does
+    attrs = _finished(server, pid, "bad.tif")
+    assert attrs["status"] == "FAILURE" and attrs["failure_type"] == "checksum"
+    assert declared in attrs["logs"] and "not the ones sent" in attrs["logs"]
+    assert server.state.repo.one(t.images, product_id=pid, key="bad") is None

@@ -49,10 +49,13 @@ def complete(svc: MultipartService, token: str, body: Any) -> dict[str, Any]:
     return _complete_s3(svc, claim, ordered, claimed)
 
 
-def _record_sha(svc: MultipartService, claim: Claim, sha: str | None) -> Claim:
+def _record_sha(svc: MultipartService, claim: Claim, sha: str | None, *, computed: bool) -> Claim:
+    """Record the whole file's SHA-256: ``computed`` by the API (local parts, assembled here), or
+    the client's, which the ingest job checks against the object it fetches (S3 assembles the
+    parts in the bucket; the API never sees the bytes)."""
     if sha is None:
         return claim
-    params = {**claim.row["params"], "sha256": sha.lower()}
+    params = {**claim.row["params"], "sha256": sha.lower(), "sha256_checked": computed}
     with svc.repo.tx() as conn:
         svc.uploads.rows.update_if(conn, claim.row["pk"], {"params": params}, file_key=claim.key)
     return Claim(svc.repo, {**claim.row, "params": params}, claim.attempt, svc.idle)
@@ -88,7 +91,7 @@ def _complete_local(
                 "the file changed while it was sent; start the upload again",
                 field="sha256",
             )
-        mine = _record_sha(svc, mine, sha)
+        mine = _record_sha(svc, mine, sha, computed=True)
         stored = svc.uploads._stored(mine, tmp, mp["size"])
     except BaseException:
         with svc.repo.tx() as conn:  # give the session its parts back
@@ -110,7 +113,7 @@ def _complete_s3(
     if any(p.etag != ASSEMBLED for p in parts):  # else S3 completed it before a crash of ours
         with claim.kept():
             svc.parts.complete(mp["key"], mp["session"], parts)
-    claim = _record_sha(svc, claim, claimed)
+    claim = _record_sha(svc, claim, claimed, computed=False)
     # Two completions at once: S3 completes once; the loser must not delete the object.
     stored = svc.uploads.stored(claim, mp["size"], delete_on_loss=False)
     return {**svc.doc(stored), "sha256": claimed}

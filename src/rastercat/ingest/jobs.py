@@ -24,6 +24,7 @@ from rastercat.config import Settings
 from rastercat.errors import Conflict, Forbidden, IngestError, NotFound
 from rastercat.ingest.isolated import PipelinePool
 from rastercat.ingest.lease import Heartbeat
+from rastercat.ingest.verify import ClaimedChecksum
 from rastercat.store.external import owned_key
 from rastercat.store.objects import ObjectStore
 from rastercat.store.ports import (
@@ -206,10 +207,18 @@ class JobRunner:
             compression_level=self.settings.ingest.compression_level,
             hash_inputs=False,  # the image records the md5 of its stored COG
         )
-        if self.pool is not None:
-            res = self.pool.run(request, work_dir, self.settings.limits, note)
-        else:
-            res = process(request, work_dir, self.settings.limits, log=note)
+        check = ClaimedChecksum.start(params, files, note)
+        try:
+            if self.pool is not None:
+                res = self.pool.run(request, work_dir, self.settings.limits, note)
+            else:
+                res = process(request, work_dir, self.settings.limits, log=note)
+        except BaseException:
+            if check is not None:  # the conversion's error is the one to report
+                check.cancel()
+            raise
+        if check is not None:
+            check.verify()
         return {
             "cog_path": res.cog_path,
             "band_names": list(res.band_names),

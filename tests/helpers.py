@@ -56,17 +56,22 @@ def write_geotiff(
 
 
 def insert_images(
-    repo: Any, product: dict[str, Any], records: dict[str, dict[str, Any]]
+    repo: Any,
+    product: dict[str, Any],
+    records: dict[str, dict[str, Any]],
+    storage: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """Image records ``{key: attributes}`` written straight through the store's one image writer
     (``Images.create_many``: the rows, permissions and spatial index of bulk records), thousands
-    per second instead of one request each; the product's permissions. Returns the image ids."""
+    per second instead of one request each; the product's permissions. ``storage`` gives some keys
+    storage columns (``{key: {"storage_key": ...}}``). Returns the image ids."""
     from rastercat.store.sql.images import Images, image_columns, new_image_row
     from rastercat.store.sql.repo import utcnow
 
     now = utcnow()
+    storage = storage or {}
     rows = [
-        new_image_row(product, key, image_columns(dict(attrs)), {}, now)
+        new_image_row(product, key, {**image_columns(dict(attrs)), **storage.get(key, {})}, {}, now)
         for key, attrs in records.items()
     ]
     with repo.tx() as conn:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from helpers import insert_images as insert_image_records
 from helpers import wait_for, write_geotiff
 from rastercat.catalog.tokens import mint_user_token
 
@@ -128,15 +129,14 @@ def tiny_tif(tmp: Path, name: str = "img.tif") -> Path:
 def insert_images(
     state: Any, pid: str, n: int, *, files: int = 0, tmp: Path | None = None
 ) -> list[str]:
-    """``n`` metadata images inserted straight through the Repo (not n HTTP calls), with the
-    product's current ACL; the first ``files`` get a small stored file. Returns the image ids."""
-    import sqlalchemy as sa
-
-    from rastercat.store.sql.repo import t, utcnow
+    """``n`` metadata images inserted straight through the store's image writer (not n HTTP
+    calls), with the product's current ACL; the first ``files`` get a small stored file. Returns
+    the image ids."""
+    from rastercat.store.sql.repo import t
 
     product = state.repo.one(t.products, id=pid)
-    now = utcnow()
-    rows = []
+    records: dict[str, dict[str, Any]] = {}
+    storage: dict[str, dict[str, Any]] = {}
     for i in range(n):
         key = f"bulk-{i}"
         storage_key = f"products/{product['uid']}/{key}.tif" if i < files else None
@@ -145,21 +145,6 @@ def insert_images(
             src = tmp / f"{key}.bin"
             src.write_bytes(b"not really a tiff")
             state.objects.put_file(src, storage_key)
-        rows.append(
-            {
-                "id": f"{pid}:{key}",
-                "product_uid": product["uid"],
-                "product_id": pid,
-                "key": key,
-                "attrs": {"key": key},
-                "owners": product["owners"],
-                "readers": product["readers"],
-                "writers": product["writers"],
-                "storage_key": storage_key,
-                "created": now,
-                "modified": now,
-            }  # fmt: skip
-        )
-    with state.repo.tx() as conn:
-        conn.execute(sa.insert(t.images), rows)
-    return [r["id"] for r in rows]
+        records[key] = {"key": key}
+        storage[key] = {"storage_key": storage_key}
+    return insert_image_records(state.repo, product, records, storage)

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import sqlalchemy as sa
+
+from helpers import insert_images
 
 CAT = "/metadata/v1/catalog"
 META = "/metadata/v1"
@@ -73,34 +74,21 @@ def seeded(live_server: Any) -> dict[str, Any]:
 
 
 def bulk_images(state: Any, pid: str, n: int, start: datetime, step: float = 3600.0) -> list[str]:
-    """Insert ``n`` image records straight into the catalog tables (and the spatial index), the way
-    benchmarks/bench_search.py seeds: thousands per second instead of one request each."""
-    from rastercat.store.sql.repo import t, utcnow
+    """Insert ``n`` image records straight through the store's image writer (rows and spatial
+    index), the way benchmarks/bench_search.py seeds: thousands per second instead of one request
+    each."""
+    from rastercat.store.sql.repo import t
 
     product = state.repo.one(t.products, id=pid)
-    now = utcnow()
-    rows, ids = [], []
+    records: dict[str, dict[str, Any]] = {}
     t0 = start.timestamp()
     for i in range(n):
         when = t0 + i * step
         lon, lat = (i % 50) * 0.1, (i // 50 % 50) * 0.1
-        geom = box(lon, lat, lon + 0.05, lat + 0.05)
-        iid = f"{pid}:bulk{i:05d}"
-        ids.append(iid)
-        rows.append({"id": iid, "product_uid": product["uid"], "product_id": pid, "key": f"bulk{i:05d}",
-                     "attrs": {"acquired": datetime.fromtimestamp(when, UTC).isoformat(), "geometry": geom,
-                               "cloud_fraction": (i % 10) / 10},
-                     "owners": product["owners"], "readers": product["readers"], "writers": product["writers"],
-                     "acquired": when, "minx": lon, "miny": lat, "maxx": lon + 0.05, "maxy": lat + 0.05,
-                     "created": now, "modified": now})  # fmt: skip
-    with state.repo.tx() as conn:
-        conn.execute(sa.insert(t.images), rows)
-        pks = dict(conn.execute(sa.select(t.images.c.id, t.images.c.pk).where(t.images.c.product_uid == product["uid"])).all())  # fmt: skip
-        for r in rows:
-            state.repo.index_image(
-                conn, pks[r["id"]], (r["minx"], r["miny"], r["maxx"], r["maxy"]), r["acquired"]
-            )
-    return ids
+        records[f"bulk{i:05d}"] = {"acquired": datetime.fromtimestamp(when, UTC).isoformat(),
+                                   "geometry": box(lon, lat, lon + 0.05, lat + 0.05),
+                                   "cloud_fraction": (i % 10) / 10}  # fmt: skip
+    return insert_images(state.repo, product, records)
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from rastercat.config import Settings
 from rastercat.periodic import Periodic
-from rastercat.store.sql.repo import Repo, t, utcnow
+from rastercat.store.ports import JobRepository, UploadRepository
+from rastercat.store.sql.jobs import Jobs
+from rastercat.store.sql.repo import Repo, utcnow
+from rastercat.store.sql.uploads import Uploads
 
 log = logging.getLogger("rastercat.ingest.celery")
 
@@ -64,7 +65,8 @@ def run_delivery(ctx: WorkerContext, uid: str, lease: float) -> tuple[str, float
     """
     job = ctx.runner.claim(uid)
     if job is None:
-        row = ctx.repo.one(t.uploads, uid=uid)
+        uploads: UploadRepository = Uploads(ctx.repo)
+        row = uploads.find(None, uid)
         if row is None:
             return "GONE", None
         if row["status"] == "RUNNING" and row["lease_until"] is not None:
@@ -128,18 +130,8 @@ def sweep_jobs(repo: Repo, app: Any, stale_after: float = 30.0) -> int:
 
     now = time.time()
     cutoff = utcnow() - timedelta(seconds=stale_after)
-    with repo.tx() as conn:
-        uids = [
-            r[0]
-            for r in conn.execute(
-                sa.select(t.uploads.c.uid).where(
-                    sa.or_(
-                        sa.and_(t.uploads.c.status == "PENDING", t.uploads.c.updated < cutoff),
-                        sa.and_(t.uploads.c.status == "RUNNING", t.uploads.c.lease_until < now),
-                    )
-                )
-            )
-        ]
+    jobs: JobRepository = Jobs(repo)
+    uids = jobs.stranded(cutoff, now)
     for uid in uids:
         enqueue_ingest(app, uid)
     return len(uids)

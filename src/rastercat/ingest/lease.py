@@ -13,10 +13,10 @@ import logging
 import threading
 import time
 
-import sqlalchemy as sa
-
 from rastercat.periodic import Periodic
-from rastercat.store.sql.repo import Repo, t
+from rastercat.store.ports import JobRepository
+from rastercat.store.sql.jobs import Jobs
+from rastercat.store.sql.repo import Repo
 
 log = logging.getLogger("rastercat.ingest")
 
@@ -27,6 +27,7 @@ class Heartbeat:
 
     def __init__(self, repo: Repo, uid: str, attempt: int, lease: float) -> None:
         self.repo, self.uid, self.attempt, self.lease = repo, uid, attempt, lease
+        self.jobs: JobRepository = Jobs(repo)
         self.lost = threading.Event()
         """Set when a renewal found the job taken over or finished elsewhere."""
         # A database hiccup is logged, and the next beat tries again.
@@ -39,17 +40,7 @@ class Heartbeat:
         )
 
     def renew(self) -> bool:
-        with self.repo.tx() as conn:
-            result = conn.execute(
-                sa.update(t.uploads)
-                .where(
-                    t.uploads.c.uid == self.uid,
-                    t.uploads.c.status == "RUNNING",
-                    t.uploads.c.attempts == self.attempt,
-                )
-                .values(lease_until=time.time() + self.lease)
-            )
-            return bool(result.rowcount)
+        return self.jobs.extend_lease(self.uid, self.attempt, time.time() + self.lease)
 
     def _beat(self) -> None:
         if not self.renew():

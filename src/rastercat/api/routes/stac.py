@@ -261,12 +261,10 @@ def asset_data(state: StateDep, id: str, expires: str, sig: str) -> Response:
 def asset_thumbnail(state: StateDep, id: str, expires: str, sig: str) -> Response:
     from rastercat.catalog.sources import band_info, source_image
     from rastercat.raster.thumbnail import render_thumbnail
-    from rastercat.store.sql.repo import t
 
     row = _signer(state).verify(state.repo, "thumbnail", id, expires, sig)
     objects = state.objects
-    band_rows = state.repo.all(t.bands, t.bands.c.product_uid == row["product_uid"],
-                               order_by=[t.bands.c.pk])  # fmt: skip
+    band_rows = state.catalog.bands.of_product(None, row["product_uid"])
     if not band_rows or not row["attrs"].get("wkt"):
         raise NotFound("this image has no pixels to draw")
     png = render_thumbnail(source_image(row, objects), [band_info(b) for b in band_rows])

@@ -5,6 +5,7 @@ still owning the job, so a superseded attempt changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,37 @@ class Jobs:
                 .values(status="PENDING", lease_until=None, updated=utcnow())
             )
             return int(result.rowcount or 0)
+
+    def stranded(self, cutoff: datetime, now: float) -> list[str]:
+        """The uids of jobs no message may be carrying: PENDING since before ``cutoff``, or
+        RUNNING with a lease that ran out before ``now``."""
+        with self.repo.tx() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    sa.select(t.uploads.c.uid).where(
+                        sa.or_(
+                            sa.and_(t.uploads.c.status == "PENDING", t.uploads.c.updated < cutoff),
+                            sa.and_(t.uploads.c.status == "RUNNING", t.uploads.c.lease_until < now),
+                        )
+                    )
+                )
+            ]
+
+    def extend_lease(self, uid: str, attempt: int, until: float) -> bool:
+        """Job ``uid``'s lease until ``until`` while attempt ``attempt`` still runs it; False when
+        the job was taken over or finished elsewhere."""
+        with self.repo.tx() as conn:
+            result = conn.execute(
+                sa.update(t.uploads)
+                .where(
+                    t.uploads.c.uid == uid,
+                    t.uploads.c.status == "RUNNING",
+                    t.uploads.c.attempts == attempt,
+                )
+                .values(lease_until=until)
+            )
+            return bool(result.rowcount)
 
     def claim(self, uid: str | None, now: float, lease: float) -> dict[str, Any] | None:
         """The first PENDING job, or RUNNING one whose lease ran out (only ``uid`` if given),

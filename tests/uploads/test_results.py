@@ -81,8 +81,9 @@ def test_created_and_updated_filters(up, clean, tmp_path):
 
 def test_bad_filters_are_400(up):
     pid = up.product()
-    for body in ({"limit": 0}, {"limit": "x"}, {"status": "DONE"}, {"continuation_token": "@@"},
-                 {"created": "yesterday"}):  # fmt: skip
+    for body in ({"limit": 0}, {"limit": "x"}, {"limit": True}, {"offset": False},
+                 {"offset": -1}, {"offset": 10**12}, {"status": "DONE"},
+                 {"continuation_token": "@@"}, {"created": "yesterday"}):  # fmt: skip
         r = up.client.post(f"{CAT}/products/{pid}/uploads", json=body)
         assert r.status_code == 400, (body, r.text)
     r = up.client.get(f"{CAT}/products/{pid}/uploads/nothing.tif")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +16,7 @@ from rastercat.catalog.tokens import mint_upload_token, verify_upload_token
 from rastercat.catalog.upload_access import check_image_access, recheck
 from rastercat.catalog.upload_claims import Claim, lost_hold, renew_interval
 from rastercat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from rastercat.protocol.dl017 import continuation
 from rastercat.protocol.dl017.image_attrs import ImageAttrs
 from rastercat.protocol.dl017.uploads import upload_doc
 from rastercat.protocol.validation import check_key, parse_datetime, validate_attrs
@@ -334,7 +333,7 @@ class UploadService:
         with self.repo.tx() as conn:
             product = self.catalog.product_for(conn, p, pid, "read")
         limit = body.get("limit", 100)
-        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
             raise InvalidInput("'limit' must be an integer from 1 to 1000", field="limit")
         status = body.get("status")
         if status is not None:
@@ -345,19 +344,10 @@ class UploadService:
         for name in ("created", "updated"):
             if body.get(name) is not None:
                 since[name] = datetime.fromisoformat(parse_datetime(body[name], name) or "")
-        offset = body.get("offset") or 0
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+        offset = continuation.count(body.get("offset"), "offset")
         token = body.get("continuation_token")
         if token:
-            try:
-                offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
-                if offset < 0:
-                    raise ValueError("negative offset")
-            except (ValueError, KeyError, TypeError, AttributeError):
-                raise InvalidInput(
-                    "'continuation_token' is not valid", field="continuation_token"
-                ) from None
+            offset = continuation.decode_offset(token)
 
         def page() -> list[dict[str, Any]]:
             return self.rows.page(
@@ -368,11 +358,7 @@ class UploadService:
         if self.direct is not None and self.arrivals.check(rows):
             rows = page()  # show the jobs as they are now
         more = len(rows) > limit
-        next_token = (
-            base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode()
-            if more
-            else None
-        )
+        next_token = continuation.encode_offset(offset + limit) if more else None
         return {
             "data": [upload_doc(r) for r in rows[:limit]],
             "meta": {"continuation_token": next_token},

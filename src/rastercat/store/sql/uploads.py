@@ -66,7 +66,7 @@ class Uploads:
 
     def hold(self, conn: sa.Connection, pk: int, key: str, values: Mapping[str, Any]) -> bool:
         """Set ``values`` on UPLOADING upload ``pk`` if it is held under ``key`` already, or held
-        by no one (no file, no lease: given up after a restart, see ``api.background.sweep``)."""
+        by no one (no file, no lease: given up after a restart, see ``rastercat.wiring.recover``)."""
         c = t.uploads.c
         result = conn.execute(
             sa.update(t.uploads)

@@ -164,20 +164,15 @@ class MetadataService:
         return [found[i] for i in ids if i in found]
 
     # search ------------------------------------------------------------------------------------
-    def _candidates(self, p: Principal, body: dict[str, Any]) -> Candidates:
+    def candidates(self, p: Principal, body: dict[str, Any]) -> Candidates:
         """The store's filter, the exact geometry and the python-side filters of a search body."""
-        # The products the caller may read: asked-for products narrow the SQL; otherwise the set
-        # is checked per row (a product clause on every query would steer SQLite's planner away
-        # from the spatial index). Either way only the image's own permissions remain to check.
-        readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
-        asked: tuple[str, ...] | None = None
+        # Every value is checked before any work: the database is read last, for the products
+        # the caller may read. Asked-for products narrow the SQL; otherwise the set is checked
+        # per row (a product clause on every query would steer SQLite's planner away from the
+        # spatial index). Either way only the image's own permissions remain to check.
         products = body.get("products") or body.get("product")
         if products:
             products = bounded_list(string_list(products, "products", "a product id"), "products")
-            uids = {readable[x] for x in products if x in readable}
-            asked = tuple(sorted(uids))
-        else:
-            uids = set(readable.values())
         date_field = optional_string(body.get("date"), "date") or "acquired"
         start = _ts(body.get("start_datetime") or body.get("start_time"), "start_datetime")
         end = _ts(body.get("end_datetime") or body.get("end_time"), "end_datetime")
@@ -188,6 +183,15 @@ class MetadataService:
         area = None
         if geom is not None:
             area = Area(geom.bounds, start if timed else None, end if timed else None)
+        preds = _predicates(body)
+        pred = compile_expr({"and": preds}) if preds else None
+        readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
+        asked: tuple[str, ...] | None = None
+        if products:
+            uids = {readable[x] for x in products if x in readable}
+            asked = tuple(sorted(uids))
+        else:
+            uids = set(readable.values())
         post: dict[str, Any] = {
             "products": uids,
             "geom": geom,
@@ -198,28 +202,7 @@ class MetadataService:
             "start": start,
             "end": end,
         }
-        preds: list[Any] = []
-        for key, op in (
-            ("cloud_fraction", "lte"),
-            ("cloud_fraction_0", "lte"),
-            ("fill_fraction", "gte"),
-        ):
-            if body.get(key) is not None:
-                preds.append({"range": {key: {op: finite_number(body[key], key)}}})
-        sat_ids = body.get("sat_ids") or body.get("sat_id")
-        if sat_ids:
-            preds.append(
-                {
-                    "in": {
-                        "sat_id": bounded_list(
-                            string_list(sat_ids, "sat_ids", "a satellite id"), "sat_ids"
-                        )
-                    }
-                }
-            )
-        if body.get("query_expr"):
-            preds.append(body["query_expr"])
-        post["pred"] = compile_expr({"and": preds}) if preds else None
+        post["pred"] = pred
         where = ImageFilter(
             product_uids=asked,
             acquired_from=start if timed else None,
@@ -271,9 +254,9 @@ class MetadataService:
         to take; the first batch read from the store is sized for it (then batches grow). In
         date order (the default) batches continue from the last row read (keyset), so reading
         far into the results costs no more per row than reading the start; ``after`` starts
-        there. ``candidates``: what ``_candidates`` made of the body, when the caller has it
+        there. ``candidates``: what ``candidates`` made of the body, when the caller has it
         already."""
-        where, _, post = candidates or self._candidates(p, body)
+        where, _, post = candidates or self.candidates(p, body)
         order = search_order(body)
         page = math.inf if wanted is None else float(wanted)
         batches = self.reads.image_batches(
@@ -327,7 +310,7 @@ class MetadataService:
         possible); otherwise the matching rows are read and checked in Python."""
         from rastercat.catalog.summary import row_facts, summarize
 
-        candidates = self._candidates(p, body)
+        candidates = self.candidates(p, body)
         where, geom, post = candidates
         sql_only = geom is None and post["pred"] is None and post["date_field"] is None
         if in_sql is None:
@@ -343,3 +326,29 @@ class MetadataService:
             rows = self.iter_matches(p, body, candidates=candidates)
             facts = row_facts(rows, post["date_field"] or "acquired")
         return summarize(facts, body)
+
+
+def _predicates(body: dict[str, Any]) -> list[Any]:
+    """The search body's property conditions, checked, as one ``query_expr`` list."""
+    preds: list[Any] = []
+    for key, op in (
+        ("cloud_fraction", "lte"),
+        ("cloud_fraction_0", "lte"),
+        ("fill_fraction", "gte"),
+    ):
+        if body.get(key) is not None:
+            preds.append({"range": {key: {op: finite_number(body[key], key)}}})
+    sat_ids = body.get("sat_ids") or body.get("sat_id")
+    if sat_ids:
+        preds.append(
+            {
+                "in": {
+                    "sat_id": bounded_list(
+                        string_list(sat_ids, "sat_ids", "a satellite id"), "sat_ids"
+                    )
+                }
+            }
+        )
+    if body.get("query_expr"):
+        preds.append(body["query_expr"])
+    return preds

@@ -50,7 +50,7 @@ class StacSearch:
     def search(self, p: Principal, q: ItemQuery) -> tuple[list[dict[str, Any]], str | None]:
         """A page of image rows (with ``product_uid`` etc.) and the token of the next page."""
         body = self._body(q)
-        where, geom, post = self.metadata._candidates(p, body)
+        where, geom, post = self.metadata.candidates(p, body)
         if q.ids is not None:
             where = replace(where, ids=tuple(q.ids))
         if q.filter is not None:

@@ -10,7 +10,8 @@ from rastercat.api.state import AppState
 from rastercat.catalog.principal import Principal
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """Async: it does no I/O, and a sync dependency costs a trip through the thread pool."""
     return request.app.state.rc
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body
-from fastapi.responses import JSONResponse
 
 from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.api.responses import FastJSONResponse
 from rastercat.catalog.metadata import MetadataService
 from rastercat.errors import NotFound
 from rastercat.protocol.bodies import json_object
@@ -48,11 +48,11 @@ def feature(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
 
 
 @router.post("/search")
-def search(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> JSONResponse:
+def search(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> FastJSONResponse:
     req = SearchRequest.parse(body)
     rows, token = _svc(state).search(p, req.body)
     # Every page carries the header; an empty value ends the client's paging (protocol §3.3).
-    return JSONResponse(
+    return FastJSONResponse(
         [feature(r, req.fields) for r in rows], headers={"X-Continuation-Token": token or ""}
     )
 

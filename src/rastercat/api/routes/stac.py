@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote_plus
 
-import orjson
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.api.responses import FastJSONResponse
 from rastercat.api.routes.uploads import public_base
 from rastercat.catalog.asset_urls import AssetSigner, presign_get
 from rastercat.catalog.principal import Principal
@@ -34,20 +34,8 @@ PREFIX = "/stac/v1"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
-class _FastJSON(JSONResponse):
-    """JSON rendered by orjson: pages of 100+ Items are large documents, and the standard
-    library's encoder was a tenth of a search. Anything orjson refuses (integers beyond 64 bits in
-    a stored property) falls back to the standard encoder, so output never differs in meaning."""
-
-    def render(self, content: Any) -> bytes:
-        try:
-            return orjson.dumps(content)
-        except (orjson.JSONEncodeError, TypeError):
-            return super().render(content)
-
-
 def _geojson(content: Any) -> JSONResponse:
-    return _FastJSON(content, media_type=GEOJSON)
+    return FastJSONResponse(content, media_type=GEOJSON)
 
 
 def _links(request: Request, state: Any) -> Links:

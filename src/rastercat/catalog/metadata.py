@@ -185,7 +185,7 @@ class MetadataService:
             area = Area(geom.bounds, start if timed else None, end if timed else None)
         preds = _predicates(body)
         pred = compile_expr({"and": preds}) if preds else None
-        readable = {r["id"]: r["uid"] for r in self.readable_products(p)}
+        readable = {r["id"]: r["uid"] for r in self.reads.product_acls() if can_read(p, r)}
         asked: tuple[str, ...] | None = None
         if products:
             uids = {readable[x] for x in products if x in readable}

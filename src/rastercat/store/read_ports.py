@@ -90,6 +90,10 @@ class CatalogReads(Protocol):
         """Every product, by id."""
         ...
 
+    def product_acls(self) -> list[Row]:
+        """Every product's ``id``, ``uid`` and permission lists, by id (what a search needs)."""
+        ...
+
     def product(self, pid: str) -> Row | None: ...
 
     def bands_of(self, product_uids: Sequence[str]) -> list[Row]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from rastercat.store.read_ports import (
@@ -55,6 +56,15 @@ def _decode_list(text: str | None) -> Any:
     return list(value) if isinstance(value, list) else json.loads(text)
 
 
+def _loads(text: str) -> Any:
+    """orjson's decoder (a third of json's time on image attributes; the same values), or the
+    standard one for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def dicts(result: sa.CursorResult[Any], raw_json: bool) -> list[dict[str, Any]]:
     """Plain dicts of the rows (zip over the keys once: ``dict(row._mapping)`` rebuilds the key
     view for every row). ``raw_json``: the JSON columns came as text (:func:`image_columns`)."""
@@ -63,7 +73,7 @@ def dicts(result: sa.CursorResult[Any], raw_json: bool) -> list[dict[str, Any]]:
     if raw_json:
         for row in rows:
             attrs = row["attrs"]
-            row["attrs"] = None if attrs is None else json.loads(attrs)
+            row["attrs"] = None if attrs is None else _loads(attrs)
             for k in _LISTS:
                 row[k] = _decode_list(row[k])
     return rows
@@ -164,6 +174,12 @@ class SqlCatalogReads:
     # products & bands ----------------------------------------------------------------------------
     def products(self) -> list[Row]:
         return self.repo.all(t.products, order_by=[t.products.c.id])
+
+    def product_acls(self) -> list[Row]:
+        p = t.products
+        cols = [p.c.id, p.c.uid, p.c.owners, p.c.readers, p.c.writers]
+        with self.repo.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(*cols).order_by(p.c.id))]
 
     def product(self, pid: str) -> Row | None:
         return self.repo.one(t.products, id=pid)

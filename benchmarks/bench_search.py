@@ -36,7 +36,8 @@ def serve(data: Path, database_url: str | None) -> tuple[Any, str, Any]:
     from rastercat.api.app import create_app
     from rastercat.config import IngestSettings, Settings
 
-    settings = Settings(data_dir=data, database_url=database_url, ingest=IngestSettings(workers=1))
+    settings = Settings(data_dir=data, database_url=database_url, ingest=IngestSettings(workers=1),
+                        start_workers=False)  # fmt: skip
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -80,6 +81,38 @@ def prepare(app: Any, n: int) -> str:
     load(state, n, row["id"], row["uid"], p.user_principal)
     print(f"  loaded {n:,} images in {time.perf_counter() - started:.0f} s")
     return token
+
+
+def serve_process(data: Path, database_url: str | None) -> tuple[Any, str]:
+    """``rastercat serve --no-workers`` in a process of its own on the same catalog (the
+    deployment: the load generator does not share the server's GIL). Returns (process, URL)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # `serve` on loopback saves a local sign-in token in the user's config: keep it in the temp data.
+    env = {**os.environ, "XDG_CONFIG_HOME": str(data / "config")}
+    if database_url:
+        env["RASTERCAT_DATABASE_URL"] = database_url
+    cmd = [sys.executable, "-c", "from rastercat.cli.main import cli; cli()", "serve", "--data-dir", str(data),
+           "--port", str(port), "--no-workers", "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise SystemExit("rastercat serve did not start")
+        time.sleep(0.2)
 
 
 def timeit(client: httpx.Client, bodies: list[dict]) -> tuple[list[float], float]:
@@ -131,6 +164,21 @@ def main() -> None:
                     print(f"{line}  ({found:.0f} results/search)", flush=True)
                 repo.search_plan = "auto"
             stop()
+            # The same queries against `rastercat serve` in its own process (the plan it chooses).
+            proc, served = serve_process(data, db_url)
+            try:
+                with httpx.Client(
+                    base_url=served, headers={"Authorization": token}, timeout=300
+                ) as c:
+                    print("  rastercat serve (own process):", flush=True)
+                    for shape, qs in bodies.items():
+                        timeit(c, qs[:10])
+                        times_, found = timeit(c, qs[10:])
+                        print(f"  {shape:<26}  auto: p50 {pct(times_, 50):6.1f} ms  p99 "
+                              f"{pct(times_, 99):6.1f} ms  ({found:.0f} results/search)", flush=True)  # fmt: skip
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
             app.state.rc.engine.dispose()
             if not keep:
                 shutil.rmtree(data, ignore_errors=True)

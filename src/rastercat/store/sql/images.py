@@ -135,12 +135,13 @@ class Images:
         ids = [image_id(product["id"], key) for key in keys]
         existing: set[str] = set()
         for start in range(0, len(ids), EXISTING_CHUNK):
-            # By image id: its unique index answers each lookup (by product it scanned them all).
-            stmt = sa.select(t.images.c.key).where(
-                t.images.c.id.in_(ids[start : start + EXISTING_CHUNK]),
-                t.images.c.product_uid == product["uid"],
+            # By image id alone: its unique index answers each lookup. (With the product in the
+            # WHERE clause PostgreSQL may walk the product's (product_uid, key) index instead, every
+            # image of the product per chunk: bulk records fell from 6,200/s to 1,800/s.)
+            stmt = sa.select(t.images.c.key, t.images.c.product_uid).where(
+                t.images.c.id.in_(ids[start : start + EXISTING_CHUNK])
             )
-            existing.update(k for (k,) in conn.execute(stmt))
+            existing.update(k for k, uid in conn.execute(stmt) if uid == product["uid"])
         return existing
 
     def delete(self, conn: sa.Connection, pk: int) -> None:

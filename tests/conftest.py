@@ -39,3 +39,17 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[Any]:
+    """The app's services (the ``api`` role: nothing started) on a SQLite file in ``tmp_path``,
+    for tests that call the services without HTTP."""
+    from rastercat.api.state import AppState
+    from rastercat.config import Settings
+
+    s = AppState.open(Settings(data_dir=tmp_path / "data", start_workers=False))
+    try:
+        yield s
+    finally:
+        s.close()

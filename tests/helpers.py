@@ -76,3 +76,19 @@ def insert_images(
     ]
     with repo.tx() as conn:
         return Images(repo).create_many(conn, rows)
+
+
+def migrated_repo(request: Any, tmp_path: Path) -> Any:
+    """A migrated catalog for a test parametrized over ``["sqlite", "postgresql"]``: a SQLite file
+    in ``tmp_path``, or the session's PostgreSQL database (the ``pg_url`` fixture). The caller
+    disposes of ``repo.engine``."""
+    from rastercat.store.sql.engine import make_engine, migrate
+    from rastercat.store.sql.repo import Repo
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine)
+    return Repo(engine)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,22 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from rastercat.api.state import AppState
-from rastercat.config import Settings
 from rastercat.errors import StoreError
 from rastercat.store.sql.repo import t, utcnow
 from rastercat.store.sql.summary import sql_facts
 
 DEADLINE = 3.0
 """Seconds a request or a write may take here; the old code waited for the 30 s busy timeout."""
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[AppState]:
-    s = AppState.open(Settings(data_dir=tmp_path / "data", start_workers=False))
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def _add_image_rows(state: AppState, owner: Any, n: int) -> None:

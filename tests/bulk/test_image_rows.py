@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from helpers import insert_images
+from helpers import insert_images, migrated_repo
 from rastercat.catalog.bulk import BulkImages
 from rastercat.catalog.service import CatalogService
 from rastercat.catalog.users import UserService, principal_of
 from rastercat.config import Settings
 from rastercat.ingest.jobs import JobRunner
-from rastercat.store.sql.engine import make_engine, migrate
 from rastercat.store.sql.repo import Repo, t
 
 GEOMETRY = {"type": "Polygon", "coordinates": [[[1, 2], [3, 2], [3, 4], [1, 4], [1, 2]]]}
@@ -30,14 +29,9 @@ PER_IMAGE = {"pk", "id", "key", "created", "modified"}
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repo]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    migrate(engine)
-    yield Repo(engine)
-    engine.dispose()
+    repo = migrated_repo(request, tmp_path)
+    yield repo
+    repo.engine.dispose()
 
 
 def finalize(

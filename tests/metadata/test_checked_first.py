@@ -3,15 +3,12 @@ database is not read for it (the readable products are looked up last)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from rastercat.api.state import AppState
-from rastercat.config import Settings
 from rastercat.errors import InvalidInput
 
 BAD = [
@@ -23,15 +20,6 @@ BAD = [
     ({"query_expr": {"unknown_op": {}}}, None),
     ({"products": ["x"] * 100_000}, "products"),
 ]
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[AppState]:
-    s = AppState.open(Settings(data_dir=tmp_path / "data", start_workers=False))
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 @pytest.mark.parametrize(("body", "field"), BAD)

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from helpers import migrated_repo
 from rastercat.catalog.access import can_read, can_read_within
 from rastercat.catalog.principal import Principal
 from rastercat.store.sql.access import readable_clause
-from rastercat.store.sql.engine import make_engine, migrate
 from rastercat.store.sql.repo import Repo, t
 from scale.conftest import pg_databases, pg_url  # noqa: F401
 
@@ -65,18 +65,12 @@ PRODUCT_ACLS = [
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repo]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    migrate(engine)
-    repo = Repo(engine)
+    repo = migrated_repo(request, tmp_path)
     with repo.tx() as conn:  # the session's PostgreSQL database is shared: start empty
         conn.execute(sa.delete(t.images))
         conn.execute(sa.delete(t.products))
     yield repo
-    engine.dispose()
+    repo.engine.dispose()
 
 
 def _seed(repo: Repo) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -11,21 +11,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from helpers import migrated_repo
 from rastercat.errors import Conflict, InvalidInput
-from rastercat.store.sql.engine import make_engine, migrate, normalize_postgres_url
+from rastercat.store.sql.engine import normalize_postgres_url
 from rastercat.store.sql.repo import Repo, t
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repo]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    migrate(engine)
-    yield Repo(engine)
-    engine.dispose()
+    repo = migrated_repo(request, tmp_path)
+    yield repo
+    repo.engine.dispose()
 
 
 def now() -> datetime:

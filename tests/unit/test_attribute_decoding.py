@@ -1,0 +1,28 @@
+"""Search rows decode image attributes with orjson, and fall back to the json module for what
+orjson refuses: the values are those the json module gives, whatever a record holds."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from rastercat.store.sql.search import _loads
+
+CASES = [
+    '{"acquired": "2021-01-01T00:00:00Z", "cloud_fraction": 0.25, "n": 3, "tags": ["a"]}',
+    '{"big": 123456789012345678901234567890}',  # beyond 64 bits: orjson refuses it
+    '{"unsigned": 18446744073709551615, "negative": -9223372036854775809}',
+    '{"nan": NaN, "inf": Infinity}',  # not JSON, but what json.dumps writes by default
+    '{"unicode": "\\u00e9t\\u00e9", "nested": {"x": [1, 2.5e-7, null, true]}}',
+]
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_attributes_decode_as_the_json_module_does(text: str) -> None:
+    got, want = _loads(text), json.loads(text)
+    if "nan" in want:
+        assert math.isnan(got.pop("nan")) and math.isnan(want.pop("nan"))
+    assert got == want
+    assert all(type(got[k]) is type(want[k]) for k in want)

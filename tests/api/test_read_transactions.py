@@ -143,3 +143,63 @@ def test_concurrent_reads_and_read_then_write_never_see_a_locked_database(
         th.join(120)
     assert not errors, errors[:3]
     assert {u["org"] for u in state.users.list_users()} == {"o39"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/metadata/v1/search", {"products": ["ns:p"]}),
+        ("POST", "/stac/v1/search", {"collections": ["ns:p"]}),
+        ("GET", "/stac/v1/search?collections=ns:p", None),
+        ("GET", "/stac/v1/collections/ns:p/items", None),
+    ],
+)
+def test_a_search_request_is_one_read_transaction(
+    server_factory: Any, method: str, path: str, body: Any
+) -> None:
+    """Authentication, the products' ACLs and the rows come from one pooled connection and one
+    transaction (``Repo.snapshot``), not one per lookup."""
+    server = server_factory()
+    token = server.token("alice")
+    owner = server.state.users.authenticate(token)
+    _add_image_rows(server.state, owner, 3)
+    checkouts: list[Any] = []
+    begins: list[Any] = []
+
+    def checkout(*args: Any) -> None:
+        checkouts.append(threading.current_thread().name)
+
+    def begin(conn: Any) -> None:
+        begins.append(threading.current_thread().name)
+
+    engine = server.state.engine
+    sa.event.listen(engine, "checkout", checkout)
+    sa.event.listen(engine, "begin", begin)
+    try:
+        with httpx.Client(base_url=server.url, headers={"Authorization": token}) as client:
+            r = client.request(method, path, json=body)
+    finally:
+        sa.event.remove(engine, "checkout", checkout)
+        sa.event.remove(engine, "begin", begin)
+    assert r.status_code == 200, r.text
+    found = r.json() if path.startswith("/metadata") else r.json()["features"]
+    assert sorted(f["id"] for f in found) == ["ns:p:0", "ns:p:1", "ns:p:2"]
+    # The server's own threads (ingest workers, maintenance) poll the catalog meanwhile.
+    ours = [n for n in checkouts if not n.startswith("rastercat-")]
+    assert ours == ["AnyIO worker thread"], checkouts
+    assert [n for n in begins if not n.startswith("rastercat-")] == ours, begins
+
+
+def test_a_search_by_a_revoked_token_is_refused_though_the_token_was_seen(
+    server_factory: Any,
+) -> None:
+    """Tokens whose signature was checked are remembered, not whether their user may still use
+    them: revocation takes effect on the next request."""
+    server = server_factory()
+    token = server.token("alice")
+    with httpx.Client(base_url=server.url, headers={"Authorization": token}) as client:
+        assert client.post("/metadata/v1/search", json={}).status_code == 200
+        server.state.users.revoke_tokens("alice")
+        r = client.post("/metadata/v1/search", json={})
+    assert r.status_code == 401, r.text
+    assert "revoked" in r.text

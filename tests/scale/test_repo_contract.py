@@ -231,3 +231,40 @@ def test_the_date_index_is_chosen_for_large_areas_over_short_windows(repo: Repo)
         assert not repo.date_index_pays(conn, world, *week, page=101)
         repo.search_plan = "date"
         assert repo.date_index_pays(conn, (0.0, 0.0, 0.2, 0.2), None, None, page=101)
+
+
+def test_a_snapshot_is_one_read_transaction(repo: Repo) -> None:
+    """Every read inside ``snapshot()`` shares one connection and sees one state of the catalog:
+    a product committed meanwhile by another connection shows only after the snapshot ends."""
+    first = add_product(repo)
+    checkouts: list[Any] = []
+
+    def checkout(*args: Any) -> None:
+        checkouts.append(args)
+
+    sa.event.listen(repo.engine, "checkout", checkout)
+    try:
+        with repo.snapshot():
+            assert repo.one(t.products, id=first["id"]) is not None
+            with repo.read() as a, repo.read() as b:
+                assert a is b
+            second = add_product(repo)  # a write transaction of its own, committed
+            assert repo.one(t.products, id=second["id"]) is None
+            with repo.snapshot():  # nested: still the outer one
+                assert repo.one(t.products, id=second["id"]) is None
+        reads_inside = len(checkouts)
+        assert repo.one(t.products, id=second["id"]) is not None
+    finally:
+        sa.event.remove(repo.engine, "checkout", checkout)
+    # One checkout for the snapshot, one for the write; then one for the read after it.
+    assert reads_inside == 2
+    assert len(checkouts) == 3
+
+
+def test_a_snapshot_ends_with_its_block_when_the_block_raises(repo: Repo) -> None:
+    product = add_product(repo)
+    with pytest.raises(KeyError), repo.snapshot():
+        repo.one(t.products, id=product["id"])
+        raise KeyError("boom")
+    later = add_product(repo)
+    assert repo.one(t.products, id=later["id"]) is not None  # not the ended snapshot's view

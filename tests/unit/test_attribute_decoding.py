@@ -26,3 +26,12 @@ def test_attributes_decode_as_the_json_module_does(text: str) -> None:
         assert math.isnan(got.pop("nan")) and math.isnan(want.pop("nan"))
     assert got == want
     assert all(type(got[k]) is type(want[k]) for k in want)
+
+
+def test_large_floats_written_as_floats_keep_their_values() -> None:
+    """The fallback for big integers is a walk of the decoded value: floats of that magnitude
+    (and infinities, which json.dumps writes by default) come out as the json module reads them."""
+    text = '{"a": [[1e19, -2.5e30]], "b": {"c": 9.3e18}, "d": Infinity, "e": 12.5}'
+    got, want = _loads(text), json.loads(text)
+    assert got == want
+    assert type(got["a"][0][0]) is float

@@ -165,22 +165,25 @@ class UserService:
     def authenticate(self, token: str | None) -> Principal:
         claims = verify_user_token(self.secret, token)
         with self.repo.read() as conn:
-            user = self.users.find(conn, sub=str(claims["sub"]))
-            if user is None:
-                raise Unauthenticated("the token's user is not known to this server")
-            if float(claims["iat"]) < user["tokens_valid_after"]:
-                raise Unauthenticated("the token has been revoked: create a new one")
-            if not _issued_to(claims, user):
-                raise Unauthenticated(
-                    "the token was issued to an earlier user of this name: create a new one"
-                )
-            return principal_of(conn, user)
+            user, groups = self.users.with_groups(conn, str(claims["sub"]))
+        if user is None:
+            raise Unauthenticated("the token's user is not known to this server")
+        if float(claims["iat"]) < user["tokens_valid_after"]:
+            raise Unauthenticated("the token has been revoked: create a new one")
+        if not _issued_to(claims, user):
+            raise Unauthenticated(
+                "the token was issued to an earlier user of this name: create a new one"
+            )
+        return _principal(user, groups)
 
 
 def principal_of(conn: Tx, user: dict[str, Any]) -> Principal:
     """The principal of a user row, with its groups as they are now: one rule for a token's
     caller and for an uploader whose access is checked again later."""
-    groups = member_groups(conn, user["pk"])
+    return _principal(user, member_groups(conn, user["pk"]))
+
+
+def _principal(user: dict[str, Any], groups: list[str]) -> Principal:
     return Principal(
         user_pk=user["pk"],
         name=user["name"],

@@ -117,6 +117,9 @@ class JobRepository(Protocol):
 
 class UserRepository(Protocol):
     def find(self, conn: sa.Connection, **where: Any) -> dict[str, Any] | None: ...
+    def with_groups(
+        self, conn: sa.Connection, sub: str
+    ) -> tuple[dict[str, Any] | None, list[str]]: ...
     def all(self, conn: sa.Connection) -> list[dict[str, Any]]: ...
     def create(
         self, conn: sa.Connection, values: Mapping[str, Any], groups: Iterable[str]

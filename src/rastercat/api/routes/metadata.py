@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
-from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.api.deps import PrincipalDep, StateDep, read_as_caller
 from rastercat.api.responses import FastJSONResponse
 from rastercat.catalog.metadata import MetadataService
+from rastercat.catalog.principal import Principal
 from rastercat.errors import NotFound
 from rastercat.protocol.bodies import json_object
 from rastercat.protocol.dl017.documents import flat_band, flat_image, flat_product
@@ -48,13 +49,16 @@ def feature(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
 
 
 @router.post("/search")
-def search(state: StateDep, p: PrincipalDep, body: Any = AnyBody) -> FastJSONResponse:
-    req = SearchRequest.parse(body)
-    rows, token = _svc(state).search(p, req.body)
-    # Every page carries the header; an empty value ends the client's paging (protocol §3.3).
-    return FastJSONResponse(
-        [feature(r, req.fields) for r in rows], headers={"X-Continuation-Token": token or ""}
-    )
+async def search(request: Request, state: StateDep, body: Any = AnyBody) -> FastJSONResponse:
+    def page(p: Principal) -> FastJSONResponse:
+        req = SearchRequest.parse(body)
+        rows, token = _svc(state).search(p, req.body)
+        # Every page carries the header; an empty value ends the client's paging (protocol §3.3).
+        return FastJSONResponse(
+            [feature(r, req.fields) for r in rows], headers={"X-Continuation-Token": token or ""}
+        )
+
+    return await read_as_caller(request, page)
 
 
 @router.post("/summary")

@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
-from rastercat.api.deps import PrincipalDep, StateDep
+from rastercat.api.deps import PrincipalDep, StateDep, read_as_caller
 from rastercat.api.responses import FastJSONResponse
 from rastercat.api.routes.uploads import public_base
 from rastercat.catalog.asset_urls import AssetSigner, presign_get
@@ -184,17 +184,20 @@ def _page(pages: _Pages, features: list[dict[str, Any]], self_url: str,
 
 
 @router.get("/collections/{cid}/items")
-def collection_items(request: Request, state: StateDep, p: PrincipalDep, cid: str) -> JSONResponse:
-    pages = _Pages(request, state)
-    pages.collections.product(p, cid)  # 404 for a product the caller may not read
-    params = _get_params(request)
-    parsed = req.parse_get(request.query_params, pages.settings.default_limit,
-                           pages.settings.max_limit, collections=[cid])  # fmt: skip
-    features, token = pages.search(p, parsed)
-    path = f"/collections/{pages.links.collection(cid).rsplit('/', 1)[-1]}/items"
-    nxt = next_link_get(pages.links, path, params, token) if token else None
-    parent = Links.link("collection", pages.links.collection(cid), "application/json")
-    return _page(pages, features, str(request.url), nxt, [parent])
+async def collection_items(request: Request, state: StateDep, cid: str) -> JSONResponse:
+    def page(p: Principal) -> JSONResponse:
+        pages = _Pages(request, state)
+        pages.collections.product(p, cid)  # 404 for a product the caller may not read
+        params = _get_params(request)
+        parsed = req.parse_get(request.query_params, pages.settings.default_limit,
+                               pages.settings.max_limit, collections=[cid])  # fmt: skip
+        features, token = pages.search(p, parsed)
+        path = f"/collections/{pages.links.collection(cid).rsplit('/', 1)[-1]}/items"
+        nxt = next_link_get(pages.links, path, params, token) if token else None
+        parent = Links.link("collection", pages.links.collection(cid), "application/json")
+        return _page(pages, features, str(request.url), nxt, [parent])
+
+    return await read_as_caller(request, page)
 
 
 @router.get("/collections/{cid}/items/{iid}")
@@ -209,26 +212,30 @@ def collection_item(
 
 
 @router.get("/search")
-def search_get(request: Request, state: StateDep, p: PrincipalDep) -> JSONResponse:
-    pages = _Pages(request, state)
-    params = _get_params(request)
-    parsed = req.parse_get(
-        request.query_params, pages.settings.default_limit, pages.settings.max_limit
-    )
-    features, token = pages.search(p, parsed)
-    nxt = next_link_get(pages.links, "/search", params, token) if token else None
-    return _page(pages, features, str(request.url), nxt, [])
+async def search_get(request: Request, state: StateDep) -> JSONResponse:
+    def page(p: Principal) -> JSONResponse:
+        pages = _Pages(request, state)
+        params = _get_params(request)
+        parsed = req.parse_get(
+            request.query_params, pages.settings.default_limit, pages.settings.max_limit
+        )
+        features, token = pages.search(p, parsed)
+        nxt = next_link_get(pages.links, "/search", params, token) if token else None
+        return _page(pages, features, str(request.url), nxt, [])
+
+    return await read_as_caller(request, page)
 
 
 @router.post("/search")
-def search_post(
-    request: Request, state: StateDep, p: PrincipalDep, body: Any = AnyBody
-) -> JSONResponse:
-    pages = _Pages(request, state)
-    parsed = req.parse_post(body, pages.settings.default_limit, pages.settings.max_limit)
-    features, token = pages.search(p, parsed)
-    nxt = next_link_post(pages.links, "/search", body, token) if token else None
-    return _page(pages, features, pages.links.url("/search"), nxt, [])
+async def search_post(request: Request, state: StateDep, body: Any = AnyBody) -> JSONResponse:
+    def page(p: Principal) -> JSONResponse:
+        pages = _Pages(request, state)
+        parsed = req.parse_post(body, pages.settings.default_limit, pages.settings.max_limit)
+        features, token = pages.search(p, parsed)
+        nxt = next_link_post(pages.links, "/search", body, token) if token else None
+        return _page(pages, features, pages.links.url("/search"), nxt, [])
+
+    return await read_as_caller(request, page)
 
 
 # signed assets -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Driver errors are translated to the domain tree in exactly one place, :func:`tra
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -66,6 +67,14 @@ class Repo:
         """``auto``: :meth:`date_index_pays` chooses per search; ``spatial`` or ``date`` force one
         plan (for tests and benchmarks: both plans give the same results)."""
         self._stats: tuple[float, tuple[Any, Any, Any]] | None = None
+        self._read_options: dict[str, Any] = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            # One snapshot for the whole transaction, as SQLite's WAL reads have (READ COMMITTED
+            # takes one per statement); a transaction that only reads never fails to serialize.
+            self._read_options["isolation_level"] = "REPEATABLE READ"
+        self._snapshot: contextvars.ContextVar[sa.Connection | None] = contextvars.ContextVar(
+            f"rastercat_snapshot_{id(self)}", default=None
+        )
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sa.Connection]:
@@ -79,11 +88,33 @@ class Repo:
     def read(self) -> Iterator[sa.Connection]:
         """A transaction that only reads: one consistent snapshot that neither waits for writers
         nor holds them up (SQLite WAL: deferred ``BEGIN``, ``query_only``). Long reads (streamed
-        summaries, authentication on every request) belong here."""
+        summaries, authentication on every request) belong here. Inside :meth:`snapshot`, the
+        snapshot's own transaction."""
+        shared = self._snapshot.get()
+        if shared is not None:
+            yield shared
+            return
         with translate_errors(), self.engine.connect() as conn:
-            conn.execution_options(**{READ_ONLY: True})
+            conn.execution_options(**self._read_options)
             with conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every :meth:`read` of this thread (context) until the block ends is one read
+        transaction: a request that authenticates, reads the product ACLs and searches takes one
+        connection from the pool and sees one state of the catalog. On PostgreSQL each transaction
+        of its own cost a pool ping, a ``BEGIN`` and a ``ROLLBACK`` (three round trips); a search
+        took three. Writes (:meth:`tx`) still take their own connection."""
+        if self._snapshot.get() is not None:
+            yield
+            return
+        with self.read() as conn:
+            token = self._snapshot.set(conn)
+            try:
+                yield
+            finally:
+                self._snapshot.reset(token)
 
     # generic helpers ---------------------------------------------------------------------
     def one(self, table: sa.Table, conn: sa.Connection | None = None, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,6 +18,18 @@ def member_groups(conn: sa.Connection, user_pk: int) -> list[str]:
     return list(conn.execute(stmt).scalars())
 
 
+@functools.cache
+def _by_sub() -> sa.Select[Any]:
+    """A user by ``sub`` with one row per group (one row with a NULL group for none): built once,
+    so each request's authentication skips building and keying the statement."""
+    group = t.memberships.c.group_name.label("rastercat_group")
+    return (
+        sa.select(t.users, group)
+        .select_from(t.users.outerjoin(t.memberships, t.memberships.c.user_pk == t.users.c.pk))
+        .where(t.users.c.sub == sa.bindparam("sub"))
+    )
+
+
 class Users:
     """User rows (plain dicts) through one :class:`Repo`."""
 
@@ -26,6 +39,14 @@ class Users:
     def find(self, conn: sa.Connection, **where: Any) -> dict[str, Any] | None:
         """The user matching ``where`` (``pk``, ``name`` or ``sub``)."""
         return self.repo.one(t.users, conn, **where)
+
+    def with_groups(self, conn: sa.Connection, sub: str) -> tuple[dict[str, Any] | None, list[str]]:
+        """The user of ``sub`` and their groups, in one query (authentication, every request)."""
+        rows = conn.execute(_by_sub(), {"sub": sub}).mappings().all()
+        if not rows:
+            return None, []
+        user = {k: v for k, v in rows[0].items() if k != "rastercat_group"}
+        return user, [r["rastercat_group"] for r in rows if r["rastercat_group"] is not None]
 
     def all(self, conn: sa.Connection) -> list[dict[str, Any]]:
         """Every user, by name."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -296,3 +297,31 @@ def test_session_routes_read_no_large_json_body(server: Any) -> None:
         assert r.status_code == 413 and "1048576 bytes" in r.text
     r = httpx.post(f"{session['session_url']}/urls", content=b"{not json")
     assert r.status_code == 400 and "not JSON" in r.text
+
+
+def test_parts_in_odd_chunks_are_hashed_and_kept_byte_for_byte(server: Any) -> None:
+    """Parts of several receiving blocks, sent chunked in pieces that straddle the blocks: each
+    part's SHA-256 is checked as it arrives, and completion hashes the parts kept on disk."""
+    from rastercat.store.spool import BLOCK
+
+    def chunked(data: bytes, size: int = 99_999) -> Any:
+        return (data[i : i + size] for i in range(0, len(data), size))
+
+    pid = make_product(server)
+    part = 3 * BLOCK + 7
+    data = os.urandom(part + BLOCK // 2)
+    session = start(server, pid, "odd.tif", len(data), part=part)
+    pieces = (data[:part], data[part:])
+    urls = httpx.post(
+        f"{session['session_url']}/urls",
+        json={"parts": [{"part_number": n, "checksum_sha256": b64sha(p)}
+                        for n, p in enumerate(pieces, 1)]},
+    )  # fmt: skip
+    assert urls.status_code == 200, urls.text
+    for target, piece in zip(urls.json()["parts"], pieces, strict=True):
+        r = httpx.put(target["url"], content=chunked(piece), headers=target["headers"])
+        assert r.status_code == 200, r.text
+    whole = hashlib.sha256(data).hexdigest()
+    r = httpx.post(f"{session['session_url']}/complete", json={"sha256": whole})
+    assert r.status_code == 200, r.text
+    assert r.json()["sha256"] == whole

@@ -57,7 +57,6 @@ from rastercat.store.sql.repo import utcnow
 
 log = logging.getLogger("rastercat.uploads")
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
-WRITE_BATCH = 2**20
 RECEIVED_CAP = 1_000_000
 
 

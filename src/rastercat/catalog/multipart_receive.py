@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from rastercat.catalog.multipart import (
     CHECKSUM_HEADER,
     RECEIVED_CAP,
-    WRITE_BATCH,
     parse_checksum,
 )
 from rastercat.catalog.upload_claims import Claim, renew_interval
 from rastercat.errors import Conflict, InvalidInput
 from rastercat.store.multipart import LocalParts
+from rastercat.store.spool import Spool
 
 if TYPE_CHECKING:
     from rastercat.catalog.multipart import MultipartService
@@ -83,34 +83,27 @@ async def _receive(
     renewed = anyio.current_time()
     every = renew_interval(svc.idle)
     async with await anyio.open_file(tmp, "wb") as f:
-        pending: list[bytes] = []
-        held = 0
+        # Hashed beside the write, off the event loop, a block at a time.
         stream = chunks.__aiter__()
-        while True:
-            try:
-                with anyio.fail_after(svc.idle):
-                    chunk = await stream.__anext__()
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                raise Conflict(f"no data arrived for {svc.idle:g} s: send the part again") from None
-            size += len(chunk)
-            if size > expected:
-                raise InvalidInput(
-                    f"the part is larger than {expected} bytes", field="Content-Length"
-                )
-            pending.append(chunk)
-            held += len(chunk)
-            if held >= WRITE_BATCH:
-                block = b"".join(pending)
-                digest.update(block)
-                await f.write(block)
-                pending, held = [], 0
-            if anyio.current_time() - renewed >= every:
-                await anyio.to_thread.run_sync(claim.renew)
-                renewed = anyio.current_time()
-        if pending:
-            block = b"".join(pending)
-            digest.update(block)
-            await f.write(block)
+        async with Spool(f.wrapped, digest) as spool:
+            while True:
+                try:
+                    with anyio.fail_after(svc.idle):
+                        chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise Conflict(
+                        f"no data arrived for {svc.idle:g} s: send the part again"
+                    ) from None
+                size += len(chunk)
+                if size > expected:
+                    raise InvalidInput(
+                        f"the part is larger than {expected} bytes", field="Content-Length"
+                    )
+                await spool.add(chunk)
+                if anyio.current_time() - renewed >= every:
+                    await anyio.to_thread.run_sync(claim.renew)
+                    renewed = anyio.current_time()
+            await spool.flush()
     return digest, size

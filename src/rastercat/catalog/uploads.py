@@ -22,6 +22,7 @@ from rastercat.protocol.dl017.uploads import upload_doc
 from rastercat.protocol.validation import check_key, parse_datetime, validate_attrs
 from rastercat.store.objects import DirectUploads, ObjectStore
 from rastercat.store.ports import UploadRepository
+from rastercat.store.spool import Spool
 from rastercat.store.sql.repo import Repo, utcnow
 from rastercat.store.sql.uploads import Uploads
 from rastercat.store.writeback import Writeback
@@ -30,7 +31,6 @@ RESAMPLERS = (
     "nearest", "average", "gauss", "cubic", "cubicspline", "lanczos", "average_mp", "average_magphase",
     "mode",
 )  # fmt: skip
-WRITE_BATCH = 2**20
 ACTIVE = ("UPLOADING", "WAITING", "PENDING", "RUNNING")
 STATUSES = ("UPLOADING", "WAITING", "PENDING", "RUNNING", "SUCCESS", "FAILURE")
 
@@ -261,38 +261,31 @@ class UploadService:
         async with await anyio.open_file(tmp, "wb") as f:
             # Written back while it arrives, not later beside the conversion's writes.
             writeback = Writeback(f.wrapped.fileno())
-            # Batch the server's small chunks: one thread hop per MiB, memory stays bounded.
-            pending: list[bytes] = []
-            held = 0
             stream = chunks.__aiter__()
-            while True:
-                try:
-                    with anyio.fail_after(self.idle):
-                        chunk = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise Conflict(
-                        f"no data arrived for {self.idle:g} s: PUT the file again"
-                    ) from None
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise PayloadTooLarge(
-                        f"the upload is larger than the limit of {self.max_bytes} bytes"
-                    )
-                pending.append(chunk)
-                held += len(chunk)
-                if held >= WRITE_BATCH:
-                    await f.write(b"".join(pending))
-                    pending, held = [], 0
-                    if writeback.due(size):
-                        await anyio.to_thread.run_sync(writeback.start, size)
-                if anyio.current_time() - renewed >= every:
-                    if not await anyio.to_thread.run_sync(claim.renew):
-                        raise lost_hold(self.idle)
-                    renewed = anyio.current_time()
-            if pending:
-                await f.write(b"".join(pending))
+            async with Spool(f.wrapped) as spool:
+                while True:
+                    try:
+                        with anyio.fail_after(self.idle):
+                            chunk = await stream.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise Conflict(
+                            f"no data arrived for {self.idle:g} s: PUT the file again"
+                        ) from None
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PayloadTooLarge(
+                            f"the upload is larger than the limit of {self.max_bytes} bytes"
+                        )
+                    await spool.add(chunk)
+                    if writeback.due(spool.written):
+                        await anyio.to_thread.run_sync(writeback.start, spool.written)
+                    if anyio.current_time() - renewed >= every:
+                        if not await anyio.to_thread.run_sync(claim.renew):
+                            raise lost_hold(self.idle)
+                        renewed = anyio.current_time()
+                await spool.flush()
             await f.flush()
             await anyio.to_thread.run_sync(writeback.start, size)
         return size

@@ -198,7 +198,18 @@ def main() -> int:
             rss0 = rss_mib(proc.pid)
             stats = Stats()
             t0 = time.monotonic()
+            samples: list[tuple[float, float]] = []
+            done = threading.Event()
+
+            def sample() -> None:  # the server's RSS every 10 s: a plateau or a climb
+                while not done.wait(10):
+                    samples.append((time.monotonic() - t0, rss_mib(proc.pid)))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
             run_clients(soak, stats, args.clients, args.minutes * 60)
+            done.set()
+            sampler.join()
             elapsed = time.monotonic() - t0
             failed = soak.check_uploads()
             rss1 = rss_mib(proc.pid)
@@ -218,6 +229,12 @@ def main() -> int:
     for f in failed[:5]:
         print(f"    upload not ingested: {f}")
     growth = rss1 - rss0
+    per_minute = [f"{mib:.0f}" for at, mib in samples if int(at) % 60 < 10]
+    print(f"server RSS each minute (MiB): {rss0:.0f} (warm) " + " ".join(per_minute))
+    half = [mib for at, mib in samples if at >= elapsed / 2]
+    if half:
+        print(f"server RSS over the second half: {half[0]:.0f} -> {half[-1]:.0f} MiB "
+              f"(max {max(half):.0f})")  # fmt: skip
     print(f"server RSS after warm-up {rss0:.0f} MiB, at the end {rss1:.0f} MiB "
           f"(+{growth:.0f} MiB; bound {args.rss_bound:.0f} MiB)")  # fmt: skip
     ok = errors == 0 and not failed and growth <= args.rss_bound

@@ -52,9 +52,19 @@ class Limits(BaseModel):
     """Largest memory one raster read may allocate: the working canvas, the warped window, masks,
     the output and the encoder's copies (estimated by ``rastercat.raster.grid.read_memory``)."""
     max_concurrent_reads: int = 0
-    """Raster reads and tile renders running at once; more wait for a slot. 0 sizes it for the
+    """Raster reads (and point queries) running at once; more wait for a slot. 0 sizes it for the
     machine: two per core, but no more ``max_read_bytes`` reads than fit in half the memory."""
+    max_concurrent_tiles: int = 0
+    """Tile renders running at once, in slots of their own: a map's tiles never queue behind
+    large raster reads (in the mixed soak, a mosaic read took a second and tiles waited seconds
+    behind them). A tile is at most ``tilesize`` 1024 squared. 0: two per core."""
     max_extra_properties: int = 10
+
+    def concurrent_tiles(self) -> int:
+        """``max_concurrent_tiles``, or two per core when it is 0."""
+        if self.max_concurrent_tiles > 0:
+            return self.max_concurrent_tiles
+        return 2 * (os.cpu_count() or 1)
 
     def concurrent_reads(self) -> int:
         """``max_concurrent_reads``, or the machine's size when it is 0."""

@@ -100,7 +100,9 @@ class Services(Core):
 
     objects: ObjectStore
     read_slots: ReadSlots
-    """Bounds the raster reads and tile renders running at once (``limits.max_concurrent_reads``)."""
+    """Bounds the raster reads and point queries running at once (``limits.max_concurrent_reads``)."""
+    tile_slots: ReadSlots
+    """Bounds the tile renders running at once (``limits.max_concurrent_tiles``)."""
     job_events: JobEvents
     """Wakes requests waiting for ingest jobs that this process's workers finish."""
     runner: JobRunner
@@ -307,6 +309,7 @@ def _services(core: Core, objects: ObjectStore, *, local_workers: bool) -> Servi
         **_fields(core),
         objects=objects,
         read_slots=ReadSlots(settings.limits.concurrent_reads()),
+        tile_slots=ReadSlots(settings.limits.concurrent_tiles()),
         job_events=job_events,
         runner=runner,
         uploads=uploads,

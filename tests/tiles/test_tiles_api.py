@@ -202,3 +202,26 @@ def test_tilejson_documents(
     ).json()
     assert image_doc["tiles"][0].endswith(f"/images/{tile_product.image_id}/{{z}}/{{x}}/{{y}}.webp")
     assert image_doc["bounds"] == pytest.approx(list(IMAGE), abs=1e-6)
+
+
+def test_tiles_render_in_slots_of_their_own(
+    live_server: Any, alice: httpx.Client, tile_product: TileProduct
+) -> None:
+    """Tiles take the tile slots (``limits.max_concurrent_tiles``), never the read slots that
+    raster reads hold for seconds under load; raster reads take the read slots."""
+    state = live_server.state
+    tiles_before, reads_before = state.tile_slots.peak, state.read_slots.peak
+    state.tile_slots.peak = state.read_slots.peak = 0
+    try:
+        z, x, y = centre_tile()
+        for image in (True, False):
+            get_tile(alice, tile_url(tile_product, z, x, y, image=image))
+        assert state.tile_slots.peak == 1 and state.read_slots.peak == 0
+        r = alice.post("/raster/v1/npz", json={"ids": [tile_product.image_id], "bands": ["red"],
+                                              "resolution": 0.01, "srs": "EPSG:4326"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert state.read_slots.peak == 1
+        assert state.tile_slots.total == live_server.settings.limits.concurrent_tiles()
+    finally:
+        state.tile_slots.peak = max(tiles_before, state.tile_slots.peak)
+        state.read_slots.peak = max(reads_before, state.read_slots.peak)

@@ -50,8 +50,11 @@ def _ts(value: Any, name: str) -> float | None:
 
 def batch_sizes(wanted: int | None) -> Iterator[int]:
     """Rows to read from the store per batch: the first sized for what the caller expects to take
-    (so a page of 100 does not decode thousands of rows), then growing."""
-    size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 4))
+    (so a page of 100 does not decode thousands of rows) and a tenth more for the candidates the
+    exact checks drop (a footprint beside the area, an image shared more narrowly than its
+    product), then growing. Every row read costs its decoding: a quarter more was ~0.3 ms of a
+    world-wide search for a page of 100."""
+    size = BATCH if wanted is None else min(BATCH, max(FIRST_BATCH, wanted + wanted // 10))
     while True:
         yield size
         size = min(BATCH, size * 4)

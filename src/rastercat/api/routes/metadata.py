@@ -30,11 +30,12 @@ def _svc(state: Any) -> MetadataService:
 def feature(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
     flat = flat_image(row)
     if fields is None:
-        props = {k: v for k, v in flat.items() if k not in ("geometry", "id")}
-        return {"type": "Feature", "id": row["id"], "key": row["key"], "geometry": flat["geometry"],
-                "properties": props}  # fmt: skip
+        geometry = flat.pop("geometry")
+        del flat["id"]
+        return {"type": "Feature", "id": row["id"], "key": row["key"], "geometry": geometry,
+                "properties": flat}  # fmt: skip
     out: dict[str, Any] = {"id": row["id"]}
-    props = {}
+    props: dict[str, Any] = {}
     if "key" in fields:
         out["key"] = row["key"]
         out["properties"] = props

@@ -1,8 +1,9 @@
 """XYZ tiles and TileJSON, mounted at ``/tiles/v1``.
 
-Tiles render in a worker thread (GDAL off the event loop) once one of the app's read slots is
-free. A tile answers with an ETag built from what it draws (images, bands, parameters), so an
-unchanged tile costs a catalog lookup and a 304, not a render. ``?token=`` works like the Authorization header, which is
+Tiles render in a worker thread (GDAL off the event loop) once one of the app's tile slots is
+free (slots of their own: a tile never waits behind large raster reads). The catalog lookups of
+a tile share one read transaction. A tile answers with an ETag built from what it draws
+(images, bands, parameters), so an unchanged tile costs a catalog lookup and a 304, not a render. ``?token=`` works like the Authorization header, which is
 what makes a tile URL usable as an XYZ layer in QGIS or any web map.
 """
 
@@ -93,12 +94,13 @@ async def image_tile(
     tile = TileParams.parse(z, x, y, fmt, bands=bands, colormap=colormap, rescale=rescale,
                             resampling=resampling, tilesize=tilesize)  # fmt: skip
     style = tile.style
-    return await state.read_slots.run(_image_tile, request, state, p, image_id, style, z, x, y)
+    return await state.tile_slots.run(_image_tile, request, state, p, image_id, style, z, x, y)
 
 
 def _image_tile(request: Request, state: Any, p: Any, image_id: str, style: TileStyle, z: int,
                 x: int, y: int) -> Response:  # fmt: skip
-    layer = _catalog(state).image_layer(p, image_id, style)
+    with state.repo.snapshot():
+        layer = _catalog(state).image_layer(p, image_id, style)
     return _tile_response(request, layer, style, z, x, y)
 
 
@@ -125,13 +127,15 @@ async def product_tile(
                             resampling=resampling, tilesize=tilesize)  # fmt: skip
     style = tile.style
     where = (order, start_datetime, end_datetime)
-    return await state.read_slots.run(_product_tile, request, state, p, pid, style, z, x, y, where)
+    return await state.tile_slots.run(_product_tile, request, state, p, pid, style, z, x, y, where)
 
 
 def _product_tile(request: Request, state: Any, p: Any, pid: str, style: TileStyle, z: int,
                   x: int, y: int, where: tuple[str, str | None, str | None]) -> Response:  # fmt: skip
     order, start, end = where
-    layer = _catalog(state).product_layer(p, pid, z, x, y, style, order=order, start=start, end=end)
+    with state.repo.snapshot():
+        layer = _catalog(state).product_layer(p, pid, z, x, y, style, order=order, start=start,
+                                              end=end)  # fmt: skip
     return _tile_response(request, layer, style, z, x, y)
 
 

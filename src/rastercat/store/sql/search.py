@@ -90,7 +90,12 @@ def _loads(text: str) -> Any:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
-    return value if _exact(value) else json.loads(text)
+    if type(value) is dict and "geometry" in value:
+        # Footprints are written from shapely (floats within +/-180): only the rest is walked.
+        exact = all(_exact(v) for k, v in value.items() if k != "geometry")
+    else:
+        exact = _exact(value)
+    return value if exact else json.loads(text)
 
 
 def dicts(result: sa.CursorResult[Any], raw_json: bool) -> list[dict[str, Any]]:

@@ -35,3 +35,15 @@ def test_large_floats_written_as_floats_keep_their_values() -> None:
     got, want = _loads(text), json.loads(text)
     assert got == want
     assert type(got["a"][0][0]) is float
+
+
+def test_a_big_integer_beside_a_footprint_is_kept() -> None:
+    """The footprint is not walked (shapely writes it: floats within +/-180), every other
+    attribute is: an integer beyond 64 bits next to a geometry still comes out as an integer."""
+    text = (
+        '{"geometry": {"type": "Polygon", "coordinates": [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0],'
+        ' [0.0, 0.0]]]}, "extra_properties": {"serial": 123456789012345678901234567890}}'
+    )
+    got = _loads(text)
+    assert got == json.loads(text)
+    assert type(got["extra_properties"]["serial"]) is int

@@ -103,9 +103,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process (Linux ``/proc``)."""
+def memory(pid: int) -> dict[str, float]:
+    """A process's resident memory in MiB from ``/proc``: ``VmRSS`` in all, of which ``RssAnon``
+    (its own heap and stacks) and ``RssFile`` (pages of mapped files, such as a SQLite catalog
+    read through ``mmap``: page cache the kernel may take back), and ``Threads`` (a count)."""
+    out = {"VmRSS": float("nan"), "RssAnon": float("nan"), "RssFile": float("nan"),
+           "Threads": float("nan")}  # fmt: skip
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        key, _, value = line.partition(":")
+        if key in out:
+            number = float(value.split()[0])
+            out[key] = number if key == "Threads" else number / 1024
+    return out

@@ -3,7 +3,9 @@ and on PostgreSQL + PostGIS.
 
 N generated images (each with a stored file key, so every Item carries signed asset hrefs) are
 loaded into an embedded SQLite catalog and into a PostGIS database that this script creates on
-``--pg`` and drops at the end (``--no-pg`` for SQLite alone). One server per catalog. Each query is
+``--pg`` and drops at the end (``--no-pg`` for SQLite alone). One server per catalog, each
+``rastercat serve`` in a process of its own (the load generator parses the larger STAC pages and
+must not share the server's GIL; ``--in-process`` serves from this process instead). Each query is
 sent as ``POST /metadata/v1/search`` and as ``POST /stac/v1/search`` (``bbox``, ``datetime``, and
 for the issue's query a CQL2 ``filter``), the two back to back in alternating order and the two
 catalogs interleaved, so that a busy machine slows both sides alike: compare the ratios. Prints
@@ -28,6 +30,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from bench_search import serve_process
 from bench_search_shapes import pct, shapes
 
 
@@ -88,13 +91,27 @@ def start(data: Path, database_url: str | None) -> tuple[Any, Any, str]:
     settings = Settings(data_dir=data, database_url=database_url, ingest=IngestSettings(workers=1))
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     deadline = time.monotonic() + 60
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
-    return app, server, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    return (
+        app,
+        (server, thread),
+        f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}",
+    )
+
+
+def stop(servers: list[Any]) -> None:
+    """Stop in-process servers (their app's shutdown stops its background work too)."""
+    for server, _ in servers:
+        server.should_exit = True
+    for _, thread in servers:
+        thread.join(timeout=60)
+    servers.clear()
 
 
 def _when(value: str) -> str:
@@ -129,6 +146,8 @@ def main() -> None:
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                     help="An admin URL: a database rastercat_bench_<hex> is created and dropped.")  # fmt: skip
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")
+    ap.add_argument("--in-process", action="store_true",
+                    help="serve from this process (uvicorn in a thread), not `rastercat serve`")  # fmt: skip
     args = ap.parse_args()
 
     kinds = shapes(args.queries)
@@ -139,19 +158,25 @@ def main() -> None:
         with admin.connect() as c:
             c.exec_driver_sql(f'CREATE DATABASE "{name}"')
         urls["postgis"] = args.pg.rsplit("/", 1)[0] + "/" + name
-    apps = []
+    apps: list[Any] = []
+    procs: list[Any] = []
     try:
         clients = {}
         for label, db_url in urls.items():
-            app, server, url = start(
-                Path(tempfile.mkdtemp(prefix=f"rc-bench-stac-{label}-")), db_url
-            )
+            data = Path(tempfile.mkdtemp(prefix=f"rc-bench-stac-{label}-"))
+            app, server, url = start(data, db_url)
             apps.append(server)
             seed(app.state.rc, args.images, random.Random(42))
             token = app.state.rc.users.mint_token("bench")
+            if not args.in_process:  # the same catalog, served by `rastercat serve`
+                stop([server])
+                app.state.rc.engine.dispose()
+                proc, url = serve_process(data, db_url)
+                procs.append(proc)
             clients[label] = httpx.Client(
                 base_url=url, headers={"Authorization": token}, timeout=120
             )
+        where = "in this process" if args.in_process else "`rastercat serve`, a process each"
         times: dict[tuple[str, str, str], list[float]] = {}
         found: dict[tuple[str, str, str], int] = {}
         sides = (("metadata", "/metadata/v1/search", None), ("stac", "/stac/v1/search", "features"))
@@ -169,9 +194,8 @@ def main() -> None:
                         ms, n = post(c, path, to_stac(body) if side == "stac" else body, key)
                         times.setdefault((kind, label, side), []).append(ms)
                         found[(kind, label, side)] = found.get((kind, label, side), 0) + n
-        print(
-            f"{args.images:,} images, {args.queries} queries per kind, first 100 in date order, over HTTP"
-        )
+        print(f"{args.images:,} images, {args.queries} queries per kind, first 100 in date order, "
+              f"over HTTP ({where})")  # fmt: skip
         for kind in kinds:
             for label in clients:
                 m, s = times[(kind, label, "metadata")], times[(kind, label, "stac")]
@@ -181,11 +205,10 @@ def main() -> None:
                       f"{pct(s, 50) / pct(m, 50):.2f}x  ({found[(kind, label, 'stac')] / len(m):.0f}"
                       f" items/query{'' if same else ', COUNTS DIFFER'})")  # fmt: skip
     finally:
-        for server in apps:  # stopped (its background work too) before its database is dropped
-            server.should_exit = True
-        deadline = time.monotonic() + 30
-        while any(s.started for s in apps) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        stop(apps)  # stopped (their background work too) before a database is dropped
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=60)
         if admin is not None:
             with admin.connect() as c:
                 c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

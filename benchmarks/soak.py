@@ -25,7 +25,7 @@ import httpx
 import morecantile
 import numpy as np
 import rasterio
-from _serve import rss_mib, start_rastercat, stop
+from _serve import memory, start_rastercat, stop
 from rasterio.transform import from_origin
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -195,15 +195,15 @@ def main() -> int:
         try:
             soak = Soak(url, token, folder, args.side)
             run_clients(soak, Stats(), args.clients, 15)  # warm-up: threads, caches, imports
-            rss0 = rss_mib(proc.pid)
+            mem0 = memory(proc.pid)
             stats = Stats()
             t0 = time.monotonic()
-            samples: list[tuple[float, float]] = []
+            samples: list[tuple[float, dict[str, float]]] = []
             done = threading.Event()
 
             def sample() -> None:  # the server's RSS every 10 s: a plateau or a climb
                 while not done.wait(10):
-                    samples.append((time.monotonic() - t0, rss_mib(proc.pid)))
+                    samples.append((time.monotonic() - t0, memory(proc.pid)))
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
@@ -212,7 +212,7 @@ def main() -> int:
             sampler.join()
             elapsed = time.monotonic() - t0
             failed = soak.check_uploads()
-            rss1 = rss_mib(proc.pid)
+            mem1 = memory(proc.pid)
         finally:
             stop(proc)
     print(f"{args.clients} clients, {elapsed:.0f} s, loopback; {len(soak.uploads)} uploads")
@@ -228,15 +228,22 @@ def main() -> int:
             print(f"    {e}")
     for f in failed[:5]:
         print(f"    upload not ingested: {f}")
+    rss0, rss1 = mem0["VmRSS"], mem1["VmRSS"]
     growth = rss1 - rss0
-    per_minute = [f"{mib:.0f}" for at, mib in samples if int(at) % 60 < 10]
-    print(f"server RSS each minute (MiB): {rss0:.0f} (warm) " + " ".join(per_minute))
-    half = [mib for at, mib in samples if at >= elapsed / 2]
+
+    def show(m: dict[str, float]) -> str:
+        return f"{m['VmRSS']:.0f} ({m['RssAnon']:.0f}+{m['RssFile']:.0f}, {m['Threads']:.0f} thr)"
+
+    per_minute = [show(m) for at, m in samples if int(at) % 60 < 10]
+    print("server RSS each minute, MiB (own memory + mapped files, threads): "
+          f"{show(mem0)} (warm) " + " ".join(per_minute))  # fmt: skip
+    half = [m["VmRSS"] for at, m in samples if at >= elapsed / 2]
     if half:
         print(f"server RSS over the second half: {half[0]:.0f} -> {half[-1]:.0f} MiB "
               f"(max {max(half):.0f})")  # fmt: skip
-    print(f"server RSS after warm-up {rss0:.0f} MiB, at the end {rss1:.0f} MiB "
-          f"(+{growth:.0f} MiB; bound {args.rss_bound:.0f} MiB)")  # fmt: skip
+    print(f"server RSS after warm-up {show(mem0)} MiB, at the end {show(mem1)} MiB "
+          f"(+{growth:.0f} MiB: own memory {mem1['RssAnon'] - mem0['RssAnon']:+.0f}, mapped "
+          f"files {mem1['RssFile'] - mem0['RssFile']:+.0f}; bound {args.rss_bound:.0f} MiB)")  # fmt: skip
     ok = errors == 0 and not failed and growth <= args.rss_bound
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -83,7 +83,11 @@ def test_each_step_is_timed_in_the_log(write_tif, work_dir, limits):
         IngestRequest("file", (src,), (BandSpec("b", 1),)), work_dir, limits, log=lines.append
     )
     text = "\n".join(lines)
-    assert re.search(r"^COG written in \d+\.\d\d s \(\d+\.\d\d s CPU\)", text, re.M)
+    assert re.search(
+        r"^COG written in \d+\.\d\d s \(\d+\.\d\d s CPU: \d+\.\d\d user, \d+\.\d\d system\)",
+        text,
+        re.M,
+    )
     for step in ("COG verified", "footprint", "statistics", "checksum"):
         assert re.search(rf"^{step} in \d+\.\d\d s", text, re.M), step
     assert res.attributes["cog_md5"] == md5(res.cog_path)

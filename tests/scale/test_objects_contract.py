@@ -142,3 +142,43 @@ def test_s3_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("RASTERCAT_S3__ENDPOINT_URL", "http://127.0.0.1:9000")
     s = Settings(data_dir=tmp_path)
     assert s.s3.bucket == "from-env" and s.s3.endpoint_url == "http://127.0.0.1:9000"
+
+
+def test_a_durable_put_stores_the_same_bytes(store: Any, tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    data = np.random.default_rng(3).bytes(300_000)
+    path.write_bytes(data)
+    store.put_file(path, "products/p/cog.tif", durable=True)
+    assert not path.exists()
+    assert store.size("products/p/cog.tif") == len(data)
+    local = store.fetch("products/p/cog.tif", tmp_path / "back")
+    assert local.read_bytes() == data
+
+
+def resident_bytes(path: Path) -> int:
+    """Bytes of ``path`` in the page cache (util-linux ``fincore``)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("fincore") is None:
+        pytest.skip("fincore (util-linux) is not installed")
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return int(out.strip())
+
+
+def test_a_durable_local_put_leaves_the_file_on_disk_and_out_of_the_page_cache(
+    tmp_path: Path,
+) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    size = 16 * 2**20
+    for key, durable in (("products/p/plain.bin", False), ("products/p/cog.tif", True)):
+        src = tmp_path / "src.bin"
+        src.write_bytes(np.random.default_rng(1).bytes(size))  # written, so in the page cache
+        assert resident_bytes(src) > size // 2
+        store.put_file(src, key, durable=durable)
+        if durable:  # synced to disk (only clean pages can be dropped), then dropped
+            assert resident_bytes(store.path(key)) < size // 10
+        else:
+            assert resident_bytes(store.path(key)) > size // 2
+        assert store.path(key).stat().st_size == size

@@ -235,3 +235,22 @@ def test_acquired_defaults_to_the_upload_time(up, clean, tmp_path):
     acquired = datetime.fromisoformat(up.image(pid, "a")["acquired"])
     assert before <= acquired <= datetime.now(UTC)
     assert "the upload time is used" in res["logs"]
+
+
+def test_the_stored_cog_is_on_disk_and_out_of_the_page_cache_before_the_record(up, clean, tmp_path):
+    """The COG is synced to disk before the image record that names it is committed (a power
+    cut after the commit must not leave a record without its bytes), and its pages leave the
+    page cache: the log times the step."""
+    import re
+    import shutil
+    import subprocess
+
+    pid = up.product()
+    res = up.wait(pid, up.upload(pid, write_geotiff(tmp_path / "a.tif", ramp(side=600))))
+    assert res["status"] == "SUCCESS"
+    assert re.search(r"stored in \d+\.\d\d s \(on disk before the record\)", res["logs"])
+    path = up.server.state.objects.path(image_row(up, pid, "a")["storage_key"])
+    if shutil.which("fincore"):
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+        assert int(out) < path.stat().st_size // 10

@@ -109,7 +109,9 @@ class JobRunner:
         try:
             result = self._process(job, work_dir, note)
             note(f"processed in {time.monotonic() - started:.2f} s")
-            self.objects.put_file(result["cog_path"], cog_key)
+            clock = time.monotonic()
+            self.objects.put_file(result["cog_path"], cog_key, durable=True)
+            note(f"stored in {time.monotonic() - clock:.2f} s (on disk before the record)")
             replaced = self._finalize(job, result, cog_key, note, time.monotonic() - started, lines)
             if replaced and replaced != cog_key:
                 self.objects.delete(replaced)

@@ -7,6 +7,7 @@ removed everything it wrote.
 
 from __future__ import annotations
 
+import os
 import resource
 import threading
 import time
@@ -123,17 +124,30 @@ def _attributes(
     return attrs
 
 
+def _datasync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 class _Checksums:
     """The md5s of the COG (and of the inputs when asked), hashed in one thread while this one
     verifies, traces the footprint and computes statistics. hashlib releases the GIL, so on an
     idle core the hash costs no wall time; it is the one step that reads the whole COG. The hash
     starts only once GDAL has closed the COG: nothing writes to it afterwards, so the digest is
-    of the bytes that are verified and stored. ``cancel`` stops it early when a step fails."""
+    of the bytes that are verified and stored. ``cancel`` stops it early when a step fails.
+
+    Beside it, a second thread writes the COG to disk (``fdatasync``): the store's durable put,
+    before the record is committed, then finds nothing left to write (measured: 0.4 s for a
+    500 MiB COG, no longer after the checksum)."""
 
     def __init__(self, cog: Path, inputs: list[Path]) -> None:
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rastercat-md5")
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rastercat-md5")
         self._started = time.perf_counter()
+        self._synced = self._pool.submit(_datasync, cog)
         self._cog: Future[str] = self._pool.submit(file_md5, cog, self._stop)
         self._inputs = [self._pool.submit(file_md5, p, self._stop) for p in inputs]
         self._pool.shutdown(wait=False)
@@ -145,6 +159,9 @@ class _Checksums:
         self.seconds = time.perf_counter() - self._started
         return digest
 
+    def wait_synced(self) -> None:
+        self._synced.result()
+
     def input_md5s(self) -> list[str]:
         return [f.result() for f in self._inputs]
 
@@ -152,10 +169,10 @@ class _Checksums:
         self._stop.set()
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process, every thread (GDAL's compression threads too)."""
+def _cpu_seconds() -> tuple[float, float]:
+    """(user, system) CPU time of this process, every thread (GDAL's compression threads too)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
 
 
 def _statistics(plan: CogPlan, cog: Path) -> list[dict[str, Any]]:
@@ -219,9 +236,10 @@ def process(
             )
             clock, cpu = time.perf_counter(), _cpu_seconds()
             route = _write(request, plan, tmp_cog, staging)
+            user, system = (b - a for a, b in zip(cpu, _cpu_seconds(), strict=True))
             say(
                 f"COG written in {time.perf_counter() - clock:.2f} s "
-                f"({_cpu_seconds() - cpu:.2f} s CPU): {route}"
+                f"({user + system:.2f} s CPU: {user:.2f} user, {system:.2f} system): {route}"
             )
             staging.unlink(missing_ok=True)
         hashes = _Checksums(
@@ -246,12 +264,14 @@ def process(
             attributes["cog_md5"] = hashes.cog_md5()
             if request.hash_inputs:
                 attributes["file_md5s"] = hashes.input_md5s()
+            hashes.wait_synced()
         except BaseException:
             hashes.cancel()
             raise
         say(
-            f"checksum in {hashes.seconds:.2f} s (md5 of the COG, hashed beside the steps above; "
-            f"{time.perf_counter() - clock:.2f} s of it waited for)"
+            f"checksum in {hashes.seconds:.2f} s (md5 of the COG, hashed beside the steps above "
+            f"while the COG was written to disk; {time.perf_counter() - clock:.2f} s of both "
+            "waited for)"
         )
         tmp_cog.replace(final)
         ok = True

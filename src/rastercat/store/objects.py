@@ -1,7 +1,8 @@
 """Object storage behind a small protocol; the embedded default is a local directory.
 
 Keys are ``/``-separated relative paths. ``put_file`` moves a finished local file into place
-atomically (rename), so a reader never sees a half-written object.
+atomically (rename), so a reader never sees a half-written object; with ``durable=True`` (an
+image's COG, before its record is committed) the bytes are on disk when it returns.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from rastercat.errors import InvalidInput, StoreError
 
 
 class ObjectStore(Protocol):
-    def put_file(self, src: Path, key: str) -> None: ...
+    def put_file(self, src: Path, key: str, *, durable: bool = False) -> None:
+        """Move ``src`` to ``key``. ``durable``: the object survives a crash or power cut once
+        this returns (a record that names it is committed next)."""
+        ...
+
     def gdal_path(self, key: str) -> str: ...
     def fetch(self, key: str, dest_dir: Path) -> Path: ...
     def delete(self, key: str) -> None: ...
@@ -46,6 +51,32 @@ def _check_key(key: str) -> str:
     return key
 
 
+def sync_and_drop(path: Path) -> None:
+    """Write ``path``'s data to disk (``fdatasync``), then drop its pages from the page cache.
+
+    The sync: without it a power cut after the image record is committed can leave the record
+    naming a COG whose bytes never reached the disk. The drop: the ingest that wrote the COG has
+    read it for the last time (checksum, statistics), and measured on this project's machine,
+    COGs kept in the page cache made each next conversion find new memory: its system time grew
+    from 1.2-1.4 s to 2.6-3.2 s for a 500 MiB COG, while dropped pages are reused at once. A
+    reader of the image later reads it from disk (and GDAL's block cache)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def sync_folder(folder: Path) -> None:
+    """Write a folder's entries to disk (a renamed file's new name survives a power cut)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 PUT_RETRIES = 20
 """How often a put tries again when a concurrent delete removed its freshly made folder."""
 
@@ -67,12 +98,17 @@ class LocalObjectStore:
     def path(self, key: str) -> Path:
         return self.root / _check_key(key)
 
-    def put_file(self, src: Path, key: str) -> None:
+    def put_file(self, src: Path, key: str, *, durable: bool = False) -> None:
+        """``durable``: the file's bytes and its folder entry are written to disk before this
+        returns, and the file's pages leave the page cache (see :func:`sync_and_drop`)."""
         dest = self.path(key)
         for attempt in range(PUT_RETRIES):
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 self._move(src, dest)
+                if durable:
+                    sync_and_drop(dest)
+                    sync_folder(dest.parent)
                 return
             except (FileNotFoundError, FileExistsError):
                 # The source is gone (a caller's bug), or a deletion pruned a folder we just made

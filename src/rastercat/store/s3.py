@@ -126,7 +126,8 @@ class S3ObjectStore:
         return self.prefix + _check_key(key)
 
     # the ObjectStore protocol ---------------------------------------------------------------
-    def put_file(self, src: Path, key: str) -> None:
+    def put_file(self, src: Path, key: str, *, durable: bool = False) -> None:
+        # An object S3 acknowledged is durable: nothing more to do for ``durable``.
         with _translate(f"storing {key!r}"):
             self.client.upload_file(str(src), self.bucket, self._name(key))
         src.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ upgrade while the others wait, then find nothing left to do.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 READ_ONLY = "rastercat_read_only"
 """Execution option of a connection whose transaction only reads (see :meth:`Repo.read`)."""
 
+PING_AFTER_IDLE = 1.0
+"""Seconds a pooled PostgreSQL connection may rest before it is pinged at checkout."""
 
-def make_engine(url: str) -> sa.Engine:
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
@@ -64,7 +68,39 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     if url.startswith("postgres"):
         url = normalize_postgres_url(url)
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Last in, first out: under load the few connections in use stay warm (and recently used).
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True)
+    _ping_after_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_after_idle(engine: sa.Engine, idle: float) -> None:
+    """Ping a pooled connection at checkout only when it rested ``idle`` seconds or more.
+
+    ``pool_pre_ping`` pings at every checkout: on PostgreSQL a round trip (0.1-0.3 ms measured
+    here) before every request's first query. A connection handed back a moment ago, the common
+    case under load, is not pinged; one that rested (where a database restart or an idle timeout
+    may have closed it) is, and a dead one is replaced before the request sees it. What is left:
+    a connection that died during its last second of rest fails the one request that takes it,
+    and that failure (a disconnect) makes the pool drop every connection older than it."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["rastercat_rested_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        rested_from = record.info.get("rastercat_rested_from")
+        if getattr(dbapi_conn, "closed", False) or getattr(dbapi_conn, "broken", False):
+            raise sa.exc.DisconnectionError("the connection was closed")
+        if rested_from is None or time.monotonic() - rested_from < idle:
+            return  # new (it just connected), or back from work a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # whatever the driver raises for a dead connection
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("the connection did not answer a ping")
 
 
 def normalize_postgres_url(url: str) -> str:

@@ -7,7 +7,6 @@ removed everything it wrote.
 
 from __future__ import annotations
 
-import os
 import resource
 import threading
 import time
@@ -32,6 +31,7 @@ from rastercat.ingest.stats import StatsBand, band_statistics
 from rastercat.ingest.to_cog import write_cog
 from rastercat.ingest.types import IngestRequest, IngestResult
 from rastercat.ingest.verify import file_md5, verify_cog
+from rastercat.store.objects import sync_file
 
 TMP_PREFIX = "rastercat-tmp-"
 """Scratch files; never valid outside a running :func:`process`."""
@@ -124,14 +124,6 @@ def _attributes(
     return attrs
 
 
-def _datasync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
 class _Checksums:
     """The md5s of the COG (and of the inputs when asked), hashed in one thread while this one
     verifies, traces the footprint and computes statistics. hashlib releases the GIL, so on an
@@ -147,7 +139,7 @@ class _Checksums:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rastercat-md5")
         self._started = time.perf_counter()
-        self._synced = self._pool.submit(_datasync, cog)
+        self._synced = self._pool.submit(sync_file, cog)  # its pages stay: the md5 reads them
         self._cog: Future[str] = self._pool.submit(file_md5, cog, self._stop)
         self._inputs = [self._pool.submit(file_md5, p, self._stop) for p in inputs]
         self._pool.shutdown(wait=False)

@@ -51,8 +51,9 @@ def _check_key(key: str) -> str:
     return key
 
 
-def sync_and_drop(path: Path) -> None:
-    """Write ``path``'s data to disk (``fdatasync``), then drop its pages from the page cache.
+def sync_file(path: Path, *, drop_cache: bool = False) -> None:
+    """Write ``path``'s data to disk (``fdatasync``); ``drop_cache``: then drop its pages from
+    the page cache.
 
     The sync: without it a power cut after the image record is committed can leave the record
     naming a COG whose bytes never reached the disk. The drop: the ingest that wrote the COG has
@@ -63,7 +64,8 @@ def sync_and_drop(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fdatasync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        if drop_cache:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
 
@@ -100,14 +102,14 @@ class LocalObjectStore:
 
     def put_file(self, src: Path, key: str, *, durable: bool = False) -> None:
         """``durable``: the file's bytes and its folder entry are written to disk before this
-        returns, and the file's pages leave the page cache (see :func:`sync_and_drop`)."""
+        returns, and the file's pages leave the page cache (see :func:`sync_file`)."""
         dest = self.path(key)
         for attempt in range(PUT_RETRIES):
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 self._move(src, dest)
                 if durable:
-                    sync_and_drop(dest)
+                    sync_file(dest, drop_cache=True)
                     sync_folder(dest.parent)
                 return
             except (FileNotFoundError, FileExistsError):

@@ -114,3 +114,22 @@ def test_the_cog_is_the_bytes_gdals_cog_driver_writes_with_the_same_options(
     with rasterio.open(src) as ds:
         rasterio.shutil.copy(ds, peer, driver="COG", **opts)
     assert md5(peer) == md5(res.cog_path) == res.attributes["cog_md5"]
+
+
+def test_a_cog_the_disk_refuses_to_take_fails_the_upload_and_leaves_nothing(
+    write_tif, work_dir, limits, monkeypatch
+):
+    """The COG is written to disk (fdatasync) beside the checksum, before it may be stored and
+    recorded: when the disk refuses (EIO, ENOSPC at writeback), the upload fails with a message
+    naming the error, and no file is left behind."""
+    import errno
+
+    def refusing(path, drop_cache=False):  # type: ignore[no-untyped-def]
+        assert path.exists()  # the COG GDAL wrote and closed
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(pipeline_module, "sync_file", refusing)
+    src = write_tif("s.tif", noisy((1, 300, 300), "uint16"))
+    with pytest.raises(IngestError, match="Input/output error"):
+        process(IngestRequest("file", (src,), (BandSpec("b", 1),)), work_dir, limits)
+    assert list(work_dir.iterdir()) == []

@@ -158,9 +158,9 @@ class Soak:
         return failed
 
 
-def client_loop(soak: Soak, stats: Stats, seed: int, deadline: float) -> None:
+def client_loop(soak: Soak, stats: Stats, seed: int, deadline: float, mix: dict[str, int]) -> None:
     rng = random.Random(seed)
-    routes = [r for r, w in MIX.items() for _ in range(w)]
+    routes = [r for r, w in mix.items() for _ in range(w)]
     headers = {"Authorization": soak.token}
     with httpx.Client(base_url=soak.url, headers=headers, timeout=120) as client:
         while time.monotonic() < deadline:
@@ -168,10 +168,12 @@ def client_loop(soak: Soak, stats: Stats, seed: int, deadline: float) -> None:
             stats.timed(route, partial(getattr(soak, route), client, rng))
 
 
-def run_clients(soak: Soak, stats: Stats, clients: int, seconds: float) -> None:
+def run_clients(
+    soak: Soak, stats: Stats, clients: int, seconds: float, mix: dict[str, int] = MIX
+) -> None:
     deadline = time.monotonic() + seconds
     threads = [
-        threading.Thread(target=client_loop, args=(soak, stats, i, deadline), daemon=True)
+        threading.Thread(target=client_loop, args=(soak, stats, i, deadline, mix), daemon=True)
         for i in range(clients)
     ]
     for t in threads:
@@ -187,14 +189,17 @@ def main() -> int:
     ap.add_argument("--side", type=int, default=2048, help="side of each of the 4 seed images")
     ap.add_argument("--rss-bound", type=float, default=300.0,
                     help="largest allowed RSS growth from after warm-up to the end, MiB")  # fmt: skip
+    ap.add_argument("--routes", default=",".join(MIX),
+                    help="the routes to send, comma-separated (to find which one grows memory)")  # fmt: skip
     args = ap.parse_args()
+    mix = {r: MIX[r] for r in args.routes.split(",")}
     with tempfile.TemporaryDirectory(prefix="soak_") as tmp:
         folder = Path(tmp)
         (folder / "rc").mkdir()
         proc, url, token = start_rastercat(folder / "rc", folder / "server.log")
         try:
             soak = Soak(url, token, folder, args.side)
-            run_clients(soak, Stats(), args.clients, 15)  # warm-up: threads, caches, imports
+            run_clients(soak, Stats(), args.clients, 15, mix)  # warm-up: threads, caches, imports
             mem0 = memory(proc.pid)
             stats = Stats()
             t0 = time.monotonic()
@@ -207,7 +212,7 @@ def main() -> int:
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            run_clients(soak, stats, args.clients, args.minutes * 60)
+            run_clients(soak, stats, args.clients, args.minutes * 60, mix)
             done.set()
             sampler.join()
             elapsed = time.monotonic() - t0
@@ -218,7 +223,7 @@ def main() -> int:
     print(f"{args.clients} clients, {elapsed:.0f} s, loopback; {len(soak.uploads)} uploads")
     print(f"{'route':8}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}")
     errors = 0
-    for route in MIX:
+    for route in mix:
         ms = np.asarray(stats.times[route]) * 1000
         errs = stats.errors[route]
         errors += len(errs)

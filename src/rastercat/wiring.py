@@ -23,6 +23,7 @@ from typing import Any, Literal, overload
 
 import sqlalchemy as sa
 
+from rastercat import heap
 from rastercat.catalog.maintenance import Maintenance, MaintenanceThread
 from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.multipart import MultipartService
@@ -123,6 +124,8 @@ class Services(Core):
     """The Celery app that jobs are enqueued on (``ingest.queue == "celery"``)."""
     arrivals: Periodic | None = None
     """Notices direct uploads for the in-process workers (nobody else looks at the bucket)."""
+    heap_trim: Periodic | None = None
+    """Gives freed heap memory back to the system every ``memory_trim_interval`` s (glibc)."""
     started: bool = field(default=False, init=False)
 
     @classmethod
@@ -149,6 +152,8 @@ class Services(Core):
             # the thread's deletions would otherwise prune at the same time.
             recover(self)
         self.maintenance.start()
+        if self.heap_trim is not None:
+            self.heap_trim.start()
         if self.workers is not None:
             self.workers.start()
             if self.arrivals is not None:
@@ -163,6 +168,8 @@ class Services(Core):
             if self.conversions is not None:
                 self.conversions.shutdown()
             self.maintenance.stop()
+            if self.heap_trim is not None:
+                self.heap_trim.stop()
         if self.celery is not None:
             self.celery.close()
         super().close()
@@ -327,6 +334,7 @@ def _services(core: Core, objects: ObjectStore, *, local_workers: bool) -> Servi
         workers=workers,
         celery=celery,
         arrivals=arrivals,
+        heap_trim=heap.trimmer(settings.memory_trim_interval),
     )
 
 

@@ -81,6 +81,7 @@ def test_an_app_gets_its_services_and_closing_stops_every_thread(
         services.start()
         started = {t.name for t in threads() - before}
         assert "rastercat-maintenance" in started
+        assert "rastercat-heap-trim" in started  # glibc: every API process trims its heap
         if role == "serve":
             assert {"rastercat-ingest-0", "rastercat-ingest-1"} <= started
     finally:
@@ -123,6 +124,18 @@ def test_a_worker_gets_its_runner_and_closing_stops_its_loops(tmp_path: Path) ->
         assert all(isinstance(loop, Periodic) and loop.is_alive() for loop in worker.loops)
     finally:
         worker.close()
+    assert settle(before) == set()
+
+
+def test_heap_trimming_can_be_turned_off(tmp_path: Path) -> None:
+    before = threads()
+    services = build(settings(tmp_path, memory_trim_interval=0, start_workers=False), role="serve")
+    try:
+        assert services.heap_trim is None
+        services.start()
+        assert "rastercat-heap-trim" not in {t.name for t in threads() - before}
+    finally:
+        services.close()
     assert settle(before) == set()
 
 

@@ -216,11 +216,12 @@ class Settings(BaseSettings):
     """Lifetime of new user tokens, in days (``rastercat token --days`` overrides it). Keep it well
     above the 500 s the 0.17 client expects a token to remain valid for."""
     memory_trim_interval: float = Field(default=2.0, ge=0)
-    """Seconds between giving the API process's freed heap memory back to the system (glibc's
-    ``malloc_trim``; 0 turns it off). Threads that read rasters leave freed memory in malloc
-    arenas of their own, which glibc keeps resident otherwise: measured under a mixed load
-    (``benchmarks/soak.py``), the process grew by 200–300 MiB in 5 minutes without it, +43 MiB
-    of its own memory and level with 10 s, flat with 2 s, at the same throughput."""
+    """Seconds between looks at the API process's own memory: grown by 64 MiB since the last
+    time, its freed heap memory goes back to the system (glibc's ``malloc_trim``; 0 turns it
+    off). Threads that read rasters leave freed memory in malloc arenas of their own, which glibc
+    keeps resident otherwise: measured under a mixed load (``benchmarks/soak.py``), the process
+    grew by 200–300 MiB in 5 minutes without it and stayed level with it (+9 MiB), at the same
+    throughput (:mod:`rastercat.heap`)."""
     limits: Limits = Field(default_factory=Limits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     s3: S3Settings = Field(default_factory=S3Settings)

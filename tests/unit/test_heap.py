@@ -98,7 +98,7 @@ def test_the_trimmer_rests_between_trims_even_when_memory_was_given_back(
         return True
 
     monkeypatch.setattr(heap, "trim", released)
-    loop = heap.trimmer(0.2)
+    loop = heap.trimmer(0.2, growth=0)  # trims at every look
     assert loop is not None
     loop.start()
     try:
@@ -107,6 +107,35 @@ def test_the_trimmer_rests_between_trims_even_when_memory_was_given_back(
         loop.stop()
     gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert min(gaps) > 0.15, gaps  # once per interval, not in a loop
+
+
+def test_it_trims_again_only_once_the_process_grew_by_the_allowed_amount(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    memory = [500 * 2**20]
+    trims: list[int] = []
+
+    def trim() -> bool:
+        trims.append(memory[0])
+        memory[0] -= 100 * 2**20  # what a trim gives back
+        return True
+
+    monkeypatch.setattr(heap, "trim", trim)
+    monkeypatch.setattr(heap, "own_memory", lambda: memory[0])
+    look = heap._Trim(growth=64 * 2**20)
+    look()  # the first look trims: nothing is known of the process yet
+    assert len(trims) == 1 and memory[0] == 400 * 2**20
+    memory[0] += 63 * 2**20
+    look()
+    assert len(trims) == 1, "grown by less than 64 MiB since the trim"
+    memory[0] += 2 * 2**20
+    look()
+    assert len(trims) == 2
+
+
+def test_the_process_own_memory_is_read() -> None:
+    own = heap.own_memory()
+    assert own is not None and 5 * 2**20 < own < 64 * 2**30
 
 
 def test_the_interval_cannot_be_negative(tmp_path: object) -> None:

@@ -24,8 +24,6 @@ import logging
 
 from rastercat.periodic import Periodic
 
-log = logging.getLogger("rastercat")
-
 
 @functools.cache
 def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]

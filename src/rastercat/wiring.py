@@ -125,7 +125,8 @@ class Services(Core):
     arrivals: Periodic | None = None
     """Notices direct uploads for the in-process workers (nobody else looks at the bucket)."""
     heap_trim: Periodic | None = None
-    """Gives freed heap memory back to the system every ``memory_trim_interval`` s (glibc)."""
+    """Gives freed heap memory back to the system (glibc) once the process grew by
+    :data:`rastercat.heap.GROWTH` bytes; looks every ``memory_trim_interval`` s."""
     started: bool = field(default=False, init=False)
 
     @classmethod

@@ -133,6 +133,18 @@ def test_it_trims_again_only_once_the_process_grew_by_the_allowed_amount(
     assert len(trims) == 2
 
 
+def test_where_memory_cannot_be_read_it_trims_at_every_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trims: list[bool] = []
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(True) or True)
+    monkeypatch.setattr(heap, "own_memory", lambda: None)  # no /proc
+    look = heap._Trim(growth=64 * 2**20)
+    for _ in range(3):
+        look()
+    assert len(trims) == 3
+
+
 def test_the_process_own_memory_is_read() -> None:
     own = heap.own_memory()
     assert own is not None and 5 * 2**20 < own < 64 * 2**30

@@ -12,6 +12,7 @@ import pytest
 from rastercat.errors import StoreError
 from rastercat.store.sql.engine import make_engine
 from rastercat.store.sql.repo import Repo
+from scale.conftest import PgDatabases
 
 PG_ADMIN = os.environ.get("RASTERCAT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -88,3 +89,25 @@ def test_a_closed_driver_connection_is_replaced_without_a_ping(pg_url: str) -> N
             assert c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != first
     finally:
         engine.dispose()
+
+
+def test_sessions_are_in_utc_whatever_the_server_default(pg_databases: PgDatabases) -> None:
+    """Every pooled session runs in UTC: timestamptz values arrive with ``timezone.utc`` (psycopg's
+    fast path; a named zone goes through zoneinfo), and the instant is the one stored."""
+    from datetime import UTC, datetime
+
+    url = pg_databases.create(postgis=False)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        db = url.rsplit("/", 1)[1]
+        admin.execute(f"ALTER DATABASE \"{db}\" SET timezone TO 'Asia/Kolkata'")
+    repo = Repo(make_engine(url))
+    try:
+        with repo.read() as conn:
+            assert conn.exec_driver_sql("SHOW TIME ZONE").scalar_one() == "UTC"
+            when = conn.exec_driver_sql(
+                "SELECT TIMESTAMPTZ '2026-01-02 08:34:05+05:30'"
+            ).scalar_one()
+        assert when.tzinfo is UTC
+        assert when == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    finally:
+        repo.engine.dispose()

@@ -10,7 +10,7 @@ import pytest
 
 from rastercat.errors import InvalidInput
 from rastercat.protocol.dl017 import continuation
-from rastercat.protocol.dl017.documents import iso
+from rastercat.protocol.dl017.documents import flat_image, image_feature, iso
 from rastercat.protocol.dl017.uploads import upload_doc
 
 
@@ -19,6 +19,44 @@ def test_iso_is_utc_with_its_offset_and_naive_means_utc() -> None:
     assert iso(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05+00:00"
     east = timezone(timedelta(hours=2))
     assert iso(datetime(2026, 1, 2, 3, 4, 5, tzinfo=east)) == "2026-01-02T01:04:05+00:00"
+    assert iso(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02T03:04:05.000006+00:00"
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {},
+        {"geometry": {"type": "Point", "coordinates": [1, 2]}, "cloud_fraction": 0.1},
+        # Stored attributes that collide with what the feature sets: the feature's values win,
+        # in the attribute's place; ``wkt`` and ``id`` never reach the properties.
+        {"wkt": "POINT (1 2)", "id": "x", "modified": 3, "key": "other", "read": [], "z": 1},
+        {
+            "product": "elsewhere",
+            "owners": "nobody",
+            "geometry": None,
+            "extra_properties": {"a": 1},
+        },
+    ],
+)
+@pytest.mark.parametrize(
+    "modified",
+    [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5),
+     datetime(2026, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2)))],
+)  # fmt: skip
+def test_a_search_feature_is_the_flat_image_with_geometry_and_id_lifted_out(
+    attrs: dict[str, object], modified: datetime
+) -> None:
+    row = {"id": "ns:p:k", "key": "k", "product_id": "ns:p", "attrs": attrs, "owners": ["user:ns"],
+           "readers": ["group:g"], "writers": [], "modified": modified}  # fmt: skip
+    flat = flat_image(row)
+    geometry = flat.pop("geometry")
+    del flat["id"]
+    feature = image_feature(row)
+    assert feature == {"type": "Feature", "id": "ns:p:k", "key": "k", "geometry": geometry,
+                       "properties": flat}  # fmt: skip
+    assert list(feature["properties"]) == list(flat)  # the same order on the wire
+    assert feature["properties"]["modified"] == "2026-01-02T03:04:05+00:00"
+    assert row["attrs"] is attrs and "geometry" not in feature["properties"]
 
 
 def _upload_row(**over: object) -> dict[str, object]:

@@ -21,25 +21,24 @@ from rastercat.store.records import ACL_COLUMNS
 ACCESS_LEVELS = ("read", "write", "own")
 
 
-def _acl(obj: Mapping[str, Any], name: str) -> set[str]:
-    return set(obj.get(name) or ())
+def _listed(principal: Principal, obj: Mapping[str, Any], names: tuple[str, ...]) -> bool:
+    """Whether any of the principal's names is in any of the object's ACL lists ``names``
+    (``isdisjoint`` on each list as it is: a search checks every candidate row, and building
+    the lists' sets took a tenth of a search's Python time)."""
+    mine = principal.principals
+    return any(not mine.isdisjoint(obj.get(name) or ()) for name in names)
 
 
 def can_read(principal: Principal, obj: Mapping[str, Any]) -> bool:
-    if principal.is_admin:
-        return True
-    allowed = _acl(obj, "owners") | _acl(obj, "readers") | _acl(obj, "writers")
-    return bool(allowed & principal.principals)
+    return principal.is_admin or _listed(principal, obj, ("owners", "readers", "writers"))
 
 
 def can_write(principal: Principal, obj: Mapping[str, Any]) -> bool:
-    if principal.is_admin:
-        return True
-    return bool((_acl(obj, "owners") | _acl(obj, "writers")) & principal.principals)
+    return principal.is_admin or _listed(principal, obj, ("owners", "writers"))
 
 
 def is_owner(principal: Principal, obj: Mapping[str, Any]) -> bool:
-    return principal.is_admin or bool(_acl(obj, "owners") & principal.principals)
+    return principal.is_admin or _listed(principal, obj, ("owners",))
 
 
 def can_read_within(

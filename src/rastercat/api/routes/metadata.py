@@ -16,7 +16,7 @@ from rastercat.catalog.metadata import MetadataService
 from rastercat.catalog.principal import Principal
 from rastercat.errors import NotFound
 from rastercat.protocol.bodies import json_object
-from rastercat.protocol.dl017.documents import flat_band, flat_image, flat_product
+from rastercat.protocol.dl017.documents import flat_band, flat_image, flat_product, image_feature
 from rastercat.protocol.dl017.requests import SearchRequest, parse_fields
 
 router = APIRouter()
@@ -28,12 +28,9 @@ def _svc(state: Any) -> MetadataService:
 
 
 def feature(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
-    flat = flat_image(row)
     if fields is None:
-        geometry = flat.pop("geometry")
-        del flat["id"]
-        return {"type": "Feature", "id": row["id"], "key": row["key"], "geometry": geometry,
-                "properties": flat}  # fmt: skip
+        return image_feature(row)
+    flat = flat_image(row)
     out: dict[str, Any] = {"id": row["id"]}
     props: dict[str, Any] = {}
     if "key" in fields:

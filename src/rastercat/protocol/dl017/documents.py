@@ -13,6 +13,8 @@ def iso(dt: datetime | None) -> str | None:
     """The one date format of the protocol: ISO 8601 in UTC with its offset (naive means UTC)."""
     if dt is None:
         return None
+    if dt.tzinfo is UTC:  # as the database hands them back: no conversion to make
+        return dt.isoformat()
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat()
@@ -113,6 +115,24 @@ def flat_image(row: Mapping[str, Any]) -> dict[str, Any]:
     out.setdefault("geometry", None)
     out["modified"] = iso(row["modified"])
     return out
+
+
+def image_feature(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An image as a search page's GeoJSON Feature: :func:`flat_image` with ``geometry`` and
+    ``id`` lifted out of the properties (the same keys in the same order), built in one pass: a
+    page holds hundreds of them."""
+    props = dict(row["attrs"])
+    props.pop("wkt", None)
+    geometry = props.pop("geometry", None)
+    props.pop("id", None)
+    props["key"] = row["key"]
+    props["product"] = row["product_id"]
+    props["owners"] = row["owners"]
+    props["read"] = row["readers"]
+    props["writers"] = row["writers"]
+    props["modified"] = iso(row["modified"])
+    return {"type": "Feature", "id": row["id"], "key": row["key"], "geometry": geometry,
+            "properties": props}  # fmt: skip
 
 
 # OpenAPI: the shapes above, declared for /docs (routes return the dicts; the OpenAPI fuzz in

@@ -34,13 +34,14 @@ _LISTS = ("owners", "readers", "writers", "band_names")
 """JSON columns of images that hold short lists, mostly the same few across a product's images."""
 
 
-def image_columns() -> list[Any]:
+@cache
+def image_columns() -> tuple[Any, ...]:
     """The columns of ``images`` for a search: every one, as ``select(images)`` gives them, but
     the JSON columns as text, for :func:`dicts` to decode (psycopg decodes JSON from bytes, which
     took twice as long as from text)."""
-    return [
+    return tuple(
         sa.cast(c, sa.Text).label(c.name) if isinstance(c.type, sa.JSON) else c for c in t.images.c
-    ]
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -305,19 +306,22 @@ class SqlCatalogReads:
         the start; other orders page by offset."""
         keyset = order.by_date
         order_by = order_clauses(order, self.dialect)
-        clauses = self.clauses(where)
-        # In date order the first rows may come cheaper from the date index than from the spatial
-        # one (a large area over a short window); the same rows either way, decided once.
-        undecided = keyset and where.area is not None
+        clauses: list[Any] | None = None
         offset = 0
         columns = image_columns()
         for size in sizes:
             with self.repo.read() as conn:
-                if undecided and where.area is not None:
-                    undecided = False
+                if clauses is None:
+                    # In date order the first rows may come cheaper from the date index than from
+                    # the spatial one (a large area over a short window); the same rows either
+                    # way, decided once.
                     a = where.area
-                    if self.repo.date_index_pays(conn, a.bbox, a.start, a.end, page):
-                        clauses = self.clauses(where, spatial_index=False)
+                    walk = (
+                        keyset
+                        and a is not None
+                        and self.repo.date_index_pays(conn, a.bbox, a.start, a.end, page)
+                    )
+                    clauses = self.clauses(where, spatial_index=not walk)
                 conditions = clauses
                 if keyset and after is not None:
                     conditions = [*clauses, after_clause(after, order.desc, self.dialect)]

@@ -67,6 +67,13 @@ class AssetSigner:
         return row
 
 
+def presigns(objects: Any) -> bool:
+    """Whether the store hands out presigned GET URLs of its own (S3): decided once per page."""
+    from rastercat.store.s3 import S3ObjectStore
+
+    return isinstance(objects, S3ObjectStore)
+
+
 def presign_get(objects: Any, key: str, expires: int) -> str | None:
     """A presigned GET URL of ``key`` when the store is S3 (None for a local store)."""
     from rastercat.store.s3 import S3ObjectStore, _translate

@@ -9,6 +9,7 @@ header), checked by :class:`rastercat.catalog.asset_urls.AssetSigner`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -18,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from rastercat.api.deps import PrincipalDep, StateDep, read_as_caller
 from rastercat.api.responses import FastJSONResponse
 from rastercat.api.routes.uploads import public_base
-from rastercat.catalog.asset_urls import AssetSigner, presign_get
+from rastercat.catalog.asset_urls import AssetSigner, presign_get, presigns
 from rastercat.catalog.principal import Principal
 from rastercat.catalog.stac_collections import BandCache, StacCollections
 from rastercat.catalog.stac_search import StacSearch
@@ -46,30 +47,42 @@ def _signer(state: Any) -> AssetSigner:
     return AssetSigner(state.secret, state.settings.stac.asset_url_ttl)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~:-]*")
+"""What ``quote_plus`` leaves as it is, and ``:`` (which it escapes): the characters of ids."""
+
+
+def _quote_plus(value: str) -> str:
+    """``quote_plus(value)``; an id of plain characters (the common case) without the general
+    per-character walk, which took a tenth of a 100-Item page."""
+    if _PLAIN.fullmatch(value):
+        return value.replace(":", "%3A")
+    return quote_plus(value)
+
+
 def _signed(params: dict[str, str]) -> str:
     """``urlencode`` of a signature's parameters; only the id needs quoting (``expires`` is
     digits, ``sig`` hex), and two URLs per Item made urlencode a visible part of a page."""
-    return f"id={quote_plus(params['id'])}&expires={params['expires']}&sig={params['sig']}"
+    return f"id={_quote_plus(params['id'])}&expires={params['expires']}&sig={params['sig']}"
 
 
 def _hrefs(links: Links, state: Any) -> AssetHrefs:
     signer, objects = _signer(state), state.objects
+    presigned = presigns(objects)
+    data_url = links.url("/assets/data.tif") + "?"
+    thumbnail_url = links.url("/assets/thumbnail.png") + "?"
 
     def data(row: dict[str, Any]) -> str | None:
-        s3 = presign_get(objects, row["storage_key"], signer.ttl)
-        if s3 is not None:
-            return s3
-        return (
-            links.url("/assets/data.tif")
-            + "?"
-            + _signed(signer.sign("data", row["id"], row["storage_key"]))
-        )
+        if presigned:
+            s3 = presign_get(objects, row["storage_key"], signer.ttl)
+            if s3 is not None:
+                return s3
+        return data_url + _signed(signer.sign("data", row["id"], row["storage_key"]))
 
     def thumbnail(row: dict[str, Any]) -> str | None:
         if not row["attrs"].get("wkt"):
             return None
         query = signer.sign("thumbnail", row["id"], row["storage_key"])
-        return links.url("/assets/thumbnail.png") + "?" + _signed(query)
+        return thumbnail_url + _signed(query)
 
     return AssetHrefs(data=data, thumbnail=thumbnail)
 

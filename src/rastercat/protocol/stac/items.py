@@ -50,6 +50,8 @@ def iso(value: datetime | float | None) -> str | None:
         return None
     if isinstance(value, int | float):
         value = datetime.fromtimestamp(value, UTC)
+    if value.tzinfo is UTC:  # dates as the database and the line above give them
+        return value.isoformat().replace("+00:00", "Z")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -14,10 +15,19 @@ caller's access token on tile URLs (``?token=``), which STAC routes refuse."""
 JSON = "application/json"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~:-]*")
+"""Characters ``quote(..., safe=":")`` leaves as they are."""
+
+
 @lru_cache(maxsize=4096)
 def _quoted(pid: str) -> str:
     # Every Item of a page links its collection three times: quote each product id once.
     return quote(pid, safe=":")
+
+
+def _quoted_id(iid: str) -> str:
+    """``quote(iid, safe=":")``: an id of plain characters (nearly all) is its own quoting."""
+    return iid if _PLAIN.fullmatch(iid) else quote(iid, safe=":")
 
 
 @dataclass(frozen=True)
@@ -29,7 +39,9 @@ class Links:
         return f"{self.base}/"
 
     def url(self, path: str, query: dict[str, Any] | None = None) -> str:
-        q = {k: v for k, v in (query or {}).items() if v is not None}
+        if not query:
+            return f"{self.base}{path}"
+        q = {k: v for k, v in query.items() if v is not None}
         return f"{self.base}{path}" + (f"?{urlencode(q, doseq=True)}" if q else "")
 
     def collection(self, pid: str) -> str:
@@ -38,7 +50,7 @@ class Links:
         return f"{self.base}/collections/{_quoted(pid)}"
 
     def item(self, pid: str, iid: str) -> str:
-        return f"{self.collection(pid)}/items/{quote(iid, safe=':')}"
+        return f"{self.collection(pid)}/items/{_quoted_id(iid)}"
 
     @staticmethod
     def link(rel: str, href: str, type_: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -34,6 +34,12 @@ from rastercat.store.sql.repo import Repo
 from rastercat.store.sql.search import SqlCatalogReads
 
 Candidates = tuple[ImageFilter, Any, dict[str, Any]]
+Readers = tuple[bool, frozenset[str]]
+"""A caller as the read rule sees it: admin or not, and the names it answers to."""
+Readable = tuple[dict[str, str], frozenset[str]]
+"""The products a caller may read: id to uid, and the uids."""
+MAX_CALLERS_KEPT = 4096
+"""Callers whose readable products are kept per version of the products (then all are dropped)."""
 """What a search body makes: the store's filter, the exact geometry and the Python-side checks."""
 
 MAX_PAGE = 10_000
@@ -75,6 +81,26 @@ class MetadataService:
     def __init__(self, repo: Repo, reads: CatalogReads | None = None) -> None:
         self.repo = repo
         self.reads: CatalogReads = reads if reads is not None else SqlCatalogReads(repo)
+        self._readable_at: tuple[int, dict[Readers, Readable]] = (-1, {})
+
+    def _readable(self, p: Principal) -> Readable:
+        """The products ``p`` may read (id to uid) and their uids, worked out once per caller
+        and version of the products: a search costs the same whatever the catalog's number of
+        products (checking each one's ACL took ~9 ms per 1,000 products, readable or not)."""
+        acls = self.reads.product_acls()
+        version, known = self._readable_at
+        if version != acls.version:
+            known = {}
+            self._readable_at = (acls.version, known)
+        key = (p.is_admin, p.principals)
+        found = known.get(key)
+        if found is None:
+            ids = {r["id"]: r["uid"] for r in acls.rows if can_read(p, r)}
+            found = (ids, frozenset(ids.values()))
+            if len(known) >= MAX_CALLERS_KEPT:
+                known.clear()
+            known[key] = found
+        return found
 
     # products & bands --------------------------------------------------------------------------
     def readable_products(self, p: Principal) -> list[dict[str, Any]]:
@@ -188,13 +214,14 @@ class MetadataService:
             area = Area(geom.bounds, start if timed else None, end if timed else None)
         preds = _predicates(body)
         pred = compile_expr({"and": preds}) if preds else None
-        readable = {r["id"]: r["uid"] for r in self.reads.product_acls() if can_read(p, r)}
+        readable, every_uid = self._readable(p)
         asked: tuple[str, ...] | None = None
+        uids: frozenset[str]
         if products:
-            uids = {readable[x] for x in products if x in readable}
+            uids = frozenset(readable[x] for x in products if x in readable)
             asked = tuple(sorted(uids))
         else:
-            uids = set(readable.values())
+            uids = every_uid
         post: dict[str, Any] = {
             "products": uids,
             "geom": geom,

@@ -14,6 +14,15 @@ Fact = tuple[str, float | None, int, int]
 """What a summary needs of one image: product id, date (Unix seconds; None: none), bytes, pixels."""
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProductAcls:
+    """Every product's ``id``, ``uid`` and ACL rows, read at ``version`` of the products."""
+
+    version: int
+    rows: tuple[Row, ...]
+
 Position = tuple[float | None, int]
 """A place in date order: (acquired, pk) of the last image read."""
 
@@ -90,8 +99,10 @@ class CatalogReads(Protocol):
         """Every product, by id."""
         ...
 
-    def product_acls(self) -> list[Row]:
-        """Every product's ``id``, ``uid`` and permission lists, by id (what a search needs)."""
+    def product_acls(self) -> ProductAcls:
+        """Every product's ``id``, ``uid`` and permission lists, by id (what a search needs),
+        with the version of the products they were read at: the same object for as long as no
+        product changes (callers must not modify it)."""
         ...
 
     def product(self, pid: str) -> Row | None: ...

@@ -24,6 +24,7 @@ from rastercat.store.read_ports import (
     ImageFilter,
     ImageOrder,
     Position,
+    ProductAcls,
     Reader,
     Row,
 )
@@ -216,6 +217,7 @@ class SqlCatalogReads:
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
+        self._acls: ProductAcls | None = None
 
     @property
     def dialect(self) -> str:
@@ -225,9 +227,18 @@ class SqlCatalogReads:
     def products(self) -> list[Row]:
         return self.repo.all(t.products, order_by=[t.products.c.id])
 
-    def product_acls(self) -> list[Row]:
+    def product_acls(self) -> ProductAcls:
+        """Read again only when the products' version (migration 0007) moved on: the version
+        and the rows come from one snapshot, so a cached list is exactly what a search reading
+        the same version would read."""
         with self.repo.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(_product_acls())]
+            version = int(conn.execute(_product_epoch()).scalar_one())
+            cached = self._acls
+            if cached is not None and cached.version == version:
+                return cached
+            rows = tuple(dict(r._mapping) for r in conn.execute(_product_acls()))
+        acls = self._acls = ProductAcls(version, rows)
+        return acls
 
     def product(self, pid: str) -> Row | None:
         return self.repo.one(t.products, id=pid)
@@ -350,6 +361,11 @@ class SqlCatalogReads:
         from rastercat.store.sql.cql2 import compile_filter
 
         return compile_filter(node, self.repo)
+
+
+@cache
+def _product_epoch() -> sa.Select[Any]:
+    return sa.select(t.product_epoch.c.version).where(t.product_epoch.c.id == 1)
 
 
 @cache

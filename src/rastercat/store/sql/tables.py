@@ -47,6 +47,14 @@ products = sa.Table(
     sa.Column("modified", sa.DateTime(timezone=True), nullable=False),
 )
 
+product_epoch = sa.Table(
+    "product_epoch",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # Raised by triggers on every change to ``products`` (migration 0007): one row, id 1.
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 bands = sa.Table(
     "bands",
     metadata,

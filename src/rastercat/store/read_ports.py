@@ -23,6 +23,7 @@ class ProductAcls:
     version: int
     rows: tuple[Row, ...]
 
+
 Position = tuple[float | None, int]
 """A place in date order: (acquired, pk) of the last image read."""
 

@@ -36,7 +36,7 @@ def _add_image_rows(state: AppState, owner: Any, n: int) -> None:
                 t.images,
                 {"id": f"ns:p:{i}", "key": str(i), "product_id": "ns:p", "product_uid": "p-uid",
                  "owners": [f"user:{owner.namespace}"], "readers": [], "writers": [],
-                 "attrs": {"file_sizes": [10]}, "band_names": ["b"], "created": utcnow(),
+                 "attrs": {"file_sizes": [10]}, "band_names": ["b"], "acquired": 86400.0 * i, "created": utcnow(),
                  "modified": utcnow()},
                 conn,
             )  # fmt: skip
@@ -61,7 +61,7 @@ def test_a_streaming_summary_does_not_hold_up_writers(state: AppState) -> None:
     state.users.add_user("reader")
     reader = state.users.authenticate(state.users.mint_token("reader"))
     _add_image_rows(state, reader, 3)
-    facts = sql_facts(state.repo, reader, [])
+    facts = sql_facts(state.repo, reader, [], "day")  # one group per image: three rows
     assert next(facts)[0] == "ns:p"  # the summary's transaction is open, mid-stream
     try:
         thread, out = _run_with_deadline(lambda: state.users.add_user("writer"))

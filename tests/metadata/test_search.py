@@ -404,6 +404,15 @@ def test_summary_in_sql_matches_the_python_path(live_server, unique):
         if i % 3 == 0:
             body["read"] = ["group:summ-group"]
         assert c.post(f"{META}/catalog/products/{pid}/images", json=body).status_code == 201
+    # Interval edges, where a database's date functions and Python's may part: before 1970
+    # (negative epoch, fractional seconds), a Sunday's last instant and the Monday after it,
+    # a quarter's first day, a leap day, the last instant of a year.
+    edges = ["1969-12-28T23:59:59.5Z", "2021-03-07T23:59:59.999Z", "2021-03-08T00:00:00Z",
+             "2021-04-01T00:00:00Z", "2020-02-29T12:30:45Z", "2020-12-31T23:59:59.999999Z"]  # fmt: skip
+    for i, when in enumerate(edges):
+        body = {"id": f"edge{i}", "geometry": box(0, 0, 1, 1), "acquired": when,
+                "file_sizes": [3], "raster_size": [2, 2]}  # fmt: skip
+        assert c.post(f"{META}/catalog/products/{pid}/images", json=body).status_code == 201
     r = c.patch(f"{META}/catalog/products/{pid}", json={"read": ["group:summ-group"]})
     assert r.status_code == 200, r.text
     service = MetadataService(live_server.state.repo)
@@ -422,12 +431,12 @@ def test_summary_in_sql_matches_the_python_path(live_server, unique):
             r = live_server.client(name="summ-" + name).post(f"{META}/summary", json=body)
             assert r.status_code == 200 and r.json() == python, (name, body)
         counts[name] = service.summary(p, {"products": [pid]})["count"]
-    assert counts == {"owner": 24, "reader": 8}
+    assert counts == {"owner": 30, "reader": 8}
     # An area makes the exact check Python's: the SQL path refuses, the route still answers.
     geo = {"products": [pid], "geom": json.dumps(box(0.2, 0.2, 0.4, 0.4))}
     with pytest.raises(ValueError, match="only Python"):
         service.summary(users.authenticate(owner_token), geo, in_sql=True)
-    assert c.post(f"{META}/summary", json=geo).json()["count"] == 24
+    assert c.post(f"{META}/summary", json=geo).json()["count"] == 30
 
 
 def test_random_order_is_fixed_by_its_seed_and_pages(live_server, unique):

@@ -338,8 +338,9 @@ class MetadataService:
         When every condition of the search is SQL (no area, no property filter, dates on
         ``acquired``), the database computes each image's numbers (``in_sql``; None: whenever
         possible); otherwise the matching rows are read and checked in Python."""
-        from rastercat.catalog.summary import row_facts, summarize
+        from rastercat.catalog.summary import row_facts, summarize, time_unit
 
+        unit = time_unit(body)  # a bad interval is refused before any row is read
         candidates = self.candidates(p, body)
         where, geom, post = candidates
         sql_only = geom is None and post["pred"] is None and post["date_field"] is None
@@ -351,7 +352,7 @@ class MetadataService:
             # Only readable products: the asked-for ones (all readable), else every readable one.
             if where.product_uids is None:
                 where = replace(where, product_uids=tuple(sorted(post["products"])))
-            facts = self.reads.summary_facts(where, p)
+            facts = self.reads.summary_facts(where, p, unit)
         else:
             rows = self.iter_matches(p, body, candidates=candidates)
             facts = row_facts(rows, post["date_field"] or "acquired")

@@ -17,35 +17,43 @@ def row_facts(rows: Iterable[dict[str, Any]], date_field: str) -> Iterator[Fact]
         when = None
         if value:
             when = datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-        yield r["product_id"], when, _bytes(r), _pixels(r)
+        yield r["product_id"], when, 1, _bytes(r), _pixels(r)
+
+
+def time_unit(body: dict[str, Any]) -> str | None:
+    """The unit of time a summary body groups by (``interval``, or its old name ``part``); None
+    for no interval or per product. 400 naming ``interval`` for anything else."""
+    interval = body.get("interval") or body.get("part")
+    if interval is not None and not isinstance(interval, str):
+        raise InvalidInput("'interval' must be a string", field="interval")
+    if not interval or interval == "product":
+        return None
+    unit = _TRUNC.get(interval)
+    if unit is None:
+        raise InvalidInput(
+            "'interval' must be one of year, quarter, month, week, day, hour, minute or product",
+            field="interval",
+        )
+    return unit
 
 
 def summarize(facts: Iterable[Fact], body: dict[str, Any]) -> dict[str, Any]:
     """One pass over the facts of the matching images (streamed: memory does not grow with
-    their number)."""
+    their number). A fact's date may already be the start of its interval (the database
+    grouped them): finding the start of a start changes nothing."""
     interval = body.get("interval") or body.get("part")
-    if interval is not None and not isinstance(interval, str):
-        raise InvalidInput("'interval' must be a string", field="interval")
+    unit = time_unit(body)
     with_pixels = bool(body.get("pixels"))
-    unit = None
-    if interval and interval != "product":
-        unit = _TRUNC.get(interval)
-        if unit is None:
-            raise InvalidInput(
-                "'interval' must be one of year, quarter, month, week, day, hour, minute or "
-                "product",
-                field="interval",
-            )
     total = {"count": 0, "bytes": 0, "pixels": 0}
     products: dict[str, dict[str, int]] = {}
     buckets: dict[datetime, dict[str, int]] = {}
-    for product_id, when, size, pix in facts:
+    for product_id, when, n, size, pix in facts:
         accumulators = [total, products.setdefault(product_id, dict.fromkeys(total, 0))]
         if unit is not None and when is not None:
             bucket = _bucket(datetime.fromtimestamp(when, UTC), unit)
             accumulators.append(buckets.setdefault(bucket, dict.fromkeys(total, 0)))
         for acc in accumulators:
-            acc["count"] += 1
+            acc["count"] += n
             acc["bytes"] += size
             acc["pixels"] += pix
     out: dict[str, Any] = {

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-Fact = tuple[str, float | None, int, int]
+Fact = tuple[str, float | None, int, int, int]
+"""What a summary counts: product id, date (epoch seconds; or the start of its interval), number
+of images, their bytes and their pixels (one image, or a group of them the database summed)."""
 """What a summary needs of one image: product id, date (Unix seconds; None: none), bytes, pixels."""
 
 Row = dict[str, Any]
@@ -136,8 +138,10 @@ class CatalogReads(Protocol):
         many matches the caller expects, for the store's choice of index."""
         ...
 
-    def summary_facts(self, where: ImageFilter, reader: Reader) -> Iterator[Fact]:
-        """Summary facts of the images matching ``where`` that ``reader`` may read."""
+    def summary_facts(self, where: ImageFilter, reader: Reader, unit: str | None) -> Iterator[Fact]:
+        """Summary facts of the images matching ``where`` that ``reader`` may read, summed per
+        product and ``unit`` of time (``year``, ``quarter``, ``month``, ``week``, ``day``,
+        ``hour``, ``minute``: each group's date is its start, in UTC; None: per product)."""
         ...
 
     def compile_filter(self, node: Any) -> CompiledFilter:

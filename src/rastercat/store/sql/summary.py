@@ -1,8 +1,8 @@
 """The facts a summary needs, computed by the database for searches it can filter on its own.
 
 A search whose every condition is SQL (products, acquisition dates, and the caller's read
-permission on each image) needs no image row in Python: the database gives, per image, the product
-id, the date and the two sums, and :func:`rastercat.catalog.summary.summarize` counts them. The
+permission on each image) needs no image row in Python: the database counts and sums the images per
+product and interval of time, and :func:`rastercat.catalog.summary.summarize` adds the groups. The
 read permission is the SQL form of the read rule (:func:`rastercat.store.sql.access.readable_clause`). The
 same numbers as the Python path (``row_facts``), checked against it on SQLite and PostgreSQL.
 """
@@ -36,20 +36,57 @@ _POSTGRES = {
 }
 
 
-def sql_facts(repo: Repo, p: Reader, clauses: list[Any]) -> Iterator[Fact]:
+_SECOND = (
+    "(CAST(images.acquired AS INTEGER) - (images.acquired < CAST(images.acquired AS INTEGER)))"
+)
+"""The acquisition time floored to its second: SQLite's date functions round to milliseconds,
+which moved 23:59:59.9999 on 31 December into the next year."""
+_SQLITE_UNITS = {
+    "year": "strftime('%Y-01-01', {t}, 'unixepoch')",
+    "quarter": "printf('%s-%02d-01', strftime('%Y', {t}, 'unixepoch'),"
+    " (CAST(strftime('%m', {t}, 'unixepoch') AS INTEGER) - 1) / 3 * 3 + 1)",
+    "month": "strftime('%Y-%m-01', {t}, 'unixepoch')",
+    # The Monday on or before the day ('weekday 0': the next Sunday, or the day itself).
+    "week": "date({t}, 'unixepoch', 'weekday 0', '-6 days')",
+    "day": "date({t}, 'unixepoch')",
+    "hour": "strftime('%Y-%m-%d %H:00:00', {t}, 'unixepoch')",
+    "minute": "strftime('%Y-%m-%d %H:%M:00', {t}, 'unixepoch')",
+}
+"""The start of each unit of time, as SQLite's date functions write it (UTC)."""
+
+
+def _bucket(unit: str, dialect: str) -> Any:
+    """The start of the image's interval, in epoch seconds (NULL without a date): the same
+    instants as :func:`rastercat.catalog.summary._bucket` (ISO weeks, from Monday)."""
+    if dialect == "postgresql":
+        start = f"date_trunc('{unit}', to_timestamp(floor(images.acquired)) AT TIME ZONE 'UTC')"
+        return sa.literal_column(f"CAST(EXTRACT(EPOCH FROM {start}) AS BIGINT)")
+    start = _SQLITE_UNITS[unit].format(t=_SECOND)
+    return sa.literal_column(f"CAST(strftime('%s', {start}) AS INTEGER)")
+
+
+def sql_facts(repo: Repo, p: Reader, clauses: list[Any], unit: str | None) -> Iterator[Fact]:
     """Facts of the images matching ``clauses`` that ``p`` may read (its products already
-    narrowed by the caller)."""
+    narrowed by the caller), summed by the database per product and ``unit`` of time: a summary
+    of a million images sends a few rows, not a million (by year: 14 s to 6 s on SQLite, 21 s
+    to 7 s on PostGIS; most of what is left is reading each image's sizes out of its JSON)."""
     sql = _POSTGRES if repo.dialect == "postgresql" else _SQLITE
     where = list(clauses)
     if not p.is_admin:
         where.append(readable_clause(p.principals, p.is_admin, t.images, repo.dialect))
-    stmt = sa.select(
-        t.images.c.product_id,
-        t.images.c.acquired,
-        sa.literal_column(sql["bytes"]),
-        sa.literal_column(sql["pixels"]),
-    ).where(*where)
+    when = sa.null() if unit is None else _bucket(unit, repo.dialect)
+    keys = [t.images.c.product_id, when.label("bucket")]
+    stmt = (
+        sa.select(
+            *keys,
+            sa.func.count(),
+            sa.func.sum(sa.literal_column(sql["bytes"])),
+            sa.func.sum(sa.literal_column(sql["pixels"])),
+        )
+        .where(*where)
+        .group_by(t.images.c.product_id, sa.literal_column("bucket"))
+    )
     with repo.read() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(stmt)
-        for product_id, acquired, size, pixels in result:
-            yield product_id, acquired, int(size or 0), int(pixels or 0)
+        for row in conn.execute(stmt):
+            product_id, bucket, n, size, pixels = tuple(row)
+            yield product_id, bucket, int(n), int(size or 0), int(pixels or 0)

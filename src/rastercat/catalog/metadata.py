@@ -352,7 +352,7 @@ class MetadataService:
             # Only readable products: the asked-for ones (all readable), else every readable one.
             if where.product_uids is None:
                 where = replace(where, product_uids=tuple(sorted(post["products"])))
-            facts = self.reads.summary_facts(where, p, unit)
+            facts = self.reads.summary_facts(where, p, unit, pixels=bool(body.get("pixels")))
         else:
             rows = self.iter_matches(p, body, candidates=candidates)
             facts = row_facts(rows, post["date_field"] or "acquired")

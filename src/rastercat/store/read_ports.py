@@ -138,10 +138,13 @@ class CatalogReads(Protocol):
         many matches the caller expects, for the store's choice of index."""
         ...
 
-    def summary_facts(self, where: ImageFilter, reader: Reader, unit: str | None) -> Iterator[Fact]:
+    def summary_facts(
+        self, where: ImageFilter, reader: Reader, unit: str | None, pixels: bool = True
+    ) -> Iterator[Fact]:
         """Summary facts of the images matching ``where`` that ``reader`` may read, summed per
         product and ``unit`` of time (``year``, ``quarter``, ``month``, ``week``, ``day``,
-        ``hour``, ``minute``: each group's date is its start, in UTC; None: per product)."""
+        ``hour``, ``minute``: each group's date is its start, in UTC; None: per product).
+        ``pixels=False``: pixel counts are not needed (0)."""
         ...
 
     def compile_filter(self, node: Any) -> CompiledFilter:

@@ -352,10 +352,12 @@ class SqlCatalogReads:
                 after = (rows[-1]["acquired"], rows[-1]["pk"])
             offset += size
 
-    def summary_facts(self, where: ImageFilter, reader: Reader, unit: str | None) -> Iterator[Fact]:
+    def summary_facts(
+        self, where: ImageFilter, reader: Reader, unit: str | None, pixels: bool = True
+    ) -> Iterator[Fact]:
         from rastercat.store.sql.summary import sql_facts
 
-        return sql_facts(self.repo, reader, self.clauses(where), unit)
+        return sql_facts(self.repo, reader, self.clauses(where), unit, pixels)
 
     def compile_filter(self, node: Any) -> CompiledFilter:
         from rastercat.store.sql.cql2 import compile_filter

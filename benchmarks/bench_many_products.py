@@ -2,8 +2,9 @@
 cannot read, from 10 to 10,000, beside one product of the caller's with 1,000 images.
 
 Each search is a 1-degree box, first 100 in date order, run in this process against the services
-(no HTTP: the HTTP cost is the same at any size). The cost should not grow with the products
-(until migration 0007 every search read and checked every product's ACL: ~9 ms per 1,000).
+(no HTTP: the HTTP cost is the same at any size), and the listing of the caller's products. Neither
+should grow with the products (until migration 0007 every search read and checked every product's
+ACL: ~9 ms per 1,000; a listing read every product).
 
     python benchmarks/bench_many_products.py --products 10 1000 10000
     python benchmarks/bench_many_products.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
@@ -84,6 +85,12 @@ def main() -> None:
             for label, url in sides:
                 data = Path(tempfile.mkdtemp(prefix="rc-bench-products-"))
                 state, me = catalog(data, url, products)
+                listing = []
+                for i in range(60):  # the caller's products, as GET .../products lists them
+                    started = time.perf_counter()
+                    listed = state.metadata.readable_products(me)
+                    if i >= 10:
+                        listing.append((time.perf_counter() - started) * 1000)
                 times = []
                 for i in range(args.searches + 10):
                     body = {"geom": box(1 + (i % 15), 1 + (i % 10), 1.0), "limit": 100}
@@ -92,8 +99,9 @@ def main() -> None:
                         rows, _ = state.metadata.search(me, body)
                     if i >= 10:
                         times.append((time.perf_counter() - started) * 1000)
-                print(f"  {label:<7} {products:>6,} other products: p50 {pct(times, 50):6.2f}  "
-                      f"p99 {pct(times, 99):6.2f}  ({len(rows)} results)", flush=True)  # fmt: skip
+                print(f"  {label:<7} {products:>6,} other products: search p50 {pct(times, 50):6.2f}  "
+                      f"p99 {pct(times, 99):6.2f}  ({len(rows)} results); the caller's products "
+                      f"listed p50 {pct(listing, 50):6.2f} ({len(listed)})", flush=True)  # fmt: skip
                 state.close()
                 shutil.rmtree(data, ignore_errors=True)
         finally:

@@ -90,18 +90,22 @@ def test_a_share_and_its_revocation_reach_the_other_replica_at_once(
             with a.repo.snapshot():
                 rows, _ = a.metadata.search(rita, body)
             out[label] = [r["key"] for r in rows]
+        out["listed"] = [r["id"] for r in a.metadata.readable_products(rita)]
+        out["uids"] = sorted(a.metadata.readable_uids(rita))
         return out
 
-    assert found() == {"all": [], "asked": []}  # replica a now holds the ACLs
+    uid = b.repo.one(t.products, id=pid)["uid"]
+    nothing: dict[str, list[str]] = {"all": [], "asked": [], "listed": [], "uids": []}
+    assert found() == nothing  # replica a now holds the ACLs
     with b.engine.begin() as conn:
         conn.execute(
             sa.update(t.products).where(t.products.c.id == pid)
             .values(readers=[rita.user_principal])
         )  # fmt: skip
-    assert found() == {"all": ["i1"], "asked": ["i1"]}
+    assert found() == {"all": ["i1"], "asked": ["i1"], "listed": [pid], "uids": [uid]}
     with b.engine.begin() as conn:  # revoked on b: a must not keep showing it
         conn.execute(sa.update(t.products).where(t.products.c.id == pid).values(readers=[]))
-    assert found() == {"all": [], "asked": []}
+    assert found() == nothing
 
 
 def test_searches_read_no_product_rows_while_no_product_changes(

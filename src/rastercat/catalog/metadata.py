@@ -38,6 +38,8 @@ Readers = tuple[bool, frozenset[str]]
 """A caller as the read rule sees it: admin or not, and the names it answers to."""
 Readable = tuple[dict[str, str], frozenset[str]]
 """The products a caller may read: id to uid, and the uids."""
+MAX_LISTED_BY_ID = 2_000
+"""Above this many readable products a listing reads every product instead of naming each."""
 MAX_CALLERS_KEPT = 4096
 """Callers whose readable products are kept per version of the products (then all are dropped)."""
 """What a search body makes: the store's filter, the exact geometry and the Python-side checks."""
@@ -104,7 +106,19 @@ class MetadataService:
 
     # products & bands --------------------------------------------------------------------------
     def readable_products(self, p: Principal) -> list[dict[str, Any]]:
-        return [r for r in self.reads.products() if can_read(p, r)]
+        """The products ``p`` may read, by id: those the kept ACLs name (:meth:`_readable`), read
+        by id, so a caller's list costs what it holds rather than the whole catalog; each row is
+        checked again as read. An admin, or a caller of very many, reads them all."""
+        ids, _ = self._readable(p)
+        if p.is_admin or len(ids) > MAX_LISTED_BY_ID:
+            rows = self.reads.products()
+        else:
+            rows = self.reads.products(sorted(ids)) if ids else []
+        return [r for r in rows if can_read(p, r)]
+
+    def readable_uids(self, p: Principal) -> frozenset[str]:
+        """The uids of the products ``p`` may read (kept per caller and version of the products)."""
+        return self._readable(p)[1]
 
     def get_product(self, p: Principal, pid: str) -> dict[str, Any]:
         row = self.reads.product(pid)

@@ -19,7 +19,7 @@ def recent_uploads(
     if not 1 <= limit <= 200:
         raise InvalidInput("'limit' must be from 1 to 200", field="limit")
     # Only uploads into products the caller can still read (and that still exist).
-    readable = {r["uid"] for r in metadata.readable_products(p)}
+    readable = metadata.readable_uids(p)
     if reads is None:
         reads = SqlViewerReads(metadata.repo)
     rows = reads.recent_uploads(p.user_pk, sorted(readable), limit)

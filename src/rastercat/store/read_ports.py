@@ -98,8 +98,8 @@ class CatalogReads(Protocol):
     @property
     def dialect(self) -> str: ...
 
-    def products(self) -> list[Row]:
-        """Every product, by id."""
+    def products(self, ids: Sequence[str] | None = None) -> list[Row]:
+        """Every product (``ids``: these only), by id."""
         ...
 
     def product_acls(self) -> ProductAcls:

@@ -224,8 +224,9 @@ class SqlCatalogReads:
         return self.repo.dialect
 
     # products & bands ----------------------------------------------------------------------------
-    def products(self) -> list[Row]:
-        return self.repo.all(t.products, order_by=[t.products.c.id])
+    def products(self, ids: Sequence[str] | None = None) -> list[Row]:
+        where = [] if ids is None else [t.products.c.id.in_(list(ids))]
+        return self.repo.all(t.products, *where, order_by=[t.products.c.id])
 
     def product_acls(self) -> ProductAcls:
         """Read again only when the products' version (migration 0007) moved on: the version

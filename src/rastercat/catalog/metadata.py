@@ -34,6 +34,7 @@ from rastercat.store.sql.repo import Repo
 from rastercat.store.sql.search import SqlCatalogReads
 
 Candidates = tuple[ImageFilter, Any, dict[str, Any]]
+"""What a search body makes: the store's filter, the exact geometry and the Python-side checks."""
 Readers = tuple[bool, frozenset[str]]
 """A caller as the read rule sees it: admin or not, and the names it answers to."""
 Readable = tuple[dict[str, str], frozenset[str]]
@@ -42,7 +43,6 @@ MAX_LISTED_BY_ID = 2_000
 """Above this many readable products a listing reads every product instead of naming each."""
 MAX_CALLERS_KEPT = 4096
 """Callers whose readable products are kept per version of the products (then all are dropped)."""
-"""What a search body makes: the store's filter, the exact geometry and the Python-side checks."""
 
 MAX_PAGE = 10_000
 BATCH = 2_000

@@ -13,6 +13,7 @@ ACL: ~9 ms per 1,000; a listing read every product).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import tempfile
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from _pg import scratch_database
 from bench_search_shapes import box, pct
 
 
@@ -73,15 +75,10 @@ def main() -> None:
         f"search: 1-degree box, first 100 by date; {args.searches} searches per row (p50/p99, ms)"
     )
     for products in args.products:
-        sides: list[tuple[str, str | None]] = [("sqlite", None)]
-        admin, name = None, None
-        if args.pg:
-            admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-            name = f"rastercat_bench_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as c:
-                c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            sides.append(("postgis", args.pg.rsplit("/", 1)[0] + "/" + name))
-        try:
+        with contextlib.ExitStack() as stack:
+            sides: list[tuple[str, str | None]] = [("sqlite", None)]
+            if args.pg:
+                sides.append(("postgis", stack.enter_context(scratch_database(args.pg))))
             for label, url in sides:
                 data = Path(tempfile.mkdtemp(prefix="rc-bench-products-"))
                 state, me = catalog(data, url, products)
@@ -104,10 +101,6 @@ def main() -> None:
                       f"listed p50 {pct(listing, 50):6.2f} ({len(listed)})", flush=True)  # fmt: skip
                 state.close()
                 shutil.rmtree(data, ignore_errors=True)
-        finally:
-            if admin is not None:
-                with admin.connect() as c:
-                    c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

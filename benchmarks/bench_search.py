@@ -14,15 +14,15 @@ the spatial index forced (``spatial``, the plan before the date-index walk exist
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
+from _pg import scratch_database
 from bench_search_shapes import PLANS, interleaved, load, pct, shapes
 
 
@@ -139,14 +139,9 @@ def main() -> None:
     bodies = shapes(args.queries + 10)
 
     sides: list[tuple[str, str | None]] = [("sqlite", None)]
-    admin, name = None, None
-    if args.pg != "none":
-        admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        name = f"rastercat_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as c:
-            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        sides.append(("postgis", args.pg.rsplit("/", 1)[0] + "/" + name))
-    try:
+    with contextlib.ExitStack() as stack:
+        if args.pg != "none":
+            sides.append(("postgis", stack.enter_context(scratch_database(args.pg))))
         for label, db_url in sides:
             keep = label == "sqlite" and args.data_dir is not None
             data = args.data_dir if keep else Path(tempfile.mkdtemp(prefix="rc-bench-search-"))
@@ -189,10 +184,6 @@ def main() -> None:
             app.state.rc.engine.dispose()
             if not keep:
                 shutil.rmtree(data, ignore_errors=True)
-    finally:
-        if admin is not None:
-            with admin.connect() as c:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

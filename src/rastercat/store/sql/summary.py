@@ -57,7 +57,10 @@ _SQLITE_UNITS = {
 
 def _bucket(unit: str, dialect: str) -> Any:
     """The start of the image's interval, in epoch seconds (NULL without a date): the same
-    instants as :func:`rastercat.catalog.summary._bucket` (ISO weeks, from Monday)."""
+    instants as :func:`rastercat.catalog.summary._bucket` (ISO weeks, from Monday). ``unit``
+    goes into the SQL text: only the known names are taken."""
+    if unit not in _SQLITE_UNITS:
+        raise ValueError(f"not a unit of time: {unit!r}")
     if dialect == "postgresql":
         start = f"date_trunc('{unit}', to_timestamp(floor(images.acquired)) AT TIME ZONE 'UTC')"
         return sa.literal_column(f"CAST(EXTRACT(EPOCH FROM {start}) AS BIGINT)")

@@ -8,8 +8,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from rastercat.api.routes.stac import _quote_plus, _signed
-from rastercat.protocol.stac.links import Links, _quoted_id
+from rastercat.api.routes.stac import _signed
+from rastercat.protocol.stac.links import Links, _quoted_id, quote_plus_id
 
 ODD = [
     "", "ns:p:img_1.tif", "a~b-c.d", "with space", "a+b", "a/b", "a%3Ab", "é", "日本", "a\nb",
@@ -19,7 +19,7 @@ ODD = [
 
 @pytest.mark.parametrize("value", ODD)
 def test_ids_are_quoted_as_urllib_quotes_them(value: str) -> None:
-    assert _quote_plus(value) == quote_plus(value)
+    assert quote_plus_id(value) == quote_plus(value)
     assert _quoted_id(value) == quote(value, safe=":")
 
 
@@ -28,7 +28,7 @@ def test_random_strings_are_quoted_as_urllib_quotes_them() -> None:
     alphabet = "azAZ09_.~-:%+/ &=?#\n\té日"
     for _ in range(5000):
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
-        assert _quote_plus(value) == quote_plus(value), value
+        assert quote_plus_id(value) == quote_plus(value), value
         assert _quoted_id(value) == quote(value, safe=":"), value
 
 

@@ -38,7 +38,6 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE) -> sa.Eng
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_size=16,
             max_overflow=32,
-            pool_use_lifo=True,
         )
 
         @event.listens_for(engine, "connect")

@@ -134,3 +134,59 @@ def test_searches_read_no_product_rows_while_no_product_changes(
     b.catalog.create_product(owner, {"id": "q", "title": "T", "description": "D"})
     assert product_reads() == 1  # another replica added a product: read again, once
     assert product_reads() == 0
+
+
+def test_a_request_reads_the_products_version_with_its_user(replicas: tuple[Any, Any]) -> None:
+    """As the API serves a search (one snapshot: authenticate, then search), the products'
+    version comes with the user's row: no statement of its own, and still the version of that
+    snapshot (a share made on another replica just before is in the very next request)."""
+    a, b = replicas
+    olive = b.users.authenticate(b.users.mint_token(b.users.ensure_user("olive")["name"]))
+    token = a.users.mint_token(a.users.ensure_user("rita")["name"])
+    rita = a.users.authenticate(token)
+    pid = b.catalog.create_product(olive, {"id": "p", "title": "T", "description": "D"})["id"]
+    add_image(b, pid, "i1", readers=[rita.user_principal])
+    statements: list[str] = []
+
+    @sa.event.listens_for(a.engine, "before_cursor_execute")
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def request() -> list[str]:
+        statements.clear()
+        with a.repo.snapshot():
+            rows, _ = a.metadata.search(a.users.authenticate(token), {})
+        epoch_reads = [s for s in statements if "product_epoch" in s]
+        assert len(epoch_reads) == 1 and "FROM users" in epoch_reads[0], statements
+        return [r["key"] for r in rows]
+
+    assert request() == []
+    with b.engine.begin() as conn:
+        conn.execute(
+            sa.update(t.products).where(t.products.c.id == pid)
+            .values(readers=[rita.user_principal])
+        )  # fmt: skip
+    assert request() == ["i1"]
+    with b.engine.begin() as conn:
+        conn.execute(sa.update(t.products).where(t.products.c.id == pid).values(readers=[]))
+    assert request() == []
+    # Outside a snapshot nothing is noted: a search reads the version itself.
+    statements.clear()
+    a.metadata.search(a.users.authenticate(token), {})
+    assert sum("product_epoch" in s and "FROM users" not in s for s in statements) == 1
+
+
+def test_only_the_snapshots_own_reads_note_facts(replicas: tuple[Any, Any]) -> None:
+    """A user read over another connection (a write transaction) inside a snapshot notes nothing:
+    its version may be newer than the snapshot's."""
+    a, _ = replicas
+    sub = a.users.authenticate(a.users.mint_token(a.users.ensure_user("olive")["name"])).sub
+    with a.repo.snapshot():
+        with a.repo.read() as shared:
+            with a.repo.tx() as other:
+                a.users.users.with_groups(other, sub)
+            assert a.repo.snapshot_facts(shared) == {}
+            assert a.repo.snapshot_facts(other) is None
+            a.users.users.with_groups(shared, sub)
+            assert a.repo.snapshot_facts(shared) == {"product_version": version(a.engine)}
+    assert a.repo.snapshot_facts(shared) is None

@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 
@@ -53,6 +53,15 @@ def translate_errors() -> Iterator[None]:
         raise StoreError(f"the catalog database failed: {exc.orig}") from exc
 
 
+PRODUCT_VERSION = "product_version"
+"""The products' version (migration 0007), as authentication notes it in a snapshot's facts."""
+
+
+class _Snapshot(NamedTuple):
+    conn: sa.Connection
+    facts: dict[str, Any]
+
+
 def _row(row: sa.Row[Any] | None) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
@@ -72,7 +81,7 @@ class Repo:
             # One snapshot for the whole transaction, as SQLite's WAL reads have (READ COMMITTED
             # takes one per statement); a transaction that only reads never fails to serialize.
             self._read_options["isolation_level"] = "REPEATABLE READ"
-        self._snapshot: contextvars.ContextVar[sa.Connection | None] = contextvars.ContextVar(
+        self._snapshot: contextvars.ContextVar[_Snapshot | None] = contextvars.ContextVar(
             f"rastercat_snapshot_{id(self)}", default=None
         )
 
@@ -92,7 +101,7 @@ class Repo:
         snapshot's own transaction."""
         shared = self._snapshot.get()
         if shared is not None:
-            yield shared
+            yield shared.conn
             return
         with translate_errors(), self.engine.connect() as conn:
             conn.execution_options(**self._read_options)
@@ -110,11 +119,20 @@ class Repo:
             yield
             return
         with self.read() as conn:
-            token = self._snapshot.set(conn)
+            token = self._snapshot.set(_Snapshot(conn, {}))
             try:
                 yield
             finally:
                 self._snapshot.reset(token)
+
+    def snapshot_facts(self, conn: sa.Connection) -> dict[str, Any] | None:
+        """What reads of the current :meth:`snapshot` noted for later reads of the same snapshot,
+        when ``conn`` is that snapshot's connection (else ``None``: a write transaction's values
+        are not the snapshot's). A value read once, in passing, need not cost another round trip:
+        authentication notes the products' version (read in the same statement as the user), so
+        a search's ACL check does not read it again, one round trip fewer per request."""
+        shared = self._snapshot.get()
+        return shared.facts if shared is not None and shared.conn is conn else None
 
     # generic helpers ---------------------------------------------------------------------
     def one(self, table: sa.Table, conn: sa.Connection | None = None, *,

@@ -28,7 +28,7 @@ from rastercat.store.read_ports import (
     Reader,
     Row,
 )
-from rastercat.store.sql.repo import Repo, t
+from rastercat.store.sql.repo import PRODUCT_VERSION, Repo, t
 from rastercat.store.sql.search_sort import order_at_random, order_by_property
 
 _LISTS = ("owners", "readers", "writers", "band_names")
@@ -233,7 +233,10 @@ class SqlCatalogReads:
         and the rows come from one snapshot, so a cached list is exactly what a search reading
         the same version would read."""
         with self.repo.read() as conn:
-            version = int(conn.execute(_product_epoch()).scalar_one())
+            facts = self.repo.snapshot_facts(conn)
+            version = None if facts is None else facts.get(PRODUCT_VERSION)
+            if version is None:  # not noted by this snapshot's authentication
+                version = int(conn.execute(_product_epoch()).scalar_one())
             cached = self._acls
             if cached is not None and cached.version == version:
                 return cached

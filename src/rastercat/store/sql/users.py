@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.store.sql import tables as t
-from rastercat.store.sql.repo import Repo
+from rastercat.store.sql.repo import PRODUCT_VERSION, Repo
 
 
 def member_groups(conn: sa.Connection, user_pk: int) -> list[str]:
@@ -20,11 +20,18 @@ def member_groups(conn: sa.Connection, user_pk: int) -> list[str]:
 
 @functools.cache
 def _by_sub() -> sa.Select[Any]:
-    """A user by ``sub`` with one row per group (one row with a NULL group for none): built once,
-    so each request's authentication skips building and keying the statement."""
+    """A user by ``sub`` with one row per group (one row with a NULL group for none), and the
+    products' version in passing (a search reads it next: one round trip fewer): built once, so
+    each request's authentication skips building and keying the statement."""
     group = t.memberships.c.group_name.label("rastercat_group")
+    version = (
+        sa.select(t.product_epoch.c.version)
+        .where(t.product_epoch.c.id == 1)
+        .scalar_subquery()
+        .label("rastercat_product_version")
+    )
     return (
-        sa.select(t.users, group)
+        sa.select(t.users, group, version)
         .select_from(t.users.outerjoin(t.memberships, t.memberships.c.user_pk == t.users.c.pk))
         .where(t.users.c.sub == sa.bindparam("sub"))
     )
@@ -45,7 +52,10 @@ class Users:
         rows = conn.execute(_by_sub(), {"sub": sub}).mappings().all()
         if not rows:
             return None, []
-        user = {k: v for k, v in rows[0].items() if k != "rastercat_group"}
+        user = {k: v for k, v in rows[0].items() if not k.startswith("rastercat_")}
+        facts = self.repo.snapshot_facts(conn)
+        if facts is not None and rows[0]["rastercat_product_version"] is not None:
+            facts[PRODUCT_VERSION] = int(rows[0]["rastercat_product_version"])
         return user, [r["rastercat_group"] for r in rows if r["rastercat_group"] is not None]
 
     def all(self, conn: sa.Connection) -> list[dict[str, Any]]:

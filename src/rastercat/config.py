@@ -103,6 +103,10 @@ class IngestSettings(BaseModel):
     isolate: bool = True
     """Run each conversion of the in-process workers in a child process (all cores, no GIL
     contention with the API); ``rastercat worker`` processes always convert in-process."""
+    nice: int = Field(default=10, ge=0, le=19)
+    """Niceness added to each conversion child process (``isolate``; 0 to 19): when the machine is
+    busy, the API's requests (tiles, searches, reads) get the CPU before conversions do; on an
+    idle machine a conversion runs as fast as with 0."""
 
 
 class S3Settings(BaseModel):

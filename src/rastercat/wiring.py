@@ -266,7 +266,9 @@ def _services(core: Core, objects: ObjectStore, *, local_workers: bool) -> Servi
     celery_queue = settings.ingest.queue == "celery"
     local_workers = local_workers and not celery_queue
     conversions = (
-        PipelinePool(settings.ingest.workers, settings.ingest.child_memory_bytes)
+        PipelinePool(
+            settings.ingest.workers, settings.ingest.child_memory_bytes, settings.ingest.nice
+        )
         if local_workers and settings.ingest.isolate
         else None
     )

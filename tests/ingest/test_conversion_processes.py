@@ -125,3 +125,38 @@ def test_a_child_that_dies_on_a_fresh_pool_never_converts_in_this_process(tmp_pa
     pids = conversion_pids("\n".join(lines))
     assert pids and os.getpid() not in pids
     pool.shutdown()
+
+
+def niceness(log: str) -> list[int]:
+    return [int(n) for n in re.findall(r"converting in process \d+ \(niceness (\d+)\)", log)]
+
+
+def test_conversions_run_at_a_lower_priority_than_the_api(
+    ingest_server: Any, tmp_path: Path
+) -> None:
+    """The children add ``ingest.nice`` to the API process's niceness (so a busy machine serves
+    requests first); 0 leaves them at the API's."""
+    own = os.nice(0)
+    data = np.arange(64 * 48, dtype="uint16").reshape(48, 64)
+    for nice, expected in ((5, min(19, own + 5)), (0, own)):
+        server = ingest_server(isolate=True, nice=nice)
+        up = Uploads(server)
+        try:
+            pid = up.product()
+            job = up.wait(pid, up.upload(pid, write_geotiff(tmp_path / f"n{nice}.tif", data)))
+            assert job["status"] == "SUCCESS", job["logs"]
+            assert niceness(job["logs"]) == [expected], job["logs"]
+            assert os.getpid() not in conversion_pids(job["logs"])
+            assert os.nice(0) == own, "the API process's own priority must not change"
+        finally:
+            up.close()
+
+
+@pytest.mark.parametrize("nice", [-1, 20])
+def test_a_niceness_outside_0_to_19_is_refused(nice: int) -> None:
+    from pydantic import ValidationError
+
+    from rastercat.config import IngestSettings
+
+    with pytest.raises(ValidationError, match="nice"):
+        IngestSettings(nice=nice)

@@ -82,7 +82,7 @@ def run_pipeline(
     """In the child: ``(result, None, log)`` or ``(None, (message, failure_type), log)``."""
     from rastercat.ingest.pipeline import process
 
-    lines = [f"converting in process {os.getpid()}"]
+    lines = [f"converting in process {os.getpid()} (niceness {os.nice(0)})"]
     try:
         return process(request, work_dir, limits, log=lines.append), None, lines
     except IngestError as exc:
@@ -98,10 +98,13 @@ def _warm_up() -> None:
     import rastercat.ingest.pipeline  # noqa: F401
 
 
-def _child_start(memory_bytes: int, started: Any) -> None:
-    """Initializer of every child: say it started, then limit its memory."""
+def _child_start(memory_bytes: int, started: Any, nice: int = 0) -> None:
+    """Initializer of every child: say it started, then limit its memory and lower its priority
+    (before GDAL starts its compression threads: they inherit it)."""
     started.set()
     limit_memory(memory_bytes)
+    if nice > 0:
+        os.nice(nice)
 
 
 class PipelinePool:
@@ -114,10 +117,12 @@ class PipelinePool:
     then fails.
     """
 
-    def __init__(self, size: int, memory_bytes: int = 0) -> None:
+    def __init__(self, size: int, memory_bytes: int = 0, nice: int = 0) -> None:
         self.size = max(1, size)
         self.memory_bytes = memory_bytes
         """``RLIMIT_DATA`` of each child (0: unlimited)."""
+        self.nice = nice
+        """Niceness each child adds to its own (0: as the parent)."""
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self._ctx = multiprocessing.get_context("spawn")
@@ -135,7 +140,7 @@ class PipelinePool:
                     max_workers=self.size,
                     mp_context=self._ctx,
                     initializer=_child_start,
-                    initargs=(self.memory_bytes, self._started),
+                    initargs=(self.memory_bytes, self._started, self.nice),
                 )
             return self._executor
 

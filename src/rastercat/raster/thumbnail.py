@@ -8,6 +8,7 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
+from rastercat.raster.png import encode_png
 from rastercat.raster.read import read
 from rastercat.raster.tiles import _range_of, _stretch
 from rastercat.raster.types import BandInfo, Grid, SourceImage
@@ -28,8 +29,6 @@ def render_thumbnail(
     source: SourceImage, bands: Sequence[BandInfo], side: int = THUMBNAIL_SIDE
 ) -> bytes:
     """The image on its own grid, shrunk so that its longer side is ``side`` pixels, as PNG."""
-    from rio_tiler.utils import render
-
     width, height = source.raster_size
     scale = max(width, height) / side if max(width, height) > side else 1.0
     w, h = max(1, round(width / scale)), max(1, round(height / scale))
@@ -41,4 +40,4 @@ def render_thumbnail(
     for i, band in enumerate(shown):
         out[i] = _stretch(result.data[i], *_range_of(band, result.data[i], result.mask))
     mask = np.where(result.mask, 255, 0).astype(np.uint8)
-    return bytes(render(out, mask, img_format="PNG"))
+    return encode_png(out, mask)

@@ -1,13 +1,13 @@
 """XYZ web-mercator tiles for the viewer: the read engine onto a morecantile tile, rendered by rio-tiler.
 
 Tiles go through :func:`rastercat.raster.read.read` so that they mosaic, mask (nodata, alpha) and use
-overviews exactly like ``/npz`` reads do; rio-tiler does the stretch-free colormap and PNG encoding.
+overviews exactly like ``/npz`` reads do; PNGs are encoded by :mod:`rastercat.raster.png` (Pillow,
+outside the GIL), JPEG and WebP by rio-tiler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -15,16 +15,12 @@ from rasterio.crs import CRS
 
 from rastercat.errors import InvalidInput
 from rastercat.raster.colormaps import Colormap, named_colormap
+from rastercat.raster.png import encode_png
 from rastercat.raster.read import read, source_window
 from rastercat.raster.types import BandInfo, Grid, SourceImage
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 _FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
-
-PNG_OPTIONS: dict[str, Any] = {"ZLEVEL": 1}
-"""GDAL's PNG driver compresses at zlib level 6 unless told: measured 9x slower than level 1 on a
-magma 256-px tile (114 vs 13 ms, 2 cores) for 15% smaller files. Encoding dominated a tile's time,
-so tiles favour the CPU; browsers and caches keep them anyway."""
 
 MAX_ZOOM = 30
 """Deepest zoom served: a zoom-30 pixel is about 0.1 mm, and 2**30 still fits every int type."""
@@ -140,11 +136,9 @@ def render_tile(
         else:
             out[i] = _stretch(values, *_range_of(band, values, result.mask))
     mask = np.where(result.mask, 255, 0).astype(np.uint8)
-    return render(out, mask, img_format=img_format, colormap=cmap, **_options(img_format))
-
-
-def _options(img_format: str) -> dict[str, Any]:
-    return PNG_OPTIONS if img_format == "PNG" else {}
+    if img_format == "PNG":
+        return encode_png(out, mask, cmap)
+    return render(out, mask, img_format=img_format, colormap=cmap)
 
 
 def empty_tile(tilesize: int = 256, fmt: str = "png") -> bytes:
@@ -157,4 +151,6 @@ def empty_tile(tilesize: int = 256, fmt: str = "png") -> bytes:
     check_tilesize(tilesize)
     blank = np.zeros((1, tilesize, tilesize), dtype=np.uint8)
     mask = np.zeros((tilesize, tilesize), np.uint8)
-    return render(blank, mask, img_format=img_format, **_options(img_format))
+    if img_format == "PNG":
+        return encode_png(blank, mask)
+    return render(blank, mask, img_format=img_format)

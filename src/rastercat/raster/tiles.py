@@ -1,4 +1,4 @@
-"""XYZ web-mercator tiles for the viewer: the read engine onto a morecantile tile, rendered by rio-tiler.
+"""XYZ web-mercator tiles for the viewer: the read engine onto a morecantile tile, then a PNG, JPEG or WebP.
 
 Tiles go through :func:`rastercat.raster.read.read` so that they mosaic, mask (nodata, alpha) and use
 overviews exactly like ``/npz`` reads do; PNGs are encoded by :mod:`rastercat.raster.png` (Pillow,

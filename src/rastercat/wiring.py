@@ -70,7 +70,7 @@ class Database:
     repo: Repo
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.repo.close()
 
 
 @dataclass

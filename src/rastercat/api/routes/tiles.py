@@ -99,7 +99,7 @@ async def image_tile(
 
 def _image_tile(request: Request, state: Any, p: Any, image_id: str, style: TileStyle, z: int,
                 x: int, y: int) -> Response:  # fmt: skip
-    with state.repo.snapshot():
+    with state.repo.snapshot(end_later=True):
         layer = _catalog(state).image_layer(p, image_id, style)
     return _tile_response(request, layer, style, z, x, y)
 
@@ -133,7 +133,7 @@ async def product_tile(
 def _product_tile(request: Request, state: Any, p: Any, pid: str, style: TileStyle, z: int,
                   x: int, y: int, where: tuple[str, str | None, str | None]) -> Response:  # fmt: skip
     order, start, end = where
-    with state.repo.snapshot():
+    with state.repo.snapshot(end_later=True):
         layer = _catalog(state).product_layer(p, pid, z, x, y, style, order=order, start=start,
                                               end=end)  # fmt: skip
     return _tile_response(request, layer, style, z, x, y)

@@ -27,6 +27,14 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 READ_ONLY = "rastercat_read_only"
 """Execution option of a connection whose transaction only reads (see :meth:`Repo.read`)."""
 
+BINARY_ROWS = "rastercat_binary_rows"
+"""Execution option of a statement whose rows PostgreSQL should send in its binary format: numbers
+and times arrive as machine values rather than text for psycopg to parse (measured at 1M images, a
+search page of 111 rows of ``images``: 0.28 ms against 0.42-0.48 ms to execute and fetch, the same
+values; a whole search in the service 3-6 % faster on pages of 60-100 rows). Only for statements whose columns all have binary loaders in psycopg (integers, floats,
+text, timestamps): a column of a type it does not know (PostGIS ``geometry``) would arrive as
+bytes instead of text. Ignored on SQLite."""
+
 PING_AFTER_IDLE = 1.0
 """Seconds a pooled PostgreSQL connection may rest before it is pinged at checkout."""
 
@@ -83,6 +91,16 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE) -> sa.Eng
         dbapi_conn.commit()
 
     _ping_after_idle(engine, ping_after_idle)
+
+    if engine.dialect.driver == "psycopg":
+        from psycopg.pq import Format
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _binary_rows(_c: Any, cursor: Any, _s: Any, _p: Any, context: Any, _m: Any) -> None:
+            # SQLAlchemy opens a cursor per statement: the format applies to this one alone.
+            if context is not None and context.execution_options.get(BINARY_ROWS):
+                cursor.format = Format.BINARY
+
     return engine
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from rastercat.errors import Conflict, InvalidInput, StoreError
 from rastercat.store.sql import tables as t
 from rastercat.store.sql.engine import READ_ONLY
+from rastercat.store.sql.late_ends import LateEnds
 
 STATS_TTL = 10.0
 """Seconds the catalog's size and date range are reused by :meth:`Repo.date_index_pays`."""
@@ -81,6 +83,7 @@ class Repo:
             # One snapshot for the whole transaction, as SQLite's WAL reads have (READ COMMITTED
             # takes one per statement); a transaction that only reads never fails to serialize.
             self._read_options["isolation_level"] = "REPEATABLE READ"
+        self.late_ends = LateEnds()
         self._snapshot: contextvars.ContextVar[_Snapshot | None] = contextvars.ContextVar(
             f"rastercat_snapshot_{id(self)}", default=None
         )
@@ -109,21 +112,45 @@ class Repo:
                 yield conn
 
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def snapshot(self, *, end_later: bool = False) -> Iterator[None]:
         """Every :meth:`read` of this thread (context) until the block ends is one read
         transaction: a request that authenticates, reads the product ACLs and searches takes one
         connection from the pool and sees one state of the catalog. On PostgreSQL each transaction
         of its own cost a pool ping, a ``BEGIN`` and a ``ROLLBACK`` (three round trips); a search
-        took three. Writes (:meth:`tx`) still take their own connection."""
+        took three. Writes (:meth:`tx`) still take their own connection.
+
+        ``end_later``: on PostgreSQL, when the block ends without an error, the transaction's end
+        (its ``COMMIT`` round trip, and the connection's return to the pool) is left to
+        :class:`LateEnds` instead of being waited for: a request that only read answers without
+        it. An error in the block ends the transaction at once; on SQLite, where ending a read
+        costs microseconds, it always ends at once."""
         if self._snapshot.get() is not None:
             yield
             return
-        with self.read() as conn:
-            token = self._snapshot.set(_Snapshot(conn, {}))
-            try:
-                yield
-            finally:
-                self._snapshot.reset(token)
+        if not (end_later and self.dialect == "postgresql"):
+            with self.read() as conn:
+                token = self._snapshot.set(_Snapshot(conn, {}))
+                try:
+                    yield
+                finally:
+                    self._snapshot.reset(token)
+            return
+        stack = contextlib.ExitStack()
+        token = self._snapshot.set(_Snapshot(stack.enter_context(self.read()), {}))
+        try:
+            yield
+        except BaseException:
+            self._snapshot.reset(token)
+            if not stack.__exit__(*sys.exc_info()):
+                raise
+            return
+        self._snapshot.reset(token)
+        self.late_ends.submit(stack.close)
+
+    def close(self) -> None:
+        """Wait for the read transactions still ending (:meth:`snapshot`), then close the pool."""
+        self.late_ends.close()
+        self.engine.dispose()
 
     def snapshot_facts(self, conn: sa.Connection) -> dict[str, Any] | None:
         """What reads of the current :meth:`snapshot` noted for later reads of the same snapshot,

@@ -28,6 +28,7 @@ from rastercat.store.read_ports import (
     Reader,
     Row,
 )
+from rastercat.store.sql.engine import BINARY_ROWS
 from rastercat.store.sql.repo import PRODUCT_VERSION, Repo, t
 from rastercat.store.sql.search_sort import order_at_random, order_by_property
 
@@ -347,6 +348,7 @@ class SqlCatalogReads:
                     .order_by(*order_by)
                     .limit(size)
                     .offset(0 if keyset else offset)
+                    .execution_options(**{BINARY_ROWS: True})
                 )
                 rows = dicts(conn.execute(stmt), True)
             yield rows

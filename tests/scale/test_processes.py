@@ -34,6 +34,8 @@ CAT = "/metadata/v1/catalog"
 BAND = {"name": "b1", "srcband": 1, "dtype": "UInt16", "nbits": 16, "data_range": [0, 10000],
         "type": "spectral"}  # fmt: skip
 EXE = str(Path(sys.executable).with_name("rastercat"))
+NICE = 7
+"""``ingest.nice`` of the cluster's workers."""
 
 
 def _free_port() -> int:
@@ -123,6 +125,7 @@ def cluster(pg_databases: Any, s3_endpoint: str, redis_url: str,
         "RASTERCAT_INGEST__QUEUE": "celery",
         "RASTERCAT_INGEST__BROKER_URL": broker,
         "RASTERCAT_INGEST__ARRIVAL_INTERVAL": "0.3",
+        "RASTERCAT_INGEST__NICE": str(NICE),
         "RASTERCAT_S3__BUCKET": str(s3.bucket),
         "RASTERCAT_S3__PREFIX": s3.prefix,
         "RASTERCAT_S3__ENDPOINT_URL": s3_endpoint,
@@ -257,3 +260,29 @@ def test_a_killed_worker_machine_has_its_job_completed_by_the_other(
     assert done["attempts"] >= 2
     assert state.repo.count(t.images, t.images.c.product_id == pid) == 1
     assert statuses(state, pid) == {"SUCCESS": 1}
+
+
+def niceness_of(pid: int) -> int:
+    """A process's niceness (field 19 of /proc/<pid>/stat, after the command in parentheses)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+def test_workers_convert_at_a_lower_priority_than_they_run(
+    cluster: Cluster, state: Any, alice: dict[str, str], tmp_path: Path
+) -> None:
+    """Jobs convert in the Celery pool's children at ``ingest.nice`` above the worker's own
+    niceness (the cluster's workers have 7); the worker's main process stays where it was."""
+    import re
+
+    own = os.nice(0)  # the workers were started from this process: they began at its niceness
+    pid = new_product(cluster.apis[0], alice)
+    upload(cluster.apis[0], alice, pid,
+           write_geotiff(tmp_path / "nice.tif", np.ones((1, 64, 64), dtype="uint16")))  # fmt: skip
+    wait_for(lambda: statuses(state, pid).get("SUCCESS") == 1, 60,
+             what=f"the ingest ({statuses(state, pid)})")  # fmt: skip
+    log = state.repo.one(t.uploads, product_id=pid)["log"]
+    found = re.findall(r"converting in process (\d+) \(niceness (\d+)\)", log)
+    assert [int(n) for _, n in found] == [min(19, own + NICE)], log
+    for worker in cluster.workers.values():
+        assert niceness_of(worker.pid) == own

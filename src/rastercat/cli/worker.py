@@ -25,7 +25,10 @@ from rastercat.cli.options import data_dir_option
 @click.option("--log-level", default="info", show_default=True)
 def worker(data_dir: Path | None, concurrency: int | None, lease: float | None,
            sweep_interval: float, name: str | None, log_level: str) -> None:  # fmt: skip
-    """Run ingest jobs from the broker until stopped (Ctrl-C finishes the running jobs)."""
+    """Run ingest jobs from the broker until stopped (Ctrl-C finishes the running jobs).
+
+    Jobs convert in the pool's child processes, at ``ingest.nice`` (``RASTERCAT_INGEST__NICE``)
+    above this process's niceness, as ``rastercat serve``'s conversions do."""
     import logging
     import os
 
@@ -42,6 +45,13 @@ def worker(data_dir: Path | None, concurrency: int | None, lease: float | None,
     app = make_celery(settings, lease=lease or DEFAULT_LEASE)
 
     main: list[WorkerServices] = []
+
+    @signals.worker_process_init.connect(weak=False)
+    def _lower_priority(**_: object) -> None:
+        # In each child of the prefork pool (where jobs convert), before GDAL starts threads (they
+        # inherit it): beside an API on the same machine, tiles and searches get the CPU first.
+        if settings.ingest.nice > 0:
+            os.nice(settings.ingest.nice)
 
     @signals.worker_ready.connect(weak=False)
     def _start_threads(**_: object) -> None:

@@ -10,6 +10,7 @@ a job claimed more than ``ingest.max_attempts`` times ends FAILURE.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 import traceback
@@ -214,6 +215,7 @@ class JobRunner:
             if self.pool is not None:
                 res = self.pool.run(request, work_dir, self.settings.limits, note)
             else:
+                note(f"converting in process {os.getpid()} (niceness {os.nice(0)})")
                 res = process(request, work_dir, self.settings.limits, log=note)
         except BaseException:
             if check is not None:  # the conversion's error is the one to report

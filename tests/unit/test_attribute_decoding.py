@@ -47,3 +47,16 @@ def test_a_big_integer_beside_a_footprint_is_kept() -> None:
     got = _loads(text)
     assert got == json.loads(text)
     assert type(got["extra_properties"]["serial"]) is int
+
+
+@pytest.mark.parametrize("text", [
+    '{"geometry": {"type": "Point", "coordinates": [1.0, 2.0]}, "serial": 123456789012345678901234567890}',
+    '{"key": "k", "ids": [1, 2, 123456789012345678901234567890]}',
+    '{"key": "k", "deep": [{"x": [-123456789012345678901234567890]}]}',
+    '[1, 123456789012345678901234567890]',
+    "123456789012345678901234567890",
+])  # fmt: skip
+def test_a_big_integer_anywhere_but_the_footprint_stays_an_integer(text: str) -> None:
+    got, want = _loads(text), json.loads(text)
+    assert got == want
+    assert json.dumps(got) == json.dumps(want)  # ints stay ints (1e29 would print as a float)

@@ -93,19 +93,27 @@ def _loads(text: str) -> Any:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
-    if type(value) is dict and "geometry" in value:
-        # Footprints are written from shapely (floats within +/-180): only the rest is walked.
-        exact = all(_exact(v) for k, v in value.items() if k != "geometry")
-    else:
-        exact = _exact(value)
-    return value if exact else json.loads(text)
+    if type(value) is not dict:
+        return value if _exact(value) else json.loads(text)
+    # An image's attributes: the top level walked here (most values are strings and small
+    # numbers: a call of _exact for each was two thirds of this function's time). Footprints
+    # are written from shapely (floats within +/-180): ``geometry`` is not walked.
+    for key, item in value.items():
+        kind = type(item)
+        if kind is float:
+            if not -_EXACT < item < _EXACT:
+                return json.loads(text)
+        elif (kind is dict or kind is list) and key != "geometry" and not _exact(item):
+            return json.loads(text)
+    return value
 
 
 def dicts(result: sa.CursorResult[Any], raw_json: bool) -> list[dict[str, Any]]:
     """Plain dicts of the rows (zip over the keys once: ``dict(row._mapping)`` rebuilds the key
-    view for every row). ``raw_json``: the JSON columns came as text (:func:`image_columns`)."""
+    view for every row; ``fetchall`` rather than iterating, which fetches row by row: 0.08-0.2 ms
+    less for a page of 111). ``raw_json``: the JSON columns came as text (:func:`image_columns`)."""
     keys = list(result.keys())
-    rows = [dict(zip(keys, r, strict=True)) for r in result]
+    rows = [dict(zip(keys, r, strict=True)) for r in result.fetchall()]
     if raw_json:
         for row in rows:
             attrs = row["attrs"]

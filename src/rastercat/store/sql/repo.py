@@ -370,33 +370,58 @@ class Repo:
         time lies in [lo, hi] (None: unbounded). Callers still filter dates and exact geometry.
         ``spatial_index=False``: the same rows, by comparisons on each row's own bbox columns, for a
         plan that walks the date index instead (see :meth:`date_index_pays`)."""
-        minx, miny, maxx, maxy = (float(v) for v in bbox)
-        if not spatial_index:
-            c = t.images.c
-            return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
-        if self.has_rtree:
-            return t.images.c.pk.in_(
-                sa.text(
-                    "SELECT pk FROM images_rtree WHERE minx <= :qmaxx AND maxx >= :qminx "
-                    "AND miny <= :qmaxy AND maxy >= :qminy AND mint <= :qhi AND maxt >= :qlo"
-                ).bindparams(
-                    qminx=minx,
-                    qminy=miny,
-                    qmaxx=maxx,
-                    qmaxy=maxy,
-                    # Stored times are rounded outwards to float32: never a false negative.
-                    qlo=-1e18 if lo is None else rtree_time(lo),
-                    qhi=1e18 if hi is None else rtree_time(hi),
-                )  # fmt: skip
+        return spatial_condition(
+            self.dialect, spatial_index, spatial_values(bbox, lo, hi, self.has_rtree)
+        )
+
+
+SPATIAL_NAMES = ("qminx", "qminy", "qmaxx", "qmaxy")
+"""Bind parameters of an area's box in :func:`spatial_condition` (plus ``qlo``, ``qhi`` for the
+SQLite R*Tree's time axis)."""
+
+
+def spatial_values(
+    bbox: tuple[float, float, float, float], lo: float | None, hi: float | None, rtree: bool
+) -> dict[str, float]:
+    """The bind values of :func:`spatial_condition` for an area and acquisition window."""
+    values = dict(zip(SPATIAL_NAMES, (float(v) for v in bbox), strict=True))
+    if rtree:
+        # Stored times are rounded outwards to float32: never a false negative.
+        values["qlo"] = -1e18 if lo is None else rtree_time(lo)
+        values["qhi"] = 1e18 if hi is None else rtree_time(hi)
+    return values
+
+
+def spatial_condition(dialect: str, spatial_index: bool, values: dict[str, Any] | None) -> Any:
+    """The SQL of :meth:`Repo.spatial_clause`: with ``values`` (:func:`spatial_values`) bound, or
+    with named placeholders to bind at execution (``None``: a statement built once and reused)."""
+
+    def ref(name: str) -> Any:
+        return sa.bindparam(name, type_=sa.Float) if values is None else values[name]
+
+    def bound(text: str, names: tuple[str, ...]) -> Any:
+        if values is None:
+            return sa.text(text).bindparams(*(sa.bindparam(n, type_=sa.Float) for n in names))
+        return sa.text(text).bindparams(**{n: values[n] for n in names})
+
+    if spatial_index and dialect == "sqlite":
+        return t.images.c.pk.in_(
+            bound(
+                "SELECT pk FROM images_rtree WHERE minx <= :qmaxx AND maxx >= :qminx "
+                "AND miny <= :qmaxy AND maxy >= :qminy AND mint <= :qhi AND maxt >= :qlo",
+                (*SPATIAL_NAMES, "qlo", "qhi"),
             )
-        if self.dialect == "postgresql":
-            # `&&` is the bbox-overlap operator the GiST index answers; the date range is a
-            # separate clause on the acquired index, combined by the planner.
-            return sa.text(
-                "images.footprint && ST_MakeEnvelope(:qminx, :qminy, :qmaxx, :qmaxy, 4326)"
-            ).bindparams(qminx=minx, qminy=miny, qmaxx=maxx, qmaxy=maxy)
-        c = t.images.c
-        return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
+        )
+    if spatial_index and dialect == "postgresql":
+        # `&&` is the bbox-overlap operator the GiST index answers; the date range is a
+        # separate clause on the acquired index, combined by the planner.
+        return bound(
+            "images.footprint && ST_MakeEnvelope(:qminx, :qminy, :qmaxx, :qmaxy, 4326)",
+            SPATIAL_NAMES,
+        )
+    c = t.images.c
+    return sa.and_(c.minx <= ref("qmaxx"), c.maxx >= ref("qminx"), c.miny <= ref("qmaxy"),
+                   c.maxy >= ref("qminy"))  # fmt: skip
 
 
 __all__ = ["RTREE_DAY", "Repo", "SearchPlan", "rtree_time", "t", "translate_errors", "utcnow"]

@@ -5,7 +5,7 @@ the spatial and the date index), implementing :class:`rastercat.store.read_ports
 Measured at 1M images (a 20-degree box over a month, ~60 rows a search): decoding the five JSON
 columns of each row through SQLAlchemy (SQLite) or psycopg (PostgreSQL) took ~40-50% of a search's
 CPU time; building each row's dict through ``row._mapping`` was as costly on SQLite: search rows
-are read as text and decoded here (:func:`image_columns`, :func:`dicts`).
+are read as text and decoded here (``search_statements.image_columns``, :func:`dicts`).
 """
 
 from __future__ import annotations
@@ -31,19 +31,20 @@ from rastercat.store.read_ports import (
 from rastercat.store.sql.engine import BINARY_ROWS
 from rastercat.store.sql.repo import PRODUCT_VERSION, Repo, t
 from rastercat.store.sql.search_sort import order_at_random, order_by_property
+from rastercat.store.sql.search_statements import (
+    after_condition,
+    bind_values,
+    conditions,
+    date_order,
+    image_columns,
+    literal_refs,
+    plain,
+    shape_key,
+    statement,
+)
 
 _LISTS = ("owners", "readers", "writers", "band_names")
 """JSON columns of images that hold short lists, mostly the same few across a product's images."""
-
-
-@cache
-def image_columns() -> tuple[Any, ...]:
-    """The columns of ``images`` for a search: every one, as ``select(images)`` gives them, but
-    the JSON columns as text, for :func:`dicts` to decode (psycopg decodes JSON from bytes, which
-    took twice as long as from text)."""
-    return tuple(
-        sa.cast(c, sa.Text).label(c.name) if isinstance(c.type, sa.JSON) else c for c in t.images.c
-    )
 
 
 @lru_cache(maxsize=4096)
@@ -193,29 +194,15 @@ def _images_prefilter(key: str, dialect: str) -> Any | None:
 
 # searches ----------------------------------------------------------------------------------------
 def after_clause(position: Position, desc: bool, dialect: str) -> Any:
-    """Rows after ``position`` in (acquired, pk) order. Images with no date sort as the database
-    puts NULLs (SQLite: smallest; PostgreSQL: largest), so the order can use the date index."""
-    c = t.images.c
+    """Rows after ``position`` in (acquired, pk) order (:func:`after_condition`)."""
     acquired, pk = position
-    nulls_first = desc == (dialect == "postgresql")
-    pk_beyond = c.pk < pk if desc else c.pk > pk
-    if acquired is None:
-        rest = [c.acquired.is_not(None)] if nulls_first else []
-        return sa.or_(sa.and_(c.acquired.is_(None), pk_beyond), *rest)
-    rest = [] if nulls_first else [c.acquired.is_(None)]
-    return sa.or_(
-        c.acquired < acquired if desc else c.acquired > acquired,
-        sa.and_(c.acquired == acquired, pk_beyond),
-        *rest,
-    )
+    return after_condition(acquired is None, desc, dialect, acquired, pk)
 
 
 def order_clauses(order: ImageOrder, dialect: str) -> list[Any]:
     """ORDER BY clauses of a search order (ties by pk)."""
-    c = t.images.c
     if order.by_date:
-        acq = c.acquired.desc() if order.desc else c.acquired.asc()
-        return [acq, c.pk.desc() if order.desc else c.pk]
+        return date_order(order.desc)
     if order.seed is not None:
         return order_at_random(order.seed)
     return order_by_property(str(order.field), order.desc, dialect)
@@ -290,31 +277,14 @@ class SqlCatalogReads:
     def clauses(self, where: ImageFilter, *, spatial_index: bool = True) -> list[Any]:
         """The SQL conditions of a filter (``spatial_index=False``: the area tested on each row's
         own bbox columns, for a walk of the date index)."""
-        c = t.images.c
-        out: list[Any] = []
-        if where.product_uids is not None:
-            out.append(c.product_uid.in_(list(where.product_uids)))
-        if where.acquired_from is not None:
-            out.append(c.acquired >= where.acquired_from)
-        if where.acquired_to is not None:
-            out.append(c.acquired <= where.acquired_to)
+        area = None
         if where.area is not None:
             a = where.area
-            out.append(
-                self.repo.spatial_clause(a.bbox, a.start, a.end, spatial_index=spatial_index)
-            )
+            area = self.repo.spatial_clause(a.bbox, a.start, a.end, spatial_index=spatial_index)
+        prefilter = None
         if where.attrs is not None:
             prefilter = images_prefilter(where.attrs, self.dialect)
-            if prefilter is not None:
-                out.append(prefilter)
-        if where.ids is not None:
-            out.append(c.id.in_(list(where.ids)))
-        out.extend(where.compiled)
-        if where.id_after is not None:
-            out.append(c.id > where.id_after)
-        if where.id_before is not None:
-            out.append(c.id < where.id_before)
-        return out
+        return conditions(where, literal_refs(where), area, prefilter)
 
     def image_batches(
         self,
@@ -329,36 +299,43 @@ class SqlCatalogReads:
         row read (keyset), so reading far into the results costs no more per row than reading
         the start; other orders page by offset."""
         keyset = order.by_date
+        prebuilt = keyset and plain(where)  # a statement built once, the values bound
         order_by = order_clauses(order, self.dialect)
         clauses: list[Any] | None = None
+        walk: bool | None = None
         offset = 0
-        columns = image_columns()
         for size in sizes:
             with self.repo.read() as conn:
-                if clauses is None:
+                if walk is None:
                     # In date order the first rows may come cheaper from the date index than from
                     # the spatial one (a large area over a short window); the same rows either
                     # way, decided once.
                     a = where.area
-                    walk = (
+                    walk = bool(
                         keyset
                         and a is not None
                         and self.repo.date_index_pays(conn, a.bbox, a.start, a.end, page)
                     )
-                    clauses = self.clauses(where, spatial_index=not walk)
-                conditions = clauses
-                if keyset and after is not None:
-                    conditions = [*clauses, after_clause(after, order.desc, self.dialect)]
-                stmt = (
-                    sa.select(*columns)
-                    .select_from(t.images)
-                    .where(*conditions)
-                    .order_by(*order_by)
-                    .limit(size)
-                    .offset(0 if keyset else offset)
-                    .execution_options(**{BINARY_ROWS: True})
-                )
-                rows = dicts(conn.execute(stmt), True)
+                if prebuilt:
+                    key = shape_key(where, order.desc, walk, after)
+                    values = bind_values(where, after, walk, self.dialect, size)
+                    rows = dicts(conn.execute(statement(key, self.dialect), values), True)
+                else:
+                    if clauses is None:
+                        clauses = self.clauses(where, spatial_index=not walk)
+                    found = clauses
+                    if keyset and after is not None:
+                        found = [*clauses, after_clause(after, order.desc, self.dialect)]
+                    stmt = (
+                        sa.select(*image_columns())
+                        .select_from(t.images)
+                        .where(*found)
+                        .order_by(*order_by)
+                        .limit(size)
+                        .offset(0 if keyset else offset)
+                        .execution_options(**{BINARY_ROWS: True})
+                    )
+                    rows = dicts(conn.execute(stmt), True)
             yield rows
             if len(rows) < size:
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from typing import Any
@@ -80,9 +81,11 @@ def test_a_script_without_a_main_guard_still_ingests(tmp_path: Any) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = (tmp_path / "server.log").open("wb")
+    # A session of its own: the children it spawned (which never start) go with it at the end.
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(data), str(port)], stdout=log, stderr=log
-    )
+        [sys.executable, str(script), str(data), str(port)], stdout=log, stderr=log,
+        start_new_session=True,
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
 
@@ -117,6 +120,8 @@ def test_a_script_without_a_main_guard_still_ingests(tmp_path: Any) -> None:
             up_.close()
         assert "__main__" in (tmp_path / "server.log").read_text()
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
+        with contextlib.suppress(ProcessLookupError):  # a child that ignored SIGTERM
+            os.killpg(proc.pid, signal.SIGKILL)
         log.close()

@@ -51,6 +51,16 @@ class Held:
 
 
 @pytest.fixture
+def held() -> Iterator[Held]:
+    """A held end thread, let go at the end of the test whatever happened."""
+    h = Held()
+    try:
+        yield h
+    finally:
+        h.release()
+
+
+@pytest.fixture
 def pg_repo(pg_url: str) -> Iterator[Repo]:
     repo = Repo(make_engine(pg_url))
     try:
@@ -76,9 +86,8 @@ def read_pid(repo: Repo) -> int:
 
 
 def test_the_block_ends_before_the_transaction_and_the_transaction_still_ends(
-    pg_repo: Repo,
+    pg_repo: Repo, held: Held
 ) -> None:
-    held = Held()
     pg_repo.late_ends = held.ends
     with pg_repo.snapshot(end_later=True):
         pid = read_pid(pg_repo)
@@ -109,37 +118,30 @@ def test_reads_in_the_block_see_one_state_of_the_catalog(pg_repo: Repo) -> None:
     assert count() == before + 1
 
 
-def test_an_error_in_the_block_ends_the_transaction_at_once(pg_repo: Repo) -> None:
-    held = Held()
+def test_an_error_in_the_block_ends_the_transaction_at_once(pg_repo: Repo, held: Held) -> None:
     pg_repo.late_ends = held.ends
-    try:
-        with pytest.raises(ValueError, match="boom"), pg_repo.snapshot(end_later=True):
-            pid = read_pid(pg_repo)
-            raise ValueError("boom")
-        assert pg_repo.engine.pool.checkedout() == 0  # not queued behind the held end
-        assert backend_state(pid) == "idle"
-    finally:
-        held.release()
+    with pytest.raises(ValueError, match="boom"), pg_repo.snapshot(end_later=True):
+        pid = read_pid(pg_repo)
+        raise ValueError("boom")
+    assert pg_repo.engine.pool.checkedout() == 0  # not queued behind the held end
+    assert backend_state(pid) == "idle"
 
 
-def test_a_snapshot_inside_a_snapshot_leaves_the_end_to_the_outer_one(pg_repo: Repo) -> None:
-    held = Held()
+def test_a_snapshot_inside_a_snapshot_leaves_the_end_to_the_outer_one(
+    pg_repo: Repo, held: Held
+) -> None:
     pg_repo.late_ends = held.ends
-    try:
-        with pg_repo.snapshot():
-            pid = read_pid(pg_repo)
-            with pg_repo.snapshot(end_later=True):
-                assert read_pid(pg_repo) == pid
-            assert backend_state(pid) == "idle in transaction"  # the outer block goes on
-        assert pg_repo.engine.pool.checkedout() == 0  # ended at once by the outer one
-    finally:
-        held.release()
+    with pg_repo.snapshot():
+        pid = read_pid(pg_repo)
+        with pg_repo.snapshot(end_later=True):
+            assert read_pid(pg_repo) == pid
+        assert backend_state(pid) == "idle in transaction"  # the outer block goes on
+    assert pg_repo.engine.pool.checkedout() == 0  # ended at once by the outer one
 
 
 def test_close_waits_for_the_ends_under_way_then_ends_in_the_callers_thread(
-    pg_repo: Repo,
+    pg_repo: Repo, held: Held
 ) -> None:
-    held = Held()
     pg_repo.late_ends = held.ends
     with pg_repo.snapshot(end_later=True):
         pid = read_pid(pg_repo)
@@ -158,9 +160,8 @@ def test_close_waits_for_the_ends_under_way_then_ends_in_the_callers_thread(
 
 
 def test_an_end_that_fails_is_logged_and_the_pool_goes_on(
-    pg_repo: Repo, caplog: pytest.LogCaptureFixture
+    pg_repo: Repo, caplog: pytest.LogCaptureFixture, held: Held
 ) -> None:
-    held = Held()
     pg_repo.late_ends = held.ends
     with pg_repo.snapshot(end_later=True):
         pid = read_pid(pg_repo)
@@ -172,24 +173,20 @@ def test_an_end_that_fails_is_logged_and_the_pool_goes_on(
     assert read_pid(pg_repo) != pid  # a new connection; the read works
 
 
-def test_sqlite_ends_at_once(lite_repo: Repo) -> None:
-    held = Held()
+def test_sqlite_ends_at_once(lite_repo: Repo, held: Held) -> None:
     lite_repo.late_ends = held.ends
-    try:
-        with lite_repo.snapshot(end_later=True), lite_repo.read() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        assert lite_repo.engine.pool.checkedout() == 0
-    finally:
-        held.release()
+    with lite_repo.snapshot(end_later=True), lite_repo.read() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    assert lite_repo.engine.pool.checkedout() == 0
 
 
 def test_search_and_stac_answers_do_not_wait_for_their_transactions_end(
-    pg_url: str, tmp_path: Path, root_conftest: Any
+    pg_url: str, tmp_path: Path, root_conftest: Any, held: Held
 ) -> None:
     """Through the real server: with the end thread held, each search is answered while its
     transaction is still open (its connection still out of the pool); let go, every one ends."""
     server = root_conftest.LiveServer(
-        root_conftest.make_settings(tmp_path / "data", database_url=pg_url)
+        root_conftest.make_settings(tmp_path / "data", database_url=pg_url, start_workers=False)
     ).start()
     try:
         repo: Repo = server.state.repo
@@ -197,14 +194,14 @@ def test_search_and_stac_answers_do_not_wait_for_their_transactions_end(
             made = c.post("/metadata/v1/catalog/products",
                           json={"id": "late", "title": "T", "description": "D"})  # fmt: skip
             assert made.status_code == 201, made.text
-            held = Held()
             repo.late_ends = held.ends
             try:
                 r = c.post("/metadata/v1/search", json={"limit": 5}, timeout=20)
                 assert r.status_code == 200, r.text
                 s = c.post("/stac/v1/search", json={"limit": 5}, timeout=20)
                 assert s.status_code == 200, s.text
-                assert repo.engine.pool.checkedout() == 2  # both answered, both still open
+                # Both answered, both still open (the server's periodic upkeep may hold another).
+                assert repo.engine.pool.checkedout() >= 2
             finally:
                 held.release()
             poll(lambda: repo.engine.pool.checkedout() == 0, "both connections back in the pool")

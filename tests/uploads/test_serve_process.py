@@ -125,6 +125,18 @@ def _product(c: httpx.Client) -> str:
 
 
 @pytest.mark.slow
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for its parent to read its status."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_sigkill_mid_ingest_then_restart(serve, tmp_path):
     # Noisy pixels, big enough that compressing them takes a couple of seconds on one worker.
     rng = np.random.default_rng(5)
@@ -143,8 +155,15 @@ def test_sigkill_mid_ingest_then_restart(serve, tmp_path):
     # Kill once the worker has started writing its temporary COG.
     work = serve.data_dir / "work"
     wait_for(lambda: any(work.rglob("*.tif")), 60, interval=0.005, what="a temporary COG")
+    assert serve.proc is not None
+    children = _children(serve.proc.pid)  # the conversion process (and multiprocessing's tracker)
+    assert children, "the conversion runs in a child process"
     serve.kill()
     assert serve.job_status("big.tif") == ("RUNNING", 1), "the job finished before the kill"
+    # Nothing of the killed server stays behind: its conversion process notices and ends.
+    wait_for(
+        lambda: not any(_alive(c) for c in children), 30, what="the killed server's children to end"
+    )
 
     serve.start()
     wait_for(lambda: serve.job_status("big.tif") == ("SUCCESS", 2), 120, interval=0.05,

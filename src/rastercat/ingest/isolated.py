@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -98,10 +99,32 @@ def _warm_up() -> None:
     import rastercat.ingest.pipeline  # noqa: F401
 
 
+PARENT_CHECK_SECONDS = 1.0
+"""How often a conversion process checks that the server that started it is still there."""
+
+
+def _exit_with_parent() -> None:
+    """End this child once the server that started it is gone: a server killed with SIGKILL
+    (the OOM killer, a machine's supervisor) otherwise left its conversion processes behind, idle
+    once their job was done and nobody read the result. A thread that checks the parent's pid
+    rather than ``PR_SET_PDEATHSIG``, which fires when the *thread* that started the child ends
+    (children start from whichever ingest thread submitted a job)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="rastercat-parent-watch", daemon=True).start()
+
+
 def _child_start(memory_bytes: int, started: Any, nice: int = 0) -> None:
     """Initializer of every child: say it started, then limit its memory and lower its priority
-    (before GDAL starts its compression threads: they inherit it)."""
+    (before GDAL starts its compression threads: they inherit it), and end it with the server."""
     started.set()
+    _exit_with_parent()
     limit_memory(memory_bytes)
     if nice > 0:
         os.nice(nice)

@@ -210,3 +210,15 @@ def test_search_and_stac_answers_do_not_wait_for_their_transactions_end(
         poll(lambda: repo.engine.pool.checkedout() == 0, "every connection back in the pool")
     finally:
         server.stop()
+
+
+def test_an_end_submitted_when_no_thread_can_start_runs_at_once() -> None:
+    """At interpreter shutdown the executor refuses new work: the end runs in the caller's thread
+    rather than failing the request that asked for it."""
+    ends = LateEnds(threads=1)
+    ends.submit(lambda: None)
+    assert ends._pool is not None
+    ends._pool.shutdown(wait=True)  # as concurrent.futures does at exit, without close()
+    ran: list[str] = []
+    ends.submit(lambda: ran.append(threading.current_thread().name))
+    assert ran == [threading.current_thread().name]

@@ -33,8 +33,11 @@ class LateEnds:
             if not self._closed:
                 if self._pool is None:  # started with the first end, not with the Repo
                     self._pool = ThreadPoolExecutor(self._threads, "rastercat-read-end")
-                self._pool.submit(_run, end)
-                return
+                try:
+                    self._pool.submit(_run, end)
+                    return
+                except RuntimeError:  # the interpreter is shutting down: no new threads
+                    pass
         _run(end)
 
     def close(self) -> None:

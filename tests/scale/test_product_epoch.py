@@ -188,5 +188,10 @@ def test_only_the_snapshots_own_reads_note_facts(replicas: tuple[Any, Any]) -> N
             assert a.repo.snapshot_facts(shared) == {}
             assert a.repo.snapshot_facts(other) is None
             a.users.users.with_groups(shared, sub)
-            assert a.repo.snapshot_facts(shared) == {"product_version": version(a.engine)}
+            with a.engine.connect() as conn:
+                users = conn.execute(sa.select(t.user_epoch.c.version)).scalar_one()
+            assert a.repo.snapshot_facts(shared) == {
+                "product_version": version(a.engine),
+                "user_version": users,
+            }
     assert a.repo.snapshot_facts(shared) is None

@@ -12,12 +12,15 @@ from rastercat.catalog.principal import Principal, namespace_of
 from rastercat.catalog.tokens import USER_CREATED_CLAIM, mint_user_token, verify_user_token
 from rastercat.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from rastercat.store.ports import Tx, UserRepository
-from rastercat.store.sql.repo import Repo, utcnow
+from rastercat.store.read_ports import Versions
+from rastercat.store.sql.repo import PRODUCT_VERSION, USER_VERSION, Repo, utcnow
 from rastercat.store.sql.users import Users, member_groups
 
 DEFAULT_TOKEN_DAYS = 90.0
 """Lifetime of new tokens unless told otherwise (``Settings.token_days``)."""
 MAX_TOKEN_DAYS = 36_500.0
+MAX_REMEMBERED = 4096
+"""Callers a process remembers (:meth:`UserService.remembered`); all forgotten when full."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@|:+-]{0,199}$")
 
@@ -48,6 +51,8 @@ class UserService:
         self.users: UserRepository = Users(repo)
         self.secret = secret
         self.token_days = token_days
+        # sub -> (user row, principal, versions) of callers authenticated in a snapshot.
+        self._known: dict[str, tuple[dict[str, Any], Principal, Versions]] = {}
 
     # administration ------------------------------------------------------------------------
     def add_user(
@@ -166,15 +171,48 @@ class UserService:
         claims = verify_user_token(self.secret, token)
         with self.repo.read() as conn:
             user, groups = self.users.with_groups(conn, str(claims["sub"]))
+            facts = self.repo.snapshot_facts(conn)
         if user is None:
             raise Unauthenticated("the token's user is not known to this server")
-        if float(claims["iat"]) < user["tokens_valid_after"]:
-            raise Unauthenticated("the token has been revoked: create a new one")
-        if not _issued_to(claims, user):
-            raise Unauthenticated(
-                "the token was issued to an earlier user of this name: create a new one"
-            )
-        return _principal(user, groups)
+        _check_claims(claims, user)
+        principal = _principal(user, groups)
+        if facts is not None and USER_VERSION in facts and PRODUCT_VERSION in facts:
+            if len(self._known) >= MAX_REMEMBERED:
+                self._known.clear()
+            versions = Versions(facts[USER_VERSION], facts[PRODUCT_VERSION])
+            self._known[user["sub"]] = (user, principal, versions)
+        return principal
+
+    def remembered(self, token: str | None) -> tuple[Principal, Versions] | None:
+        """The caller of ``token`` as :meth:`authenticate` last found them in a snapshot, with
+        the catalog's versions of that moment; ``None`` when not remembered or when the token
+        fails a check (:meth:`authenticate` then says why). The token's signature, expiry,
+        revocation time and user are checked as always; that the user, their groups and the
+        products are still as they were is left to the database, in the statement that reads
+        the answer (``Repo.guarded``)."""
+        try:
+            claims = verify_user_token(self.secret, token)
+        except Unauthenticated:
+            return None
+        known = self._known.get(str(claims["sub"]))
+        if known is None:
+            return None
+        user, principal, versions = known
+        try:
+            _check_claims(claims, user)
+        except Unauthenticated:
+            return None
+        return principal, versions
+
+
+def _check_claims(claims: dict[str, Any], user: dict[str, Any]) -> None:
+    """That a token verified for ``user`` was not revoked nor issued to an earlier user."""
+    if float(claims["iat"]) < user["tokens_valid_after"]:
+        raise Unauthenticated("the token has been revoked: create a new one")
+    if not _issued_to(claims, user):
+        raise Unauthenticated(
+            "the token was issued to an earlier user of this name: create a new one"
+        )
 
 
 def principal_of(conn: Tx, user: dict[str, Any]) -> Principal:

@@ -26,6 +26,21 @@ class ProductAcls:
     rows: tuple[Row, ...]
 
 
+@dataclass(frozen=True)
+class Versions:
+    """The catalog's versions of its users and memberships (migration 0008) and of its products
+    (migration 0007), as a process read them along with a caller it remembers."""
+
+    users: int
+    products: int
+
+
+class StaleSnapshot(Exception):
+    """A guarded read (``Repo.guarded``) found the catalog's users or products changed since the
+    versions it assumed: the request is answered again, its caller authenticated afresh. Caught
+    where the guarded read starts (``rastercat.api.deps.read_as_caller``); never an answer."""
+
+
 Position = tuple[float | None, int]
 """A place in date order: (acquired, pk) of the last image read."""
 

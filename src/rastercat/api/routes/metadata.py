@@ -56,7 +56,7 @@ async def search(request: Request, state: StateDep, body: Any = AnyBody) -> Fast
             [feature(r, req.fields) for r in rows], headers={"X-Continuation-Token": token or ""}
         )
 
-    return await read_as_caller(request, page)
+    return await read_as_caller(request, page, remembered=True)
 
 
 @router.post("/summary")

@@ -229,7 +229,7 @@ async def search_get(request: Request, state: StateDep) -> JSONResponse:
         nxt = next_link_get(pages.links, "/search", params, token) if token else None
         return _page(pages, features, str(request.url), nxt, [])
 
-    return await read_as_caller(request, page)
+    return await read_as_caller(request, page, remembered=True)
 
 
 @router.post("/search")
@@ -241,7 +241,7 @@ async def search_post(request: Request, state: StateDep, body: Any = AnyBody) ->
         nxt = next_link_post(pages.links, "/search", body, token) if token else None
         return _page(pages, features, pages.links.url("/search"), nxt, [])
 
-    return await read_as_caller(request, page)
+    return await read_as_caller(request, page, remembered=True)
 
 
 # signed assets -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple
 import sqlalchemy as sa
 
 from rastercat.errors import Conflict, InvalidInput, StoreError
+from rastercat.store.read_ports import Versions
 from rastercat.store.sql import tables as t
 from rastercat.store.sql.engine import READ_ONLY
 from rastercat.store.sql.late_ends import LateEnds
@@ -57,6 +58,10 @@ def translate_errors() -> Iterator[None]:
 
 PRODUCT_VERSION = "product_version"
 """The products' version (migration 0007), as authentication notes it in a snapshot's facts."""
+USER_VERSION = "user_version"
+"""The users' version (migration 0008), as authentication notes it in a snapshot's facts."""
+GUARD = "guard"
+"""The :class:`Versions` a guarded snapshot's reads assume (:meth:`Repo.guarded`)."""
 
 
 class _Snapshot(NamedTuple):
@@ -146,6 +151,36 @@ class Repo:
             return
         self._snapshot.reset(token)
         self.late_ends.submit(stack.close)
+
+    @contextlib.contextmanager
+    def guarded(self, versions: Versions) -> Iterator[None]:
+        """Like :meth:`snapshot`, for reads that assume the catalog's users and products are at
+        ``versions`` (a caller remembered with them): the search's statement checks them itself
+        (:mod:`rastercat.store.sql.guards`), and a read that cannot check them raises
+        :class:`StaleSnapshot`. On PostgreSQL no transaction is opened (no ``BEGIN`` nor
+        ``COMMIT``: each statement is its own snapshot, and the guarded one holds the answer);
+        on SQLite the usual read transaction, which costs microseconds."""
+        if self._snapshot.get() is not None:
+            raise RuntimeError("a guarded read cannot run inside another snapshot")
+        with translate_errors(), self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True})
+                ends: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+            else:
+                conn.execution_options(**self._read_options)
+                ends = conn.begin()
+            with ends:
+                facts = {PRODUCT_VERSION: versions.products, GUARD: versions}
+                token = self._snapshot.set(_Snapshot(conn, facts))
+                try:
+                    yield
+                finally:
+                    self._snapshot.reset(token)
+
+    def guard(self, conn: sa.Connection) -> Versions | None:
+        """The versions ``conn``'s reads must check, when it is a guarded snapshot's."""
+        facts = self.snapshot_facts(conn)
+        return None if facts is None else facts.get(GUARD)
 
     def close(self) -> None:
         """Wait for the read transactions still ending (:meth:`snapshot`), then close the pool."""

@@ -27,8 +27,10 @@ from rastercat.store.read_ports import (
     ProductAcls,
     Reader,
     Row,
+    StaleSnapshot,
 )
 from rastercat.store.sql.engine import BINARY_ROWS
+from rastercat.store.sql.guards import confirm, guard_condition, guard_values
 from rastercat.store.sql.repo import PRODUCT_VERSION, Repo, t
 from rastercat.store.sql.search_sort import order_at_random, order_by_property
 from rastercat.store.sql.search_statements import (
@@ -236,6 +238,9 @@ class SqlCatalogReads:
             cached = self._acls
             if cached is not None and cached.version == version:
                 return cached
+            if self.repo.guard(conn) is not None:
+                # Rows read here would not be checked against the version: read them afresh.
+                raise StaleSnapshot(f"no product ACLs kept at version {version}")
             rows = tuple(dict(r._mapping) for r in conn.execute(_product_acls()))
         acls = self._acls = ProductAcls(version, rows)
         return acls
@@ -306,6 +311,7 @@ class SqlCatalogReads:
         offset = 0
         for size in sizes:
             with self.repo.read() as conn:
+                guard = self.repo.guard(conn)
                 if walk is None:
                     # In date order the first rows may come cheaper from the date index than from
                     # the spatial one (a large area over a short window); the same rows either
@@ -317,15 +323,19 @@ class SqlCatalogReads:
                         and self.repo.date_index_pays(conn, a.bbox, a.start, a.end, page)
                     )
                 if prebuilt:
-                    key = shape_key(where, order.desc, walk, after)
+                    key = shape_key(where, order.desc, walk, after, guard is not None)
                     values = bind_values(where, after, walk, self.dialect, size)
+                    if guard is not None:
+                        values.update(guard_values(guard))
                     rows = dicts(conn.execute(statement(key, self.dialect), values), True)
                 else:
                     if clauses is None:
                         clauses = self.clauses(where, spatial_index=not walk)
                     found = clauses
                     if keyset and after is not None:
-                        found = [*clauses, after_clause(after, order.desc, self.dialect)]
+                        found = [*found, after_clause(after, order.desc, self.dialect)]
+                    if guard is not None:
+                        found = [*found, guard_condition(guard.users, guard.products)]
                     stmt = (
                         sa.select(*image_columns())
                         .select_from(t.images)
@@ -336,6 +346,8 @@ class SqlCatalogReads:
                         .execution_options(**{BINARY_ROWS: True})
                     )
                     rows = dicts(conn.execute(stmt), True)
+                if guard is not None and not rows:
+                    confirm(conn, guard)  # nothing found, or the guard: StaleSnapshot
             yield rows
             if len(rows) < size:
                 return

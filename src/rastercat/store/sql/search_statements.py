@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from rastercat.store.read_ports import Area, ImageFilter, Position
 from rastercat.store.sql.engine import BINARY_ROWS
+from rastercat.store.sql.guards import guard_condition
 from rastercat.store.sql.repo import spatial_condition, spatial_values, t
 
 
@@ -115,12 +116,17 @@ def plain(where: ImageFilter) -> bool:
     return not where.compiled and (where.attrs is None or attrs_key(where.attrs) is not None)
 
 
-ShapeKey = tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool, bool | None, str | None]
+ShapeKey = tuple[
+    bool, bool, bool, bool, bool, bool, bool, bool, bool, bool | None, str | None, bool
+]
 
 
-def shape_key(where: ImageFilter, desc: bool, walk: bool, after: Position | None) -> ShapeKey:
+def shape_key(
+    where: ImageFilter, desc: bool, walk: bool, after: Position | None, guarded: bool = False
+) -> ShapeKey:
     """What a statement of :func:`statement` depends on: which conditions the filter has, the plan
-    (``walk``: the date index, the area tested on each row's bbox) and the keyset position's kind."""
+    (``walk``: the date index, the area tested on each row's bbox), the keyset position's kind,
+    and whether it checks the catalog's versions (``guarded``: :mod:`.guards`)."""
     return (
         walk,
         desc,
@@ -133,6 +139,7 @@ def shape_key(where: ImageFilter, desc: bool, walk: bool, after: Position | None
         where.id_before is not None,
         None if after is None else after[0] is None,
         attrs_key(where.attrs),
+        guarded,
     )
 
 
@@ -151,7 +158,7 @@ def statement(key: ShapeKey, dialect: str) -> sa.Select[Any]:
     """The date-ordered search statement of a shape of filter (rows in PostgreSQL's binary
     format), built on first use: 2**9 * 3 shapes per plan, direction and dialect, times the
     distinct property expressions (the most recent ones kept)."""
-    walk, desc, uids, lo, hi, area, ids, id_after, id_before, after, attrs = key
+    walk, desc, uids, lo, hi, area, ids, id_after, id_before, after, attrs, guarded = key
     shape = ImageFilter(  # which conditions there are; the values come at execution
         product_uids=() if uids else None,
         acquired_from=0.0 if lo else None,
@@ -171,6 +178,8 @@ def statement(key: ShapeKey, dialect: str) -> sa.Select[Any]:
     if after is not None:
         found.append(after_condition(after, desc, dialect, sa.bindparam("after_acquired"),
                                      sa.bindparam("after_pk")))  # fmt: skip
+    if guarded:
+        found.append(guard_condition(sa.bindparam("guard_users"), sa.bindparam("guard_products")))
     return (
         sa.select(*image_columns())
         .select_from(t.images)

@@ -55,6 +55,14 @@ product_epoch = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
 )
 
+user_epoch = sa.Table(
+    "user_epoch",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # Raised by triggers on every change to ``users`` and ``memberships`` (migration 0008).
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 bands = sa.Table(
     "bands",
     metadata,

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.store.sql import tables as t
-from rastercat.store.sql.repo import PRODUCT_VERSION, Repo
+from rastercat.store.sql.repo import PRODUCT_VERSION, USER_VERSION, Repo
 
 
 def member_groups(conn: sa.Connection, user_pk: int) -> list[str]:
@@ -21,17 +21,19 @@ def member_groups(conn: sa.Connection, user_pk: int) -> list[str]:
 @functools.cache
 def _by_sub() -> sa.Select[Any]:
     """A user by ``sub`` with one row per group (one row with a NULL group for none), and the
-    products' version in passing (a search reads it next: one round trip fewer): built once, so
-    each request's authentication skips building and keying the statement."""
+    versions of the products and of the users in passing (a search reads the first next: one
+    round trip fewer; the process remembers the caller with both, ``UserService.remembered``):
+    built once, so each request's authentication skips building and keying the statement."""
     group = t.memberships.c.group_name.label("rastercat_group")
-    version = (
-        sa.select(t.product_epoch.c.version)
-        .where(t.product_epoch.c.id == 1)
+    versions = [
+        sa.select(table.c.version)
+        .where(table.c.id == 1)
         .scalar_subquery()
-        .label("rastercat_product_version")
-    )
+        .label(f"rastercat_{name}_version")
+        for name, table in (("product", t.product_epoch), ("user", t.user_epoch))
+    ]
     return (
-        sa.select(t.users, group, version)
+        sa.select(t.users, group, *versions)
         .select_from(t.users.outerjoin(t.memberships, t.memberships.c.user_pk == t.users.c.pk))
         .where(t.users.c.sub == sa.bindparam("sub"))
     )
@@ -56,6 +58,8 @@ class Users:
         facts = self.repo.snapshot_facts(conn)
         if facts is not None and rows[0]["rastercat_product_version"] is not None:
             facts[PRODUCT_VERSION] = int(rows[0]["rastercat_product_version"])
+            if rows[0]["rastercat_user_version"] is not None:
+                facts[USER_VERSION] = int(rows[0]["rastercat_user_version"])
         return user, [r["rastercat_group"] for r in rows if r["rastercat_group"] is not None]
 
     def all(self, conn: sa.Connection) -> list[dict[str, Any]]:

@@ -193,3 +193,106 @@ def test_a_cql2_filter_is_built_per_search(repo: Repo) -> None:
     assert set(got) == {r["id"] for r in rows if r["key"] < "i050"}
     after = search_statements.statement.cache_info()
     assert (after.hits, after.misses) == (before.hits, before.misses)
+
+
+def short_window_filter(rng: random.Random, cql2: bool) -> ImageFilter:
+    lon, lat = rng.uniform(-180, 100), rng.uniform(-90, 40)
+    w = rng.choice([2.0, 30.0, 80.0])
+    lo = T0 + rng.randint(0, 30) * 86400.0 + rng.choice([0.0, 0.5, -0.5])
+    hi = lo + rng.choice([0.0, 1.0, 3.0, 20.0, 60.0]) * 86400.0
+    bbox = (lon, lat, lon + w, lat + w / 2)
+    compiled = (t.images.c.key < "i200",) if cql2 else ()
+    return ImageFilter(acquired_from=lo, acquired_to=hi, area=Area(bbox, lo, hi), compiled=compiled)
+
+
+@pytest.mark.parametrize("cql2", [False, True], ids=["built once", "built per search"])
+def test_short_windows_through_the_months_index_find_the_same_rows(repo: Repo, cql2: bool) -> None:
+    """PostgreSQL: an area over a window of two months or less goes through migration 0009's
+    index (months, then envelope); the rows are the same as through (footprint, acquired), and
+    as the reference's. SQLite has no such index: the same searches, the same rows."""
+    reads = SqlCatalogReads(repo)
+    rows = repo.reference_rows  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(repo.engine, "before_cursor_execute", record)
+    rng = random.Random(f"months {cql2}")
+    repo.search_plan = "spatial"  # type: ignore[assignment]
+    try:
+        for _ in range(60):
+            where = short_window_filter(rng, cql2)
+            desc = rng.random() < 0.4
+            got = {}
+            for months in (True, False):
+                repo.month_index = months
+                statements.clear()
+                got[months] = [r["id"] for b in reads.image_batches(
+                    where, ImageOrder(desc=desc), iter([7, 10**6])) for r in b]  # fmt: skip
+                through = any("ST_Envelope(images.footprint)" in s for s in statements)
+                assert through == (months and repo.dialect == "postgresql"), statements
+            want = reference(rows, where, desc, repo.dialect, None, 10**6)
+            if cql2:
+                want = [i for i in want if i.rsplit(":", 1)[1] < "i200"]
+            assert got[True] == got[False] == want, where
+    finally:
+        repo.search_plan = "auto"
+        repo.month_index = True
+        sa.event.remove(repo.engine, "before_cursor_execute", record)
+
+
+def test_months_pay_for_short_windows_only() -> None:
+    from rastercat.store.sql.repo import months_pay
+
+    day = 86400.0
+    small, large = (0.0, 0.0, 0.2, 0.2), (0.0, 0.0, 20.0, 20.0)
+    assert months_pay("postgresql", small, 0.0, 30 * day)
+    assert months_pay("postgresql", large, 0.0, 90 * day)
+    assert not months_pay("postgresql", small, 0.0, 90 * day)
+    assert not months_pay("postgresql", large, 0.0, 180 * day)
+    assert not months_pay("postgresql", large, None, 30 * day)
+    assert not months_pay("postgresql", large, 0.0, None)
+    assert not months_pay("sqlite", large, 0.0, 30 * day)
+
+
+def test_rows_at_the_months_edges_are_found(pg_databases: Any) -> None:
+    """Images acquired on, just before and just after a month's boundary of the index, searched
+    by windows that start or end exactly there: the month bounds come from PostgreSQL's own
+    arithmetic on the window, so none is missed."""
+    from rastercat.store.sql.repo import MONTH
+
+    engine = make_engine(pg_databases.create())
+    migrate(engine)
+    repo = Repo(engine)
+    now = datetime.now(UTC)
+    edge = 660 * MONTH  # a boundary of the index's months (2024-12)
+    times = [edge - 1e-6, edge, edge + 1e-6, edge - MONTH, edge + MONTH - 1e-3, edge + MONTH]
+    try:
+        with repo.tx() as conn:
+            conn.execute(sa.insert(t.products).values(
+                id="ns:p", uid="u", namespace="ns", attrs={}, owners=["user:ns"], readers=[],
+                writers=[], created=now, modified=now))  # fmt: skip
+            for i, when in enumerate(times):
+                pk = conn.execute(sa.insert(t.images).values(
+                    id=f"ns:p:i{i}", product_uid="u", product_id="ns:p", key=f"i{i}", attrs={},
+                    owners=["user:ns"], readers=[], writers=[], acquired=when, minx=0.0,
+                    miny=0.0, maxx=1.0, maxy=1.0, created=now, modified=now,
+                )).inserted_primary_key[0]  # fmt: skip
+                repo.index_image(conn, pk, (0.0, 0.0, 1.0, 1.0), when)
+        reads = SqlCatalogReads(repo)
+        repo.search_plan = "spatial"  # type: ignore[assignment]
+        for lo in times:
+            for hi in times:
+                if hi < lo:
+                    continue
+                where = ImageFilter(acquired_from=lo, acquired_to=hi,
+                                    area=Area((0.5, 0.5, 2.0, 2.0), lo, hi))  # fmt: skip
+                assert repo.months_pay((0.5, 0.5, 2.0, 2.0), lo, hi)
+                got = [r["key"] for b in reads.image_batches(where, ImageOrder(), iter([100]))
+                       for r in b]  # fmt: skip
+                want = [f"i{i}" for i, w in sorted(enumerate(times), key=lambda x: x[1])
+                        if lo <= w <= hi]  # fmt: skip
+                assert got == want, (lo, hi)
+    finally:
+        repo.close()

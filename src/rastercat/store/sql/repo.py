@@ -82,6 +82,9 @@ class Repo:
         self.search_plan: SearchPlan = "auto"
         """``auto``: :meth:`date_index_pays` chooses per search; ``spatial`` or ``date`` force one
         plan (for tests and benchmarks: both plans give the same results)."""
+        self.month_index = True
+        """Whether short windows may go through migration 0009's index (:meth:`months_pay`;
+        ``False`` for tests and benchmarks that compare both ways)."""
         self._stats: tuple[float, tuple[Any, Any, Any]] | None = None
         self._read_options: dict[str, Any] = {READ_ONLY: True}
         if engine.dialect.name == "postgresql":
@@ -374,6 +377,13 @@ class Repo:
         in_window = n * w
         return min(page / f, in_window) < in_window * f
 
+    def months_pay(
+        self, bbox: tuple[float, float, float, float], lo: float | None, hi: float | None
+    ) -> bool:
+        """Whether a search of this area and window through the spatial index should go through
+        the months' index instead (:func:`months_pay`)."""
+        return self.month_index and months_pay(self.dialect, bbox, lo, hi)
+
     def _date_stats(self, conn: sa.Connection) -> tuple[Any, Any, Any]:
         """(about how many images, first and last acquisition time), remembered for a few
         seconds: three index look-ups, but a search's fixed cost is itself a few of them, and an
@@ -399,15 +409,17 @@ class Repo:
         hi: float | None,
         *,
         spatial_index: bool = True,
+        months: bool = False,
     ) -> Any:
         """A WHERE clause on ``images`` selecting rows whose footprint bbox meets ``bbox``
         (minx, miny, maxx, maxy in lon/lat) and, where the index holds time too, whose acquisition
         time lies in [lo, hi] (None: unbounded). Callers still filter dates and exact geometry.
         ``spatial_index=False``: the same rows, by comparisons on each row's own bbox columns, for a
-        plan that walks the date index instead (see :meth:`date_index_pays`)."""
-        return spatial_condition(
-            self.dialect, spatial_index, spatial_values(bbox, lo, hi, self.has_rtree)
-        )
+        plan that walks the date index instead (see :meth:`date_index_pays`). ``months``: through
+        the months' index (:func:`months_pay`; the caller's date conditions must then not offer
+        the date index to the planner: ``search_statements.conditions``)."""
+        values = spatial_values(bbox, lo, hi, self.has_rtree, months)
+        return spatial_condition(self.dialect, spatial_index, values, months)
 
 
 SPATIAL_NAMES = ("qminx", "qminy", "qmaxx", "qmaxy")
@@ -416,20 +428,53 @@ SQLite R*Tree's time axis)."""
 
 
 def spatial_values(
-    bbox: tuple[float, float, float, float], lo: float | None, hi: float | None, rtree: bool
+    bbox: tuple[float, float, float, float],
+    lo: float | None,
+    hi: float | None,
+    rtree: bool,
+    months: bool = False,
 ) -> dict[str, float]:
-    """The bind values of :func:`spatial_condition` for an area and acquisition window."""
+    """The bind values of :func:`spatial_condition` for an area and acquisition window
+    (``months``: through migration 0009's index, when :func:`months_pay`)."""
     values = dict(zip(SPATIAL_NAMES, (float(v) for v in bbox), strict=True))
     if rtree:
         # Stored times are rounded outwards to float32: never a false negative.
         values["qlo"] = -1e18 if lo is None else rtree_time(lo)
         values["qhi"] = 1e18 if hi is None else rtree_time(hi)
+    if months and lo is not None and hi is not None:
+        values["qfrom"], values["qto"] = float(lo), float(hi)
     return values
 
 
-def spatial_condition(dialect: str, spatial_index: bool, values: dict[str, Any] | None) -> Any:
+MONTH = 2629746.0
+"""Seconds in an average Gregorian month (365.2425 / 12 days): the unit of migration 0009's index."""
+MONTH_SQL = "2629746.0"
+""":data:`MONTH` as written in the index's expression (a query must say it the same way)."""
+
+
+def months_pay(dialect: str, bbox: tuple[float, float, float, float], lo: float | None,
+               hi: float | None) -> bool:  # fmt: skip
+    """Whether an area and window search on PostgreSQL reads fewer index pages through migration
+    0009's index (months, then envelope) than through (footprint, acquired). Measured at 1M
+    images (ms, that index against the other): a 20-degree box over 7 / 30 / 90 days 0.12 /
+    0.18 / 0.35 against 0.60 / 0.66 / 0.81; 60 degrees over 30 days 1.3 against 4.8; a 0.2-degree
+    box over 30 days 0.05 against 0.04, over 180 days 0.22 against 0.08; 5 degrees over 90 days
+    0.11 against 0.13, over 180 days 0.20 against 0.15. So: windows of two months or less, or of
+    four months or less over 25 square degrees or more."""
+    if dialect != "postgresql" or lo is None or hi is None:
+        return False
+    days = (hi - lo) / 86400.0
+    minx, miny, maxx, maxy = bbox
+    area = max(0.0, maxx - minx) * max(0.0, maxy - miny)
+    return days <= 62 or (days <= 125 and area >= 25)
+
+
+def spatial_condition(
+    dialect: str, spatial_index: bool, values: dict[str, Any] | None, months: bool = False
+) -> Any:
     """The SQL of :meth:`Repo.spatial_clause`: with ``values`` (:func:`spatial_values`) bound, or
-    with named placeholders to bind at execution (``None``: a statement built once and reused)."""
+    with named placeholders to bind at execution (``None``: a statement built once and reused).
+    ``months``: through migration 0009's index (PostgreSQL, :func:`months_pay`)."""
 
     def ref(name: str) -> Any:
         return sa.bindparam(name, type_=sa.Float) if values is None else values[name]
@@ -447,6 +492,16 @@ def spatial_condition(dialect: str, spatial_index: bool, values: dict[str, Any] 
                 (*SPATIAL_NAMES, "qlo", "qhi"),
             )
         )
+    if spatial_index and dialect == "postgresql" and months:
+        # Migration 0009's index: the window's months, then the envelope (`&&` compares bboxes:
+        # the envelope's is the footprint's). The month bounds are worked out by PostgreSQL from
+        # the window itself, with the index's own arithmetic: no row of the window is missed.
+        return bound(
+            f"floor(images.acquired / {MONTH_SQL})::int4 BETWEEN floor(:qfrom / {MONTH_SQL})::int4"
+            f" AND floor(:qto / {MONTH_SQL})::int4 AND ST_Envelope(images.footprint) &&"
+            " ST_MakeEnvelope(:qminx, :qminy, :qmaxx, :qmaxy, 4326)",
+            (*SPATIAL_NAMES, "qfrom", "qto"),
+        )
     if spatial_index and dialect == "postgresql":
         # `&&` is the bbox-overlap operator the GiST index answers; the date range is a
         # separate clause on the acquired index, combined by the planner.
@@ -459,4 +514,13 @@ def spatial_condition(dialect: str, spatial_index: bool, values: dict[str, Any] 
                    c.maxy >= ref("qminy"))  # fmt: skip
 
 
-__all__ = ["RTREE_DAY", "Repo", "SearchPlan", "rtree_time", "t", "translate_errors", "utcnow"]
+__all__ = [
+    "MONTH",
+    "RTREE_DAY",
+    "Repo",
+    "SearchPlan",
+    "rtree_time",
+    "t",
+    "translate_errors",
+    "utcnow",
+]

@@ -279,17 +279,22 @@ class SqlCatalogReads:
         with self.repo.read() as conn:
             return dicts(conn.execute(stmt), False)
 
-    def clauses(self, where: ImageFilter, *, spatial_index: bool = True) -> list[Any]:
+    def clauses(
+        self, where: ImageFilter, *, spatial_index: bool = True, months: bool = False
+    ) -> list[Any]:
         """The SQL conditions of a filter (``spatial_index=False``: the area tested on each row's
-        own bbox columns, for a walk of the date index)."""
+        own bbox columns, for a walk of the date index; ``months``: the area through the months'
+        index, ``repo.months_pay``)."""
         area = None
         if where.area is not None:
             a = where.area
-            area = self.repo.spatial_clause(a.bbox, a.start, a.end, spatial_index=spatial_index)
+            area = self.repo.spatial_clause(
+                a.bbox, a.start, a.end, spatial_index=spatial_index, months=months
+            )
         prefilter = None
         if where.attrs is not None:
             prefilter = images_prefilter(where.attrs, self.dialect)
-        return conditions(where, literal_refs(where), area, prefilter)
+        return conditions(where, literal_refs(where), area, prefilter, months)
 
     def image_batches(
         self,
@@ -308,6 +313,7 @@ class SqlCatalogReads:
         order_by = order_clauses(order, self.dialect)
         clauses: list[Any] | None = None
         walk: bool | None = None
+        months = False
         offset = 0
         for size in sizes:
             with self.repo.read() as conn:
@@ -322,15 +328,18 @@ class SqlCatalogReads:
                         and a is not None
                         and self.repo.date_index_pays(conn, a.bbox, a.start, a.end, page)
                     )
+                    months = bool(
+                        a is not None and not walk and self.repo.months_pay(a.bbox, a.start, a.end)
+                    )
                 if prebuilt:
-                    key = shape_key(where, order.desc, walk, after, guard is not None)
-                    values = bind_values(where, after, walk, self.dialect, size)
+                    key = shape_key(where, order.desc, walk, after, guard is not None, months)
+                    values = bind_values(where, after, walk, self.dialect, size, months)
                     if guard is not None:
                         values.update(guard_values(guard))
                     rows = dicts(conn.execute(statement(key, self.dialect), values), True)
                 else:
                     if clauses is None:
-                        clauses = self.clauses(where, spatial_index=not walk)
+                        clauses = self.clauses(where, spatial_index=not walk, months=months)
                     found = clauses
                     if keyset and after is not None:
                         found = [*found, after_clause(after, order.desc, self.dialect)]

@@ -35,19 +35,27 @@ def image_columns() -> tuple[Any, ...]:
 
 
 def conditions(
-    where: ImageFilter, refs: Mapping[str, Any], area: Any, prefilter: Any | None = None
+    where: ImageFilter,
+    refs: Mapping[str, Any],
+    area: Any,
+    prefilter: Any | None = None,
+    months: bool = False,
 ) -> list[Any]:
     """The conditions of a filter on ``images``, each value taken from ``refs``: the values
     themselves, or bind parameters of a statement built once. ``area``: the area's condition
-    (``Repo.spatial_clause`` or :func:`spatial_condition`)."""
+    (``Repo.spatial_clause`` or :func:`spatial_condition`). ``months``: the area goes through the
+    months' index (``repo.months_pay``); the window is then tested on each row it finds, as
+    ``acquired + 0``: offered the date index as well, PostgreSQL combined both (a bitmap AND
+    that read the window's every row of the date index, 1.4 ms of a 1.6 ms search)."""
     c = t.images.c
+    acquired = c.acquired + sa.literal_column("0") if months else c.acquired
     out: list[Any] = []
     if where.product_uids is not None:
         out.append(c.product_uid.in_(refs["uids"]))
     if where.acquired_from is not None:
-        out.append(c.acquired >= refs["lo"])
+        out.append(acquired >= refs["lo"])
     if where.acquired_to is not None:
-        out.append(c.acquired <= refs["hi"])
+        out.append(acquired <= refs["hi"])
     if where.area is not None:
         out.append(area)
     if prefilter is not None:
@@ -117,16 +125,22 @@ def plain(where: ImageFilter) -> bool:
 
 
 ShapeKey = tuple[
-    bool, bool, bool, bool, bool, bool, bool, bool, bool, bool | None, str | None, bool
+    bool, bool, bool, bool, bool, bool, bool, bool, bool, bool | None, str | None, bool, bool
 ]
 
 
 def shape_key(
-    where: ImageFilter, desc: bool, walk: bool, after: Position | None, guarded: bool = False
+    where: ImageFilter,
+    desc: bool,
+    walk: bool,
+    after: Position | None,
+    guarded: bool = False,
+    months: bool = False,
 ) -> ShapeKey:
     """What a statement of :func:`statement` depends on: which conditions the filter has, the plan
-    (``walk``: the date index, the area tested on each row's bbox), the keyset position's kind,
-    and whether it checks the catalog's versions (``guarded``: :mod:`.guards`)."""
+    (``walk``: the date index, the area tested on each row's bbox; ``months``: the months'
+    index), the keyset position's kind, and whether it checks the catalog's versions
+    (``guarded``: :mod:`.guards`)."""
     return (
         walk,
         desc,
@@ -140,6 +154,7 @@ def shape_key(
         None if after is None else after[0] is None,
         attrs_key(where.attrs),
         guarded,
+        months,
     )
 
 
@@ -158,7 +173,7 @@ def statement(key: ShapeKey, dialect: str) -> sa.Select[Any]:
     """The date-ordered search statement of a shape of filter (rows in PostgreSQL's binary
     format), built on first use: 2**9 * 3 shapes per plan, direction and dialect, times the
     distinct property expressions (the most recent ones kept)."""
-    walk, desc, uids, lo, hi, area, ids, id_after, id_before, after, attrs, guarded = key
+    walk, desc, uids, lo, hi, area, ids, id_after, id_before, after, attrs, guarded, months = key
     shape = ImageFilter(  # which conditions there are; the values come at execution
         product_uids=() if uids else None,
         acquired_from=0.0 if lo else None,
@@ -168,13 +183,13 @@ def statement(key: ShapeKey, dialect: str) -> sa.Select[Any]:
         id_after="" if id_after else None,
         id_before="" if id_before else None,
     )
-    spatial = spatial_condition(dialect, not walk, None) if area else None
+    spatial = spatial_condition(dialect, not walk, None, months) if area else None
     prefilter = None
     if attrs is not None:  # the expression's own SQL, its values in it (the key holds them)
         from rastercat.store.sql.search import images_prefilter
 
         prefilter = images_prefilter(json.loads(attrs), dialect)
-    found = conditions(shape, _PARAMS, spatial, prefilter)
+    found = conditions(shape, _PARAMS, spatial, prefilter, months)
     if after is not None:
         found.append(after_condition(after, desc, dialect, sa.bindparam("after_acquired"),
                                      sa.bindparam("after_pk")))  # fmt: skip
@@ -191,7 +206,12 @@ def statement(key: ShapeKey, dialect: str) -> sa.Select[Any]:
 
 
 def bind_values(
-    where: ImageFilter, after: Position | None, walk: bool, dialect: str, size: int
+    where: ImageFilter,
+    after: Position | None,
+    walk: bool,
+    dialect: str,
+    size: int,
+    months: bool = False,
 ) -> dict[str, Any]:
     """The values of a search for its :func:`statement`."""
     values: dict[str, Any] = {"row_limit": size}
@@ -200,7 +220,8 @@ def bind_values(
             values[name] = value
     if where.area is not None:
         a = where.area
-        values.update(spatial_values(a.bbox, a.start, a.end, dialect == "sqlite" and not walk))
+        rtree = dialect == "sqlite" and not walk
+        values.update(spatial_values(a.bbox, a.start, a.end, rtree, months))
     if after is not None:
         if after[0] is not None:
             values["after_acquired"] = after[0]

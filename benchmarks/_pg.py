@@ -1,8 +1,10 @@
-"""A PostgreSQL database of a benchmark's own: made for one run, dropped at its end."""
+"""A PostgreSQL database of a benchmark's own: made for one run and dropped at its end, or kept
+between runs under a name."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -24,3 +26,20 @@ def scratch_database(admin_url: str) -> Iterator[str]:
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@contextlib.contextmanager
+def kept_database(admin_url: str, name: str) -> Iterator[str]:
+    """The URL of database ``name`` on the server of ``admin_url``, made if missing and kept on
+    exit: a benchmark loads it once and later runs reuse it (as ``--data-dir`` does for SQLite)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
+        raise SystemExit(f"not a database name for a kept catalog: {name!r} (a-z, 0-9, _)")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            found = c.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if found.first() is None:
+                c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    yield admin_url.rsplit("/", 1)[0] + "/" + name

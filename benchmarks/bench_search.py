@@ -9,6 +9,7 @@ the spatial index forced (``spatial``, the plan before the date-index walk exist
 
     python benchmarks/bench_search.py --images 1000000
     python benchmarks/bench_search.py --images 100000 --queries 50 --pg none   # SQLite only
+    python benchmarks/bench_search.py --data-dir /tmp/s1m --pg-keep rc_bench_1m # load once, reuse
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _pg import scratch_database
+from _pg import kept_database, scratch_database
 from bench_search_shapes import PLANS, interleaved, load, pct, shapes
 
 
@@ -135,13 +136,16 @@ def main() -> None:
     )
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                     help="an admin URL (a database rastercat_bench_<hex> is made and dropped), or 'none'")  # fmt: skip
+    ap.add_argument("--pg-keep", metavar="NAME", default=None,
+                    help="load the PostgreSQL catalog into database NAME once and keep it for later runs")  # fmt: skip
     args = ap.parse_args()
     bodies = shapes(args.queries + 10)
 
     sides: list[tuple[str, str | None]] = [("sqlite", None)]
     with contextlib.ExitStack() as stack:
         if args.pg != "none":
-            sides.append(("postgis", stack.enter_context(scratch_database(args.pg))))
+            pg = kept_database(args.pg, args.pg_keep) if args.pg_keep else scratch_database(args.pg)
+            sides.append(("postgis", stack.enter_context(pg)))
         for label, db_url in sides:
             keep = label == "sqlite" and args.data_dir is not None
             data = args.data_dir if keep else Path(tempfile.mkdtemp(prefix="rc-bench-search-"))

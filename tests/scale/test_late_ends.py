@@ -184,24 +184,34 @@ def test_search_and_stac_answers_do_not_wait_for_their_transactions_end(
     pg_url: str, tmp_path: Path, root_conftest: Any, held: Held
 ) -> None:
     """Through the real server: with the end thread held, each search is answered while its
-    transaction is still open (its connection still out of the pool); let go, every one ends."""
+    transaction is still open (its connection still out of the pool); let go, every one ends.
+    Each is its caller's first (a caller the server remembers is searched without a transaction,
+    ``tests/scale/test_remembered_callers.py``: nothing to end, checked here too)."""
     server = root_conftest.LiveServer(
         root_conftest.make_settings(tmp_path / "data", database_url=pg_url, start_workers=False)
     ).start()
     try:
         repo: Repo = server.state.repo
-        with server.client("alice") as c:
+        with server.client("alice") as c, server.client("bob") as b:
             made = c.post("/metadata/v1/catalog/products",
                           json={"id": "late", "title": "T", "description": "D"})  # fmt: skip
             assert made.status_code == 201, made.text
             repo.late_ends = held.ends
+            ends: list[Any] = []
+            submit = held.ends.submit
+            held.ends.submit = lambda end: (ends.append(end), submit(end))[1]  # type: ignore[method-assign]
             try:
                 r = c.post("/metadata/v1/search", json={"limit": 5}, timeout=20)
                 assert r.status_code == 200, r.text
-                s = c.post("/stac/v1/search", json={"limit": 5}, timeout=20)
+                s = b.post("/stac/v1/search", json={"limit": 5}, timeout=20)
                 assert s.status_code == 200, s.text
                 # Both answered, both still open (the server's periodic upkeep may hold another).
                 assert repo.engine.pool.checkedout() >= 2
+                assert len(ends) == 2
+                for client, route in ((c, "/metadata/v1/search"), (b, "/stac/v1/search")):
+                    again = client.post(route, json={"limit": 5}, timeout=20)  # remembered
+                    assert again.status_code == 200, again.text
+                assert len(ends) == 2  # nothing more left to end
             finally:
                 held.release()
             poll(lambda: repo.engine.pool.checkedout() == 0, "both connections back in the pool")

@@ -243,7 +243,7 @@ def test_short_windows_through_the_months_index_find_the_same_rows(repo: Repo, c
 
 
 def test_months_pay_for_short_windows_only() -> None:
-    from rastercat.store.sql.repo import months_pay
+    from rastercat.store.sql.areas import months_pay
 
     day = 86400.0
     small, large = (0.0, 0.0, 0.2, 0.2), (0.0, 0.0, 20.0, 20.0)
@@ -260,7 +260,7 @@ def test_rows_at_the_months_edges_are_found(pg_databases: Any) -> None:
     """Images acquired on, just before and just after a month's boundary of the index, searched
     by windows that start or end exactly there: the month bounds come from PostgreSQL's own
     arithmetic on the window, so none is missed."""
-    from rastercat.store.sql.repo import MONTH
+    from rastercat.store.sql.areas import MONTH
 
     engine = make_engine(pg_databases.create())
     migrate(engine)

@@ -19,9 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from rastercat.store.read_ports import Area, ImageFilter, Position
+from rastercat.store.sql.areas import spatial_condition, spatial_values
 from rastercat.store.sql.engine import BINARY_ROWS
 from rastercat.store.sql.guards import guard_condition
-from rastercat.store.sql.repo import spatial_condition, spatial_values, t
+from rastercat.store.sql.repo import t
 
 
 @cache

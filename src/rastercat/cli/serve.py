@@ -68,4 +68,4 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
         from rastercat.cli.demo import start_in_background
 
         start_in_background(url, local_token)
-    run(create_app(settings), settings.host, settings.port, log_level)
+    run(create_app(settings), settings.host, settings.port, log_level, settings.gc_threshold)

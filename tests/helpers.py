@@ -23,6 +23,18 @@ def wait_for(
         time.sleep(interval)
 
 
+def app_routes(app: Any) -> list[Any]:
+    """Every route of ``app`` with its full path (``path``, ``methods``, ``endpoint``,
+    ``matches``), included routers expanded: FastAPI 0.137 and later keeps each included router as
+    one node of ``app.routes``, with no ``path`` of its own (a loop over ``app.routes`` that reads
+    ``path`` sees none of their routes)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before 0.137: app.routes is flat already
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
 def write_geotiff(
     path: Path,
     data: np.ndarray,

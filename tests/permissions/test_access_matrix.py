@@ -2,21 +2,31 @@
 
 Roles: the owner, a writer, three readers (through a user, a group and an org principal), an
 outsider, no token and an expired token. Routes: the catalog (products, bands, images, uploads,
-upload results, deletion tasks), the metadata service (get, search, summary, batch, products,
-bands), the raster service (npz, raster), tiles and tilejson, and the viewer's data.
+upload results, deletion tasks, bulk records, registration, resumable uploads), the metadata
+service (get, search, summary, batch, products, bands), the raster service (npz, raster), tiles
+and tilejson, the viewer's data and STAC (landing, collections, queryables, items, search).
 
 Expected: readers read and get 403 on writes; writers also write, but get 403 on permission
 changes and deletions; outsiders get 404 for anything named (never 403: no existence leak) and
-never find the objects in lists or searches; no or an expired token is 401.
+never find the objects in lists or searches; no or an expired token is 401. Any signed-in user
+may create a product. Routes authorised by a capability in the URL instead of the caller (the
+session URL of a resumable upload, STAC's signed asset URLs) answer the holder of a valid URL
+whoever sends it, and 403 to a forged one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import hashlib
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
+import numpy as np
 import pytest
 from _perm_world import (
     BLUE,
@@ -30,6 +40,13 @@ from _perm_world import (
     upload_tif,
 )
 
+from helpers import app_routes, write_geotiff
+from rastercat.catalog.multipart import CHECKSUM_HEADER
+from rastercat.catalog.tokens import mint_upload_token
+from rastercat.config import RegisterSettings
+
+STAC = "/stac/v1"
+
 
 @dataclass
 class Shared:
@@ -41,6 +58,8 @@ class Shared:
     meta_image: str  # metadata only
     band: str
     task: str
+    register_root: Path  # a folder the server may register files from
+    extra_key: str  # an extra property of the ingested image (a STAC queryable)
 
     @property
     def owner(self) -> httpx.Client:
@@ -48,17 +67,36 @@ class Shared:
 
 
 @pytest.fixture(scope="module")
-def shared(world: World, tmp_path_factory: pytest.TempPathFactory) -> Shared:
+def register_root(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder the world's server may register files from, while this module runs (the
+    session's server allows none, and then registration is a 403 for everyone)."""
+    settings = world.server.state.registrar.settings
+    before = settings.registration
+    root = tmp_path_factory.mktemp("register")
+    settings.registration = RegisterSettings(roots=[root])
+    try:
+        yield root
+    finally:
+        settings.registration = before
+
+
+@pytest.fixture(scope="module")
+def shared(world: World, register_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Shared:
     owner = world.clients["owner"]
     pid = create_product(owner, f"matrix-{world.suffix}", **world.acl())
     band = add_band(owner, pid)
     upload_tif(owner, pid, tiny_tif(tmp_path_factory.mktemp("matrix")), acquired="2020-01-01")
+    extra_key = f"pm_{world.suffix}"
+    r = owner.patch(f"{CAT}/products/{pid}/images/img",
+                    json={"extra_properties": {extra_key: "v"}})  # fmt: skip
+    assert r.status_code == 200, r.text
     r = owner.post(f"{CAT}/products/{pid}/images", json={"id": "meta", "cloud_fraction": 0.5})
     assert r.status_code == 201, r.text
     doomed = create_product(owner, f"doomed-{world.suffix}", **world.acl())
     add_band(owner, doomed)
     r = owner.delete(f"{CAT}/products/{doomed}", params={"cascade": "True"})
-    return Shared(world, pid, f"{pid}:img", f"{pid}:meta", band, r.json()["deletion_task"])
+    task = r.json()["deletion_task"]
+    return Shared(world, pid, f"{pid}:img", f"{pid}:meta", band, task, register_root, extra_key)
 
 
 # The routes ------------------------------------------------------------------------------------
@@ -69,11 +107,15 @@ Present = Callable[[Any, Shared], bool]
 @dataclass(frozen=True)
 class Route:
     name: str
-    kind: str  # read, write, own, list (200, filtered), mine (200, own things only), deleter
+    # read, write, own, list (200, filtered), mine (200, own things only), deleter, signed_in
+    # (any valid token), public (anyone), capability (the URL is the permission: the holder of a
+    # valid one, whoever sends it), forged (a capability URL not made by the server: 403)
+    kind: str
     method: str
     path: str  # str.format()ed with the Shared fields, the role, and what setup returns
-    body: Any = None  # JSON, or a function of (shared, role)
-    params: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # JSON (bytes: the raw body), or a function of (shared, role)
+    params: dict[str, str] = field(default_factory=dict)  # values str.format()ed like path
+    headers: dict[str, str] = field(default_factory=dict)  # values str.format()ed like path
     ok: int = 200
     setup: Setup | None = None
     present: Present | None = None
@@ -102,6 +144,92 @@ def _acl_body(s: Shared, role: str) -> dict[str, Any]:
 
 def _ids(doc: Any) -> set[str]:
     return {x["id"] for x in doc}
+
+
+def _new_product(s: Shared, role: str) -> dict[str, Any]:
+    return {"id": f"new-{role}-{s.world.suffix}", "title": "New", "description": "D"}
+
+
+def _register_file(s: Shared, role: str) -> dict[str, str]:
+    # 100 km east of the shared image: a converted copy never shows in its point values.
+    data = np.arange(32 * 32, dtype="uint16").reshape(32, 32) + 1
+    path = write_geotiff(s.register_root / f"reg-{role}.tif", data,
+                         transform=(491395.0, 15.0, 0.0, 5596530.0, 0.0, -15.0))  # fmt: skip
+    return {"href": str(path)}
+
+
+def _child(doc: Any, s: Shared) -> bool:
+    """Whether a STAC landing page links the shared product as a child."""
+    end = f"/collections/{quote(s.pid, safe=':')}"
+    return any(x["rel"] == "child" and x["href"].endswith(end) for x in doc["links"])
+
+
+def _features(doc: Any) -> set[str]:
+    return _ids(doc["features"])
+
+
+# Resumable uploads: sessions the owner starts in the shared product. Their bytes are no image,
+# so a completed session's ingest job fails and no image joins the product.
+PART = b"not a tiff: the matrix only knocks on the session's doors\n" * 20
+PART_SHA = base64.b64encode(hashlib.sha256(PART).digest()).decode()
+_sessions = itertools.count()
+FORGER = b"not the server's secret, yet as long as one"
+
+
+def _multipart(s: Shared, role: str) -> dict[str, Any]:
+    return {"multipart": {"size": len(PART), "part_size": 2**20}}
+
+
+def _start_session(s: Shared, role: str) -> dict[str, Any]:
+    name = f"s{next(_sessions)}-{role}.tif"
+    r = s.owner.post(f"{CAT}/products/{s.pid}/images/multipart/{name}", json=_multipart(s, role))
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _session(s: Shared, role: str) -> dict[str, str]:
+    """A session the owner started: its token (the last part of the session URL)."""
+    doc = _start_session(s, role)
+    return {"token": urlsplit(doc["session_url"]).path.rsplit("/", 1)[-1], "part": "1"}
+
+
+def _session_with_part(s: Shared, role: str) -> dict[str, str]:
+    names = _session(s, role)
+    r = s.owner.put(f"/uploads/multipart/{names['token']}/parts/1", content=PART,
+                    headers={CHECKSUM_HEADER: PART_SHA})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return names
+
+
+def _forged_session(s: Shared, role: str) -> dict[str, str]:
+    """A session token for a real upload of the owner's, signed with another secret."""
+    uid = _start_session(s, role)["upload_uid"]
+    return {"token": mint_upload_token(FORGER, uid, 3600), "part": "1"}
+
+
+def _asset(kind: str, forge: str = "") -> Setup:
+    """The query of the signed URL of the shared image's ``kind`` asset, from the owner's Item;
+    ``forge``: ``tampered`` changes a digit of its signature, ``other kind`` signs the URL with
+    the server's signature of the image's other asset."""
+
+    def setup(s: Shared, role: str) -> dict[str, str]:
+        r = s.owner.get(f"{STAC}/collections/{s.pid}/items/{s.image}")
+        assert r.status_code == 200, r.text
+        assets = r.json()["assets"]
+        query = dict(parse_qsl(urlsplit(assets[kind]["href"]).query))
+        sig = query["sig"]
+        if forge == "tampered":
+            sig = sig[:-1] + ("0" if sig[-1] != "0" else "1")
+        elif forge == "other kind":
+            other = "thumbnail" if kind == "data" else "data"
+            sig = dict(parse_qsl(urlsplit(assets[other]["href"]).query))["sig"]
+        assert query["id"] == s.image
+        return {"expires": query["expires"], "sig": sig}
+
+    return setup
+
+
+ASSET = {"id": "{image}", "expires": "{expires}", "sig": "{sig}"}
 
 
 ROUTES = [
@@ -185,14 +313,86 @@ ROUTES = [
     Route("viewer recent uploads", "mine", "GET", "/viewer/v1/uploads/recent",
           present=lambda d, s: (s.pid, "img.tif") in {
               (u["attributes"]["product_id"], u["id"]) for u in d["data"]}),
+    # creating products, many images at once, registering files in place
+    Route("create product", "signed_in", "POST", "{cat}/products", _new_product, ok=201),
+    Route("bulk images", "write", "POST", "{cat}/products/{pid}/images/bulk",
+          lambda s, role: {"data": [{"id": f"bulk-{role}"}, {"id": f"bulk-{role}-2"}]}, ok=201),
+    Route("register file", "write", "POST", "{cat}/products/{pid}/images/register",
+          lambda s, role: {"data": [{"href": str(s.register_root / f"reg-{role}.tif"),
+                                     "id": f"reg-{role}"}]},
+          setup=_register_file),
+    # resumable uploads: step 1 needs write access; the session's routes take its URL instead
+    Route("begin resumable upload", "write", "POST", "{cat}/products/{pid}/images/multipart/{key}",
+          _multipart, ok=201, setup=lambda s, role: {"key": f"mp-{role}.tif"}),
+    Route("resumable status", "capability", "GET", "/uploads/multipart/{token}",
+          setup=_session, present=lambda d, s: (d["status"], d["parts"]) == ("UPLOADING", [])),
+    Route("resumable part urls", "capability", "POST", "/uploads/multipart/{token}/urls",
+          {"parts": [{"part_number": 1, "checksum_sha256": PART_SHA}]}, setup=_session,
+          present=lambda d, s: [x["part_number"] for x in d["parts"]] == [1]),
+    Route("resumable part", "capability", "PUT", "/uploads/multipart/{token}/parts/{part}", PART,
+          headers={CHECKSUM_HEADER: PART_SHA}, setup=_session,
+          present=lambda d, s: (d["part_number"], d["size"]) == (1, len(PART))),
+    Route("resumable complete", "capability", "POST", "/uploads/multipart/{token}/complete",
+          {"sha256": hashlib.sha256(PART).hexdigest()}, setup=_session_with_part,
+          present=lambda d, s: d["status"] != "UPLOADING"),
+    Route("resumable abort", "capability", "DELETE", "/uploads/multipart/{token}", ok=204,
+          setup=_session),
+    Route("forged resumable status", "forged", "GET", "/uploads/multipart/{token}",
+          setup=_forged_session),
+    Route("forged resumable part urls", "forged", "POST", "/uploads/multipart/{token}/urls",
+          {"parts": [{"part_number": 1, "checksum_sha256": PART_SHA}]}, setup=_forged_session),
+    Route("forged resumable part", "forged", "PUT", "/uploads/multipart/{token}/parts/{part}",
+          PART, headers={CHECKSUM_HEADER: PART_SHA}, setup=_forged_session),
+    Route("forged resumable complete", "forged", "POST", "/uploads/multipart/{token}/complete",
+          {"sha256": hashlib.sha256(PART).hexdigest()}, setup=_forged_session),
+    Route("forged resumable abort", "forged", "DELETE", "/uploads/multipart/{token}",
+          setup=_forged_session),
+    # STAC: products as Collections, images as Items
+    Route("stac landing", "list", "GET", "{stac}/", present=_child),
+    Route("stac landing bare", "list", "GET", "{stac}", present=_child),
+    Route("stac openapi", "public", "GET", "{stac}/api"),
+    Route("stac conformance", "signed_in", "GET", "{stac}/conformance"),
+    Route("stac collections", "list", "GET", "{stac}/collections",
+          present=lambda d, s: s.pid in _ids(d["collections"])),
+    Route("stac collection", "read", "GET", "{stac}/collections/{pid}",
+          present=lambda d, s: d["id"] == s.pid),
+    Route("stac collection queryables", "read", "GET", "{stac}/collections/{pid}/queryables",
+          present=lambda d, s: s.extra_key in d["properties"]),
+    Route("stac queryables", "list", "GET", "{stac}/queryables",
+          present=lambda d, s: s.extra_key in d["properties"]),
+    Route("stac items", "read", "GET", "{stac}/collections/{pid}/items",
+          params={"limit": "1000"}, present=lambda d, s: s.image in _features(d)),
+    Route("stac item", "read", "GET", "{stac}/collections/{pid}/items/{image}",
+          present=lambda d, s: d["id"] == s.image),
+    Route("stac search get", "list", "GET", "{stac}/search", params={"ids": "{image}"},
+          present=lambda d, s: _features(d) == {s.image}),
+    Route("stac search post", "list", "POST", "{stac}/search",
+          lambda s, r: {"ids": [s.image, s.meta_image]},
+          present=lambda d, s: bool(_features(d) & {s.image, s.meta_image})),
+    Route("stac data asset", "capability", "GET", "{stac}/assets/data.tif", params=ASSET,
+          setup=_asset("data")),
+    Route("stac thumbnail asset", "capability", "GET", "{stac}/assets/thumbnail.png",
+          params=ASSET, setup=_asset("thumbnail")),
+    Route("tampered stac data asset", "forged", "GET", "{stac}/assets/data.tif", params=ASSET,
+          setup=_asset("data", "tampered")),
+    Route("tampered stac thumbnail asset", "forged", "GET", "{stac}/assets/thumbnail.png",
+          params=ASSET, setup=_asset("thumbnail", "tampered")),
+    Route("stac data asset signed as thumbnail", "forged", "GET", "{stac}/assets/data.tif",
+          params=ASSET, setup=_asset("data", "other kind")),
+    Route("stac thumbnail asset signed as data", "forged", "GET", "{stac}/assets/thumbnail.png",
+          params=ASSET, setup=_asset("thumbnail", "other kind")),
 ]  # fmt: skip
 
 
 def expected(route: Route, role: str) -> int:
+    if route.kind in ("public", "capability"):  # the caller's token is not asked for
+        return route.ok
+    if route.kind == "forged":
+        return 403
     if role in ("no_token", "expired"):
         return 401
-    if route.kind in ("list", "mine"):
-        return 200
+    if route.kind in ("list", "mine", "signed_in"):
+        return route.ok
     if route.kind == "deleter":  # a deletion task is seen by whoever deleted, only
         return 200 if role == "owner" else 404
     if role == "outsider":
@@ -204,6 +404,8 @@ def expected(route: Route, role: str) -> int:
 
 
 def visible(route: Route, role: str) -> bool:
+    if route.kind == "capability":  # whoever holds the URL
+        return True
     return role == "owner" if route.kind == "mine" else role not in ("outsider",)
 
 
@@ -211,13 +413,17 @@ def visible(route: Route, role: str) -> bool:
 @pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
 def test_access(shared: Shared, route: Route, role: str) -> None:
     extra = route.setup(shared, role) if route.setup else {}
-    names = dict(cat=CAT, meta=META, pid=shared.pid, image=shared.image, band=shared.band,
-                 task=shared.task, role=role, **extra)  # fmt: skip
+    names = dict(cat=CAT, meta=META, stac=STAC, pid=shared.pid, image=shared.image,
+                 band=shared.band, task=shared.task, role=role, **extra)  # fmt: skip
     path = route.path.format(**names)
     params = {k: v.format(**names) for k, v in route.params.items()}
+    headers = {k: v.format(**names) for k, v in route.headers.items()}
     body = route.body(shared, role) if callable(route.body) else route.body
     client = shared.world.clients[role]
-    r = client.request(route.method, path, params=params, json=body)
+    if isinstance(body, bytes):
+        r = client.request(route.method, path, params=params, headers=headers, content=body)
+    else:
+        r = client.request(route.method, path, params=params, headers=headers, json=body)
     want = expected(route, role)
     assert r.status_code == want, f"{route.name} as {role}: {r.status_code} {r.text[:300]}"
     if want >= 400:
@@ -242,16 +448,22 @@ def test_every_readable_route_of_the_app_is_in_the_matrix(live_server: Any) -> N
         "/metadata/v1/catalog/core/products/{pid}/images",
     }  # fmt: skip
     covered = {
-        (r.method, _norm(r.path.replace("{cat}", CAT).replace("{meta}", META))) for r in ROUTES
+        (
+            r.method,
+            _norm(r.path.replace("{cat}", CAT).replace("{meta}", META).replace("{stac}", STAC)),
+        )
+        for r in ROUTES
     }
-    missing = []
-    for r in live_server.app.routes:
-        path = getattr(r, "path", "")
+    missing, seen = [], 0
+    for r in app_routes(live_server.app):
+        path = getattr(r, "path", None) or ""
+        seen += 1
         if path in without_objects or path.startswith(("/docs", "/openapi", "/redoc")):
             continue
         for method in sorted(getattr(r, "methods", None) or ()):
             if method != "HEAD" and (method, _norm(path)) not in covered:
                 missing.append(f"{method} {path}")
+    assert seen > 80  # the routers' routes, not only the app's own few
     assert not missing, f"routes missing from the access matrix: {missing}"
 
 

@@ -43,3 +43,27 @@ def kept_database(admin_url: str, name: str) -> Iterator[str]:
     finally:
         admin.dispose()
     yield admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def read_into_page_cache(url: str, table: str = "images") -> int:
+    """Read ``table`` and its indexes once into the operating system's page cache (``pg_prewarm``'s
+    ``read`` mode: not into PostgreSQL's own buffers), as a server's would be after running a
+    while; a full scan where the extension is missing. Returns the bytes read (0 for the scan)."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as c:
+            try:
+                c.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            except sa.exc.DBAPIError:
+                c.exec_driver_sql(f"SELECT count(*) FROM {table}")
+                return 0
+            blocks = c.execute(
+                sa.text(
+                    "SELECT sum(pg_prewarm(oid, 'read')) FROM pg_class WHERE oid = CAST(:t AS regclass)"
+                    " OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = CAST(:t AS regclass))"
+                ),
+                {"t": table},
+            ).scalar_one()
+            return int(blocks or 0) * 8192
+    finally:
+        engine.dispose()

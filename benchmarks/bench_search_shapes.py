@@ -90,9 +90,9 @@ def _chunks(it: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def shapes(n: int) -> dict[str, list[dict[str, Any]]]:
+def shapes(n: int, seed: int = 7) -> dict[str, list[dict[str, Any]]]:
     """n search bodies of each of issue 16's four shapes, first 100 in date order."""
-    rng = random.Random(7)
+    rng = random.Random(seed)
     out: dict[str, list[dict[str, Any]]] = {
         "5 deg + 18 months + prop": [], "0.2 deg x 10 years": [], "world x 1 week": [],
         "20 deg x 1 month": [],

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from rastercat.protocol.timestamps import utc_text
+
 
 def iso(dt: datetime | None) -> str | None:
     """The one date format of the protocol: ISO 8601 in UTC with its offset (naive means UTC)."""
-    if dt is None:
-        return None
-    if dt.tzinfo is UTC:  # as the database hands them back: no conversion to make
-        return dt.isoformat()
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat()
+    return None if dt is None else utc_text(dt, z=False)
 
 
 def _acl(row: Mapping[str, Any]) -> dict[str, Any]:

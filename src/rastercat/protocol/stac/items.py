@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from rastercat.protocol.stac.links import Links
+from rastercat.protocol.timestamps import utc_text
 
 STAC_VERSION = "1.1.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v1.2.0/schema.json"
@@ -46,15 +47,8 @@ class AssetHrefs:
 
 
 def iso(value: datetime | float | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
-    if value.tzinfo is UTC:  # dates as the database and the line above give them
-        return value.isoformat().replace("+00:00", "Z")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """A date (or seconds since 1970) as STAC writes it: RFC 3339 in UTC with ``Z``."""
+    return None if value is None else utc_text(value, z=True)
 
 
 @lru_cache(maxsize=512)

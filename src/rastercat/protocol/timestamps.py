@@ -20,8 +20,9 @@ _OFFSET = orjson.OPT_NAIVE_UTC
 def utc_text(value: datetime | float, *, z: bool) -> str:
     """``value`` (a datetime, or seconds since 1970) in UTC: ``...Z`` when ``z`` (STAC), else
     ``...+00:00`` (the 0.17 wire protocol)."""
-    if type(value) is not datetime:
-        if isinstance(value, int | float):
+    kind = type(value)
+    if kind is not datetime:
+        if kind is float or isinstance(value, (int, float)):  # noqa: UP038 (a tuple is faster)
             value = datetime.fromtimestamp(value, UTC)
         else:  # a subclass of datetime: the standard library's way
             text = _utc(value).isoformat()

@@ -1,10 +1,11 @@
 """Dates as both protocols write them: RFC 3339 in UTC, naive meaning UTC.
 
 Formatted by orjson, the same text as ``datetime.isoformat`` (microseconds only when not zero;
-``tests/unit/test_timestamps.py`` holds the two equal over 800,000 values, odd years, offsets and
-naive values included) in a fifth to a half of its time: a STAC page of 100 Items writes 300 dates,
-and formatting them was a fifth of the time its worker thread held the GIL (``py-spy --gil``,
-world x 1 week at 200,000 images: 1-2 us a date with ``isoformat``, 0.2-0.7 us here).
+``tests/unit/test_timestamps.py`` holds the two equal over 200,000 values per form, odd years,
+offsets and naive values included) in a fifth to a half of its time: a STAC page of 100 Items
+writes 300 dates, and formatting them was a fifth of the time its worker thread held the GIL
+(``py-spy --gil``, world x 1 week at 200,000 images: 1-2 us a date with ``isoformat``, 0.2-0.7 us
+here).
 """
 
 from __future__ import annotations

@@ -21,13 +21,11 @@ _OFFSET = orjson.OPT_NAIVE_UTC
 def utc_text(value: datetime | float, *, z: bool) -> str:
     """``value`` (a datetime, or seconds since 1970) in UTC: ``...Z`` when ``z`` (STAC), else
     ``...+00:00`` (the 0.17 wire protocol)."""
-    kind = type(value)
-    if kind is not datetime:
-        if kind is float or isinstance(value, (int, float)):  # noqa: UP038 (a tuple is faster)
-            value = datetime.fromtimestamp(value, UTC)
-        else:  # a subclass of datetime: the standard library's way
+    if type(value) is not datetime:
+        if isinstance(value, datetime):  # a subclass of datetime: the standard library's way
             text = _utc(value).isoformat()
             return text.replace("+00:00", "Z") if z else text
+        value = datetime.fromtimestamp(value, UTC)
     tz = value.tzinfo
     if tz is not UTC and tz is not None:
         value = value.astimezone(UTC)
